@@ -1,0 +1,37 @@
+/** @type {import('jest').Config} */
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
+
+module.exports = {
+  collectCoverageFrom: [
+    'src/**/*.ts',
+    'activities/**/*.ts',
+    'workflows/**/*.ts',
+    '!src/**/*.cli.ts',
+    '!src/embedded/install-temporal-cli.ts',
+  ],
+  coverageReporters: ['text-summary', 'text', 'lcov'],
+  coverageThreshold: { global: { lines: 80 } },
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+    },
+    {
+      // Everything that talks to a real PostgreSQL, Temporal dev server or process.
+      displayName: 'integration',
+      testEnvironment: 'node',
+      transform,
+      testMatch: [
+        '<rootDir>/test/api/**/*.test.ts',
+        '<rootDir>/test/integration/**/*.test.ts',
+        '<rootDir>/test/workflows/**/*.test.ts',
+        '<rootDir>/test/e2e/**/*.test.ts',
+      ],
+      globalSetup: '<rootDir>/test/setup/global-setup.ts',
+      globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+      testTimeout: 60_000,
+    },
+  ],
+};

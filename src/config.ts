@@ -1,0 +1,200 @@
+import path from 'node:path';
+import Joi from 'joi';
+
+export type Role = 'api' | 'worker' | 'all';
+
+export interface Config {
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  readonly role: Role;
+  readonly port: number;
+  /** Keys from API_KEY; empty in development when the key is generated under DATA_DIR. */
+  readonly apiKeys: readonly string[];
+  /** Unset: start the embedded PostgreSQL. */
+  readonly databaseUrl: string | undefined;
+  /** Unset: start the embedded Temporal dev server. */
+  readonly temporalAddress: string | undefined;
+  readonly temporalNamespace: string;
+  readonly temporalTaskQueue: string;
+  readonly webhookAllowedOrigins: readonly string[];
+  readonly webhookTimeoutMs: number;
+  readonly retry: {
+    readonly initialIntervalMs: number;
+    readonly backoffCoefficient: number;
+    readonly maximumIntervalMs: number;
+  };
+  readonly scheduleCatchupWindowMs: number;
+  readonly logLevel: string;
+  readonly redisUrl: string | undefined;
+  readonly embedded: {
+    readonly dataDir: string;
+    readonly postgresPort: number;
+    readonly temporalPort: number;
+    readonly temporalUiPort: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Parses `500ms`, `2s`, `5m`, `1h`, `1d` into milliseconds. */
+export function parseDuration(value: string): number | undefined {
+  const match = DURATION.exec(value.trim());
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]);
+}
+
+const duration = (min: number) =>
+  Joi.string().custom((value: string, helpers) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) return helpers.error('duration.format');
+    if (ms < min) return helpers.error('duration.min', { min: `${min}ms` });
+    return ms;
+  }, 'duration');
+
+const durationMessages = {
+  'duration.format': '{{#label}} must be a duration such as 500ms, 2s, 5m or 1h',
+  'duration.min': '{{#label}} must be at least {{#min}}',
+};
+
+const origin = Joi.string().custom((value: string, helpers) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return helpers.error('origin.format');
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.origin !== value.replace(/\/$/, '')) {
+    return helpers.error('origin.format');
+  }
+  return url.origin;
+}, 'origin');
+
+const port = Joi.number().integer().min(1).max(65535);
+
+const schema = Joi.object({
+  NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development'),
+  ROLE: Joi.string().valid('api', 'worker', 'all').default('all'),
+  PORT: port.default(3005),
+  API_KEY: Joi.when('NODE_ENV', {
+    is: 'production',
+    then: Joi.string().trim().required(),
+    otherwise: Joi.string().trim().allow('').optional(),
+  }),
+  DATABASE_URL: Joi.when('NODE_ENV', {
+    is: 'production',
+    then: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }).required(),
+    otherwise: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }).allow('').optional(),
+  }),
+  TEMPORAL_ADDRESS: Joi.when('NODE_ENV', {
+    is: 'production',
+    then: Joi.string()
+      .pattern(/^[\w.-]+:\d+$/)
+      .required(),
+    otherwise: Joi.string()
+      .pattern(/^[\w.-]+:\d+$/)
+      .allow('')
+      .optional(),
+  }).messages({ 'string.pattern.base': '{{#label}} must be host:port' }),
+  TEMPORAL_NAMESPACE: Joi.string().default('default'),
+  TEMPORAL_TASK_QUEUE: Joi.string().default('discord-webhooks'),
+  WEBHOOK_ALLOWED_ORIGINS: Joi.string().default(
+    'https://discord.com,https://discordapp.com,https://ptb.discord.com,https://canary.discord.com',
+  ),
+  WEBHOOK_TIMEOUT_MS: Joi.number().integer().min(100).max(120_000).default(10_000),
+  RETRY_INITIAL_INTERVAL: duration(1).default(2_000),
+  RETRY_BACKOFF_COEFFICIENT: Joi.number().min(1).max(100).default(2),
+  RETRY_MAX_INTERVAL: duration(1).default(300_000),
+  SCHEDULE_CATCHUP_WINDOW: duration(10_000).default(300_000),
+  LOG_LEVEL: Joi.string()
+    .valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')
+    .default('info'),
+  REDIS_URL: Joi.string()
+    .uri({ scheme: ['redis', 'rediss'] })
+    .allow('')
+    .optional(),
+  DATA_DIR: Joi.string().default('.data'),
+  EMBEDDED_POSTGRES_PORT: port.default(54329),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+})
+  .messages(durationMessages)
+  .unknown(true);
+
+const originList = Joi.array().items(origin.messages({ 'origin.format': '' })).min(1);
+
+/**
+ * Reads and validates the environment once. Throws a ConfigError whose message is one line
+ * naming the variable and the rule it broke; the value itself is never echoed (it may be a secret).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const { value: v, error } = schema.validate(env, {
+    abortEarly: true,
+    convert: true,
+    errors: { wrap: { label: false } },
+  });
+  if (error) throw new ConfigError(`Invalid configuration: ${error.details[0]?.message}`);
+
+  const origins = String(v.WEBHOOK_ALLOWED_ORIGINS)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const originsResult = originList.validate(origins);
+  if (originsResult.error) {
+    throw new ConfigError(
+      'Invalid configuration: WEBHOOK_ALLOWED_ORIGINS must be a comma-separated list of origins such as https://discord.com',
+    );
+  }
+
+  const apiKeys = String(v.API_KEY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (apiKeys.some((key) => key.length < 16)) {
+    throw new ConfigError('Invalid configuration: API_KEY keys must be at least 16 characters');
+  }
+
+  if (v.RETRY_MAX_INTERVAL < v.RETRY_INITIAL_INTERVAL) {
+    throw new ConfigError(
+      'Invalid configuration: RETRY_MAX_INTERVAL must not be shorter than RETRY_INITIAL_INTERVAL',
+    );
+  }
+
+  return deepFreeze<Config>({
+    nodeEnv: v.NODE_ENV,
+    role: v.ROLE,
+    port: v.PORT,
+    apiKeys,
+    databaseUrl: v.DATABASE_URL || undefined,
+    temporalAddress: v.TEMPORAL_ADDRESS || undefined,
+    temporalNamespace: v.TEMPORAL_NAMESPACE,
+    temporalTaskQueue: v.TEMPORAL_TASK_QUEUE,
+    webhookAllowedOrigins: originsResult.value as string[],
+    webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,
+    retry: {
+      initialIntervalMs: v.RETRY_INITIAL_INTERVAL,
+      backoffCoefficient: v.RETRY_BACKOFF_COEFFICIENT,
+      maximumIntervalMs: v.RETRY_MAX_INTERVAL,
+    },
+    scheduleCatchupWindowMs: v.SCHEDULE_CATCHUP_WINDOW,
+    logLevel: v.LOG_LEVEL,
+    redisUrl: v.REDIS_URL || undefined,
+    embedded: {
+      dataDir: path.resolve(v.DATA_DIR),
+      postgresPort: v.EMBEDDED_POSTGRES_PORT,
+      temporalPort: v.TEMPORAL_PORT,
+      temporalUiPort: v.TEMPORAL_UI_PORT,
+    },
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

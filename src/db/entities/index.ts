@@ -1,0 +1,2 @@
+export * from './task.entity';
+export * from './task-log.entity';

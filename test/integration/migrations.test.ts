@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { initOrm, migrateUp, type Orm } from '../../src/db/orm';
+import { migrationsList } from '../../migrations';
+import { testEnv } from '../helpers/app';
+
+describe('database migrations', () => {
+  let orm: Orm;
+  beforeAll(async () => {
+    orm = await initOrm({ databaseUrl: testEnv().databaseUrl, poolMax: 2 });
+  });
+  afterAll(() => orm.close());
+
+  const sql = <T extends object>(query: string, params: unknown[] = []) =>
+    orm.em.getConnection().execute<T[]>(query, params);
+
+  async function insertTask(overrides: Record<string, unknown> = {}): Promise<string> {
+    const id = randomUUID();
+    const row = { max_retry: 3, ...overrides };
+    await sql(
+      `insert into tasks (id, name, schedule, webhook_url, payload, max_retry, created_at, updated_at)
+       values (?, 'm', '* * * * *', 'https://discord.com/api/webhooks/1/t', '{"content":"x"}', ?, now(), now())`,
+      [id, row.max_retry],
+    );
+    return id;
+  }
+
+  async function insertLog(taskId: string, workflowId: string, attempt: number): Promise<void> {
+    await sql(
+      `insert into task_logs (id, task_id, execution_time, status, retry_count, attempt, workflow_id, run_id, created_at)
+       values (?, ?, now(), 'SUCCESS', ?, ?, ?, 'run', now())`,
+      [randomUUID(), taskId, attempt - 1, attempt, workflowId],
+    );
+  }
+
+  it('when the global setup migrated, then every migration is recorded and a second run applies nothing', async () => {
+    const rows = await sql<{ name: string }>('select name from mikro_orm_migrations order by id');
+    expect(rows.map((r) => r.name)).toEqual(migrationsList.map((m) => m.name));
+    await expect(migrateUp(orm)).resolves.toEqual([]);
+  });
+
+  it('when the schema is inspected, then the SPEC §4 columns, defaults and indexes exist', async () => {
+    const columns = await sql<{ table_name: string; column_name: string; is_nullable: string }>(
+      `select table_name, column_name, is_nullable from information_schema.columns
+       where table_name in ('tasks', 'task_logs') order by table_name, ordinal_position`,
+    );
+    const byTable = (table: string) => columns.filter((c) => c.table_name === table).map((c) => c.column_name);
+    expect(byTable('tasks')).toEqual([
+      'id', 'name', 'schedule', 'timezone', 'webhook_url', 'payload', 'max_retry', 'status',
+      'last_execution_at', 'last_execution_status', 'created_at', 'updated_at',
+    ]);
+    expect(byTable('task_logs')).toEqual([
+      'id', 'task_id', 'execution_time', 'status', 'retry_count', 'message', 'attempt', 'http_status',
+      'duration_ms', 'scheduled_time', 'workflow_id', 'run_id', 'created_at',
+    ]);
+    const indexes = await sql<{ indexdef: string }>(
+      `select indexdef from pg_indexes where tablename = 'task_logs'`,
+    );
+    const defs = indexes.map((i) => i.indexdef);
+    expect(defs).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('(task_id, execution_time DESC)'),
+        expect.stringContaining('(status, execution_time DESC)'),
+        expect.stringMatching(/UNIQUE INDEX .* \(workflow_id, attempt\)/),
+      ]),
+    );
+  });
+
+  it('when a task is inserted with defaults, then timezone UTC, max_retry 3 and status ACTIVE', async () => {
+    const id = randomUUID();
+    await sql(
+      `insert into tasks (id, name, schedule, webhook_url, payload, created_at, updated_at)
+       values (?, 'd', '@daily', 'https://discord.com/api/webhooks/1/t', '{}', now(), now())`,
+      [id],
+    );
+    const [row] = await sql<{ timezone: string; max_retry: number; status: string }>(
+      'select timezone, max_retry, status from tasks where id = ?',
+      [id],
+    );
+    expect(row).toEqual({ timezone: 'UTC', max_retry: 3, status: 'ACTIVE' });
+  });
+
+  it('when a second log for the same workflow attempt is written, then the unique key rejects it', async () => {
+    const taskId = await insertTask();
+    await insertLog(taskId, `task-${taskId}-wf`, 1);
+    await insertLog(taskId, `task-${taskId}-wf`, 2);
+    await expect(insertLog(taskId, `task-${taskId}-wf`, 1)).rejects.toThrow(/unique/i);
+  });
+
+  it('when a task is deleted, then its logs go with it', async () => {
+    const taskId = await insertTask();
+    await insertLog(taskId, `task-${taskId}-a`, 1);
+    await sql('delete from tasks where id = ?', [taskId]);
+    const [{ count }] = (await sql<{ count: string }>('select count(*) from task_logs where task_id = ?', [taskId])) as [
+      { count: string },
+    ];
+    expect(Number(count)).toBe(0);
+  });
+
+  it('when max_retry or a status is out of range, then the database refuses it', async () => {
+    await expect(insertTask({ max_retry: 11 })).rejects.toThrow(/tasks_max_retry_check/);
+    const id = await insertTask();
+    await expect(sql(`update tasks set status = 'PAUSED' where id = ?`, [id])).rejects.toThrow(/check/i);
+  });
+});

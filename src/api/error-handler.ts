@@ -1,0 +1,123 @@
+import { isGrpcServiceError, ScheduleNotFoundError } from '@temporalio/client';
+import {
+  ConnectionException,
+  NotFoundError as OrmNotFoundError,
+  UniqueConstraintViolationException,
+} from '@mikro-orm/core';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { Logger } from '../logger';
+import { AppError, type FieldError, PROBLEM_BASE } from './errors';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  errors?: FieldError[];
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Invalid request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+};
+
+const TYPES: Record<number, string> = {
+  400: 'validation-error',
+  401: 'unauthorized',
+  404: 'not-found',
+  405: 'method-not-allowed',
+  409: 'conflict',
+  413: 'payload-too-large',
+  415: 'unsupported-media-type',
+  429: 'rate-limited',
+  500: 'internal-error',
+  501: 'not-implemented',
+  503: 'service-unavailable',
+};
+
+export function problem(status: number, detail: string, errors?: FieldError[]): Problem {
+  return {
+    type: `${PROBLEM_BASE}/${TYPES[status] ?? 'error'}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    ...(errors && errors.length > 0 ? { errors } : {}),
+  };
+}
+
+export function sendProblem(res: Response, body: Problem): void {
+  res.status(body.status).type('application/problem+json').json(body);
+}
+
+/** `/body/payload/content` -> `body.payload.content`. */
+function toFieldPath(path: string | undefined): string {
+  return (path ?? '').replace(/^[./]+/, '').replace(/[/]/g, '.');
+}
+
+/** Maps any error to a problem document; never echoes a secret or a stack to the client. */
+export function toProblem(err: unknown): Problem {
+  if (err instanceof AppError) {
+    return { ...problem(err.status, err.message, err.errors), type: `${PROBLEM_BASE}/${err.type}`, title: err.title };
+  }
+  if (isValidatorError(err)) {
+    const e = err as { status: number; message: string; errors?: { path?: string; message: string }[] };
+    const errors = (e.errors ?? []).map((item) => ({ path: toFieldPath(item.path), message: item.message }));
+    if (e.status === 404) return problem(404, 'No such route.');
+    if (e.status === 415) return problem(415, 'Send the body as application/json.', errors);
+    if (e.status >= 500) return problem(500, 'The server failed to handle the request.');
+    return problem(e.status, e.status === 400 ? 'The request is invalid; see errors.' : e.message, errors);
+  }
+  const bodyParserType = (err as { type?: string } | null)?.type;
+  if (bodyParserType === 'entity.too.large') {
+    return problem(413, 'The JSON body is larger than 64 KiB.');
+  }
+  if (bodyParserType === 'entity.parse.failed') {
+    return problem(400, 'The body is not valid JSON.', [{ path: 'body', message: 'malformed JSON' }]);
+  }
+  if (bodyParserType === 'encoding.unsupported' || bodyParserType === 'charset.unsupported') {
+    return problem(415, 'Send the body as UTF-8 application/json.');
+  }
+  if (err instanceof OrmNotFoundError || err instanceof ScheduleNotFoundError) {
+    return problem(404, 'The resource does not exist.');
+  }
+  if (err instanceof UniqueConstraintViolationException) {
+    return problem(409, 'The resource already exists.');
+  }
+  if (err instanceof ConnectionException) {
+    return problem(503, 'The database is unreachable; try again shortly.');
+  }
+  if (isGrpcServiceError(err) && [4, 14].includes(err.code)) {
+    return problem(503, 'Temporal is unreachable; try again shortly.');
+  }
+  return problem(500, 'The server failed to handle the request.');
+}
+
+function isValidatorError(err: unknown): boolean {
+  const e = err as { status?: unknown; errors?: unknown } | null;
+  return !!e && typeof e.status === 'number' && Array.isArray(e.errors);
+}
+
+export function createErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const body = toProblem(err);
+    if (body.status >= 500) {
+      logger.error({ err, method: req.method, url: req.originalUrl.split('?')[0] }, 'request failed');
+    }
+    sendProblem(res, body);
+  };
+}
+
+export const notFoundHandler: RequestHandler = (_req, res) => {
+  sendProblem(res, problem(404, 'No such route.'));
+};

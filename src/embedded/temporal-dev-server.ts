@@ -1,0 +1,329 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import http2 from 'node:http2';
+import path from 'node:path';
+import readline from 'node:readline';
+import { Connection } from '@temporalio/client';
+import { getFreePort } from './ports';
+
+export interface TemporalDevServerOptions {
+  /** The `temporal` binary, e.g. from ensureTemporalCli(). */
+  cliPath: string;
+  /** SQLite file that keeps the state across restarts; omit for an in-memory server. */
+  dbFilename?: string;
+  /** Frontend gRPC port; a free one when omitted. */
+  port?: number;
+  /** Web UI port; a free one when omitted; false for no UI (`--headless`). */
+  uiPort?: number | false;
+  /** Namespace to register besides `default` (which always exists). Default `default`. */
+  namespace?: string;
+  /** Address every listener binds to. Default 127.0.0.1. */
+  host?: string;
+  /** Receives the server's output, line by line. */
+  log?: (line: string) => void;
+  /** Default 60 s. */
+  readyTimeoutMs?: number;
+}
+
+export interface TemporalDevServer {
+  /** host:port of the frontend, for Connection.connect / NativeConnection.connect. */
+  readonly address: string;
+  readonly uiUrl?: string;
+  readonly pid: number;
+  /** SIGTERM, then SIGKILL after 10 s; resolves once the process has exited. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const STOP_GRACE_MS = 10_000;
+const MAX_PORT_ATTEMPTS = 3;
+const STDERR_TAIL_LINES = 20;
+
+class PortInUseError extends Error {
+  constructor(
+    message: string,
+    readonly port: number,
+  ) {
+    super(message);
+    this.name = 'PortInUseError';
+  }
+}
+
+/**
+ * Runs `temporal server start-dev` as a child process with every port it listens on pinned
+ * (frontend gRPC, frontend HTTP, metrics, UI), so that several dev servers, and one on the
+ * default 7233/8233, run side by side. Resolves once the frontend answers and the namespace is
+ * registered. The child stays in this process group, so a terminal's Ctrl-C reaches it too;
+ * stopping it on other exits is the caller's job (stop()).
+ */
+export async function startTemporalDevServer(
+  opts: TemporalDevServerOptions,
+): Promise<TemporalDevServer> {
+  const host = opts.host ?? '127.0.0.1';
+  if (opts.dbFilename)
+    await fs.mkdir(path.dirname(path.resolve(opts.dbFilename)), { recursive: true });
+
+  for (let attempt = 1; ; attempt++) {
+    const picked = new Set<number>();
+    const pick = async (): Promise<number> => {
+      for (;;) {
+        const port = await getFreePort(host);
+        if (!picked.has(port) && port !== opts.port && port !== opts.uiPort) {
+          picked.add(port);
+          return port;
+        }
+      }
+    };
+    const ports = {
+      frontend: opts.port ?? (await pick()),
+      ui: opts.uiPort === false ? undefined : (opts.uiPort ?? (await pick())),
+      http: await pick(),
+      metrics: await pick(),
+    };
+    try {
+      return await startOnce(opts, host, ports);
+    } catch (error) {
+      // A port we picked was taken between the check and the bind: pick again.
+      if (
+        error instanceof PortInUseError &&
+        picked.has(error.port) &&
+        attempt < MAX_PORT_ATTEMPTS
+      ) {
+        opts.log?.(`port ${error.port} was taken meanwhile; starting again on other ports`);
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+interface Ports {
+  frontend: number;
+  ui: number | undefined;
+  http: number;
+  metrics: number;
+}
+
+interface ExitState {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  error?: Error;
+}
+
+async function startOnce(
+  opts: TemporalDevServerOptions,
+  host: string,
+  ports: Ports,
+): Promise<TemporalDevServer> {
+  const log = opts.log ?? (() => undefined);
+  const namespace = opts.namespace ?? 'default';
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    host,
+    '--port',
+    String(ports.frontend),
+    '--http-port',
+    String(ports.http),
+    '--metrics-port',
+    String(ports.metrics),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
+    ...(ports.ui === undefined ? ['--headless'] : ['--ui-port', String(ports.ui)]),
+    ...(opts.dbFilename ? ['--db-filename', path.resolve(opts.dbFilename)] : []),
+  ];
+
+  // Not detached: same process group as ours, so a terminal's Ctrl-C stops it as well.
+  const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+  const stderrTail: string[] = [];
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    if (line.trim()) log(line);
+  });
+  readline.createInterface({ input: child.stderr }).on('line', (line) => {
+    if (!line.trim()) return;
+    stderrTail.push(line);
+    if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift();
+    log(line);
+  });
+
+  let exit: ExitState | undefined;
+  const ended = new Promise<void>((resolve) => {
+    child.once('error', (error) => {
+      exit ??= { code: null, signal: null, error };
+      resolve();
+    });
+    // 'close' comes after 'exit' once stdout/stderr are drained, so the tail is complete.
+    child.once('close', (code, signal) => {
+      exit ??= { code, signal };
+      resolve();
+    });
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      if (exit) return;
+      child.kill('SIGTERM');
+      if (!(await settlesWithin(ended, STOP_GRACE_MS)) && !exit) {
+        log(
+          `temporal dev server (pid ${child.pid}) did not stop within ${STOP_GRACE_MS} ms; killing it`,
+        );
+        child.kill('SIGKILL');
+        await ended;
+      }
+    })());
+
+  const connectHost = hostToConnect(host);
+  const address = `${formatHost(connectHost)}:${ports.frontend}`;
+  const exitedEarly = (): Error => {
+    const state = exit ?? { code: null, signal: null };
+    const how = state.error
+      ? `could not be started (${state.error.message})`
+      : `exited with ${state.signal ? `signal ${state.signal}` : `code ${state.code}`} before it was ready`;
+    const tail = stderrTail.join('\n');
+    const message = `temporal server start-dev ${how}${tail ? `:\n${tail}` : ''}`;
+    const inUse = /can't set [\w ]*port (\d+):.*address already in use/i.exec(tail);
+    return inUse?.[1] ? new PortInUseError(message, Number(inUse[1])) : new Error(message);
+  };
+
+  try {
+    await waitUntilReady({
+      connectHost,
+      port: ports.frontend,
+      address,
+      namespace,
+      deadline: Date.now() + (opts.readyTimeoutMs ?? 60_000),
+      ended,
+      hasExited: () => exit !== undefined,
+      exitedEarly,
+      stderrTail,
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  return {
+    address,
+    uiUrl: ports.ui === undefined ? undefined : `http://${formatHost(connectHost)}:${ports.ui}`,
+    pid: child.pid ?? -1,
+    stop,
+  };
+}
+
+async function waitUntilReady(w: {
+  connectHost: string;
+  port: number;
+  address: string;
+  namespace: string;
+  deadline: number;
+  ended: Promise<void>;
+  hasExited: () => boolean;
+  exitedEarly: () => Error;
+  stderrTail: string[];
+}): Promise<void> {
+  const remaining = () => w.deadline - Date.now();
+  let lastError = `nothing answered HTTP/2 on port ${w.port}`;
+
+  // The gRPC checks below only make sense once the frontend listens (and is ours, see speaksHttp2).
+  const exitedFirst = w.ended.then(() => false);
+  while (!(await Promise.race([speaksHttp2(w.connectHost, w.port, 1_000), exitedFirst]))) {
+    if (w.hasExited()) throw w.exitedEarly();
+    if (remaining() <= 0) throw notReady(w, lastError);
+    await settlesWithin(w.ended, 100);
+  }
+
+  for (;;) {
+    if (w.hasExited()) throw w.exitedEarly();
+    if (remaining() <= 0) throw notReady(w, lastError);
+    // A fresh connection per attempt: a channel that failed once backs off for seconds.
+    const connection = Connection.lazy({
+      address: w.address,
+      connectTimeout: Math.min(2_000, remaining()),
+    });
+    try {
+      const check = (async () => {
+        await connection.ensureConnected();
+        await connection.withDeadline(Date.now() + 2_000, () =>
+          connection.workflowService.getSystemInfo({}),
+        );
+        // start-dev registers the namespaces shortly after the frontend opens.
+        await connection.withDeadline(Date.now() + 2_000, () =>
+          connection.workflowService.describeNamespace({ namespace: w.namespace }),
+        );
+      })();
+      check.catch(() => undefined);
+      await Promise.race([check, w.ended]);
+      if (w.hasExited()) throw w.exitedEarly();
+      return;
+    } catch (error) {
+      if (w.hasExited()) throw w.exitedEarly();
+      lastError = error instanceof Error ? error.message : String(error);
+    } finally {
+      await connection.close().catch(() => undefined);
+    }
+    await settlesWithin(w.ended, 200);
+  }
+}
+
+function notReady(
+  w: { address: string; deadline: number; stderrTail: string[] },
+  lastError: string,
+): Error {
+  const tail = w.stderrTail.join('\n');
+  return new Error(
+    `temporal dev server at ${w.address} was not ready in time (last error: ${lastError})${tail ? `:\n${tail}` : ''}`,
+  );
+}
+
+/**
+ * True once an HTTP/2 server answers on host:port with its SETTINGS frame. This keeps the gRPC
+ * client away from whatever else may hold the port: grpc-js does not drop a connection that is
+ * stuck in its handshake when the client is closed, and it would keep this process alive.
+ */
+function speaksHttp2(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const session = http2.connect(`http://${formatHost(host)}:${port}`);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      session.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    session.once('remoteSettings', () => done(true));
+    session.once('error', () => done(false));
+    session.once('close', () => done(false));
+  });
+}
+
+/** True when `promise` settled within `ms`; the timer never outlives the wait. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A wildcard bind address is reached through loopback. */
+function hostToConnect(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '::1';
+  return host.replace(/^\[(.*)\]$/, '$1');
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

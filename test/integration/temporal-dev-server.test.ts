@@ -1,0 +1,122 @@
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { ensureTemporalCli } from '../../src/embedded/temporal-cli';
+import { startTemporalDevServer } from '../../src/embedded/temporal-dev-server';
+
+jest.setTimeout(60_000);
+
+async function cliPath(): Promise<string> {
+  return process.env.TEMPORAL_CLI_PATH || (await ensureTemporalCli()).path;
+}
+
+function portOf(address: string): number {
+  return Number(address.slice(address.lastIndexOf(':') + 1));
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+describe('startTemporalDevServer', () => {
+  it('when started in memory, then the frontend answers with namespace default, and after stop() the port is closed and the process gone', async () => {
+    const server = await startTemporalDevServer({ cliPath: await cliPath(), uiPort: false });
+    expect(server.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(server.uiUrl).toBeUndefined();
+    try {
+      const connection = await Connection.connect({ address: server.address });
+      try {
+        const info = await connection.workflowService.getSystemInfo({});
+        expect(info.serverVersion).toMatch(/^\d+\.\d+/);
+        const namespace = await connection.workflowService.describeNamespace({
+          namespace: 'default',
+        });
+        expect(namespace.namespaceInfo?.name).toBe('default');
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      await server.stop();
+    }
+
+    expect(await accepts(portOf(server.address))).toBe(false);
+    expect(isRunning(server.pid)).toBe(false);
+    await expect(server.stop()).resolves.toBeUndefined();
+  });
+
+  it('when two servers run side by side with a UI and their own namespace and SQLite file, then each serves its namespace and UI on its own ports', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-dev-server-'));
+    const cli = await cliPath();
+    const dbFilename = path.join(dir, 'not', 'yet', 'there', 'temporal.db');
+    const [a, b] = await Promise.all([
+      startTemporalDevServer({ cliPath: cli, namespace: 'tasks-a', dbFilename }),
+      startTemporalDevServer({ cliPath: cli, namespace: 'tasks-b' }),
+    ]);
+    try {
+      expect(a.address).not.toBe(b.address);
+      expect(a.uiUrl).toBeDefined();
+      expect(b.uiUrl).toBeDefined();
+      expect(a.uiUrl).not.toBe(b.uiUrl);
+      await expect(fs.stat(dbFilename)).resolves.toBeTruthy();
+
+      for (const [server, namespace] of [
+        [a, 'tasks-a'],
+        [b, 'tasks-b'],
+      ] as const) {
+        const connection = await Connection.connect({ address: server.address });
+        try {
+          const described = await connection.workflowService.describeNamespace({ namespace });
+          expect(described.namespaceInfo?.name).toBe(namespace);
+        } finally {
+          await connection.close();
+        }
+        const ui = await fetch(server.uiUrl ?? '');
+        expect(ui.status).toBe(200);
+        await ui.body?.cancel();
+      }
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when the asked-for port is taken, then start rejects with the error the server printed', async () => {
+    const blocker = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as net.AddressInfo;
+    try {
+      await expect(
+        startTemporalDevServer({
+          cliPath: await cliPath(),
+          port,
+          uiPort: false,
+          readyTimeoutMs: 20_000,
+        }),
+      ).rejects.toThrow(
+        new RegExp(
+          `exited with code \\d+ before it was ready:[\\s\\S]*${port}.*address already in use`,
+        ),
+      );
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+});

@@ -39,9 +39,11 @@ export default tseslint.config(
                 'workflows/ is replayed deterministically: import only @temporalio/workflow and sibling workflow files (use `import type` for contracts).',
             },
             {
-              regex: '^\\.\\./',
+              // src/temporal/contracts is the one shared module (STYLE 6); it imports nothing.
+              regex: '^\\.\\./(?!src/temporal/contracts$)',
               allowTypeImports: true,
-              message: 'workflows/ may only import types from outside its folder (`import type`).',
+              message:
+                'workflows/ may only import types from outside its folder (`import type`), and values from src/temporal/contracts only.',
             },
           ],
         },
@@ -51,6 +53,16 @@ export default tseslint.config(
         ...['process', 'Buffer', 'require', '__dirname', '__filename', 'setImmediate', 'fetch'].map(
           (name) => ({ name, message: `${name} is not available or not deterministic in workflows` }),
         ),
+      ],
+    },
+  },
+  {
+    // Workflows import values from the contracts, so the contracts must stay free of imports.
+    files: ['src/temporal/contracts.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '.*', message: 'contracts.ts is bundled into workflows: no imports.' }] },
       ],
     },
   },

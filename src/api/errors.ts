@@ -48,10 +48,3 @@ export class UpstreamUnavailableError extends AppError {
     super(503, 'service-unavailable', 'Service Unavailable', detail);
   }
 }
-
-export class NotImplementedError extends AppError {
-  override readonly name = 'NotImplementedError';
-  constructor(detail = 'This route is described in the API but not implemented yet.') {
-    super(501, 'not-implemented', 'Not Implemented', detail);
-  }
-}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
-import { EXECUTION_STATUSES, Task } from './task.entity';
+import { EXECUTION_STATUSES, type ExecutionStatus, Task } from './task.entity';
 
 /** One row per delivery attempt; (workflow_id, attempt) is unique so a re-run never writes twice. */
 export const TaskLog = defineEntity({
@@ -13,7 +13,7 @@ export const TaskLog = defineEntity({
       .onCreate(() => randomUUID()),
     task: () => p.manyToOne(Task).fieldName('task_id').deleteRule('cascade'),
     executionTime: p.datetime().columnType('timestamptz').fieldName('execution_time'),
-    status: p.enum(() => EXECUTION_STATUSES),
+    status: p.enum(() => EXECUTION_STATUSES).$type<ExecutionStatus>(),
     retryCount: p.integer().fieldName('retry_count').default(0),
     message: p.text().nullable(),
     attempt: p.integer().default(1),

@@ -23,10 +23,10 @@ export const Task = defineEntity({
     schedule: p.text(),
     timezone: p.string().length(64).default('UTC'),
     /** Secret: holds the Discord webhook token. Masked in every response (SPEC §7). */
-    webhookUrl: p.text().fieldName('webhook_url').lazy(false),
+    webhookUrl: p.text().fieldName('webhook_url'),
     payload: p.json<DiscordPayload>().columnType('jsonb'),
     maxRetry: p.integer().fieldName('max_retry').default(3),
-    status: p.enum(() => TASK_STATUSES).default('ACTIVE').index('tasks_status_index'),
+    status: p.enum(() => TASK_STATUSES).$type<TaskStatus>().default('ACTIVE').index('tasks_status_index'),
     lastExecutionAt: p
       .datetime()
       .columnType('timestamptz')
@@ -34,6 +34,7 @@ export const Task = defineEntity({
       .nullable(),
     lastExecutionStatus: p
       .enum(() => EXECUTION_STATUSES)
+      .$type<ExecutionStatus>()
       .fieldName('last_execution_status')
       .nullable(),
     createdAt: p

@@ -1,0 +1,119 @@
+import { RequestContext } from '@mikro-orm/core';
+import express, { type Express, type RequestHandler, Router } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
+import helmet from 'helmet';
+import swaggerUi from 'swagger-ui-express';
+import type { Orm } from '../db/orm';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import type { Services } from '../services';
+import { pingTemporal, type TemporalClientHandle } from '../temporal/client';
+import { createErrorHandler, notFoundHandler } from './error-handler';
+import { createApiKeyAuth } from './middleware/auth';
+import { createRequestContext } from './middleware/request-context';
+import { loadOpenApiDocument } from './openapi';
+import { createHealthRouter, type HealthCheck } from './routes/health.router';
+import { createDashboardRouter } from './routes/dashboard.router';
+import { createLogsRouter } from './routes/logs.router';
+import { createTasksRouter } from './routes/tasks.router';
+
+export const BODY_LIMIT = '64kb';
+
+export interface AppDeps {
+  logger: Logger;
+  orm: Orm;
+  temporal: TemporalClientHandle;
+  metrics: Metrics;
+  services: Pick<Services, 'tasks' | 'logs' | 'stats'>;
+  apiKeys: readonly string[];
+  /** Validate every response against the OpenAPI document (tests); off in production. */
+  validateResponses?: boolean;
+  openapi?: OpenAPIV3.DocumentV3;
+  /** Overrides for the health probes (tests); default: PostgreSQL `select 1`, Temporal system info. */
+  healthChecks?: { database?: HealthCheck; temporal?: HealthCheck };
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { logger, orm, temporal, metrics } = deps;
+  const apiSpec = deps.openapi ?? loadOpenApiDocument();
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.set('query parser', 'simple');
+
+  app.use(createRequestContext(logger));
+  app.use(helmet());
+  app.use(recordHttpMetrics(metrics));
+
+  app.use(
+    createHealthRouter({
+      database:
+        deps.healthChecks?.database ??
+        (async () => {
+          await orm.em.getConnection().execute('select 1');
+        }),
+      temporal: deps.healthChecks?.temporal ?? (() => pingTemporal(temporal.connection, 1_500)),
+    }),
+  );
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  // Public documentation: the contract itself and Swagger UI over it.
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(apiSpec);
+  });
+  app.use(
+    '/api/docs',
+    swaggerUi.serve,
+    swaggerUi.setup(apiSpec, {
+      customSiteTitle: 'Discord Task Scheduler API',
+      swaggerOptions: { persistAuthorization: true },
+    }),
+  );
+
+  const api = Router();
+  api.use(createApiKeyAuth(deps.apiKeys));
+  api.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+  app.use('/api', api);
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec,
+      validateRequests: { allErrors: true, coerceTypes: true, removeAdditional: false },
+      validateResponses: deps.validateResponses ?? false,
+      validateSecurity: false,
+      validateFormats: true,
+      ignoreUndocumented: false,
+      ignorePaths: /^\/(health|metrics|api\/docs|api\/openapi\.json)/,
+    }),
+  );
+  // One EntityManager fork per request (MikroORM identity map scoped to the request).
+  app.use((_req, _res, next) => RequestContext.create(orm.em, next));
+
+  app.use('/api', createTasksRouter({ tasks: deps.services.tasks }));
+  app.use('/api', createLogsRouter({ logs: deps.services.logs }));
+  app.use('/api', createDashboardRouter({ stats: deps.services.stats }));
+
+  app.use(notFoundHandler);
+  app.use(createErrorHandler(logger));
+  return app;
+}
+
+function recordHttpMetrics(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const end = metrics.httpDuration.startTimer();
+    res.once('finish', () => {
+      // The matched route template keeps the label set small (no ids in labels).
+      const route = req.route?.path
+        ? `${req.baseUrl}${String(req.route.path)}`
+        : res.statusCode === 404
+          ? 'unmatched'
+          : req.baseUrl || req.path;
+      const labels = { method: req.method, route, status: String(res.statusCode) };
+      end(labels);
+      metrics.httpRequests.inc(labels);
+    });
+    next();
+  };
+}

@@ -1,0 +1,85 @@
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../api/app';
+import type { Config } from '../config';
+import { initOrm } from '../db/orm';
+import type { Logger } from '../logger';
+import { createMetrics } from '../metrics';
+import { createServices } from '../services';
+import { createTemporalClient } from '../temporal/client';
+import { reconcileSchedules } from '../temporal/reconcile';
+
+export interface RunningApi {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** How long in-flight requests may take to finish on shutdown before their sockets are cut. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Composition root of ROLE=api: config -> ORM -> Temporal client -> Express app -> HTTP server. */
+export async function startApi(deps: {
+  config: Config;
+  logger: Logger;
+  databaseUrl: string;
+  temporalAddress: string;
+  apiKeys: readonly string[];
+  host?: string;
+}): Promise<RunningApi> {
+  const { config, logger } = deps;
+  const orm = await initOrm({ databaseUrl: deps.databaseUrl });
+  const temporal = createTemporalClient({
+    address: deps.temporalAddress,
+    namespace: config.temporalNamespace,
+  });
+  const services = createServices({ config, orm, temporal, logger });
+  const app = createApp({
+    logger,
+    orm,
+    temporal,
+    metrics: createMetrics(),
+    services,
+    apiKeys: deps.apiKeys,
+  });
+
+  const server = app.listen(config.port, deps.host ?? '0.0.0.0');
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port }, 'API listening');
+
+  // Start-up reconciliation runs beside serving: 10,000 tasks must not hold the port closed.
+  const stopReconcile = new AbortController();
+  const reconciled = reconcileSchedules({
+    signal: stopReconcile.signal,
+    orm,
+    client: temporal.client,
+    schedules: services.schedules,
+    settings: { taskQueue: config.temporalTaskQueue, catchupWindowMs: config.scheduleCatchupWindowMs },
+    logger,
+  }).then(
+    (summary) => logger.info({ ...summary, failures: summary.failures.slice(0, 10) }, 'schedules reconciled'),
+    (error: unknown) => logger.error({ err: error }, 'schedule reconciliation failed; run npm run reconcile'),
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    stopReconcile.abort();
+    await reconciled;
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    await drained;
+    clearTimeout(timer);
+    await orm.close();
+    await temporal.close();
+    logger.info('API stopped');
+  };
+  return {
+    url: `http://localhost:${port}`,
+    port,
+    close: () => (closing ??= close()),
+  };
+}

@@ -1,0 +1,59 @@
+import type { Express } from 'express';
+import { createApp, type AppDeps } from '../../src/api/app';
+import { initOrm, type Orm } from '../../src/db/orm';
+import { createLogger } from '../../src/logger';
+import { createMetrics } from '../../src/metrics';
+import { createServices } from '../../src/services';
+import { loadConfig } from '../../src/config';
+import { createTemporalClient, type TemporalClientHandle } from '../../src/temporal/client';
+
+export const TEST_API_KEY = 'test-key-0123456789abcdef';
+export const ROTATED_API_KEY = 'rotated-key-fedcba9876543210';
+
+export interface TestApp {
+  app: Express;
+  orm: Orm;
+  temporal: TemporalClientHandle;
+  close(): Promise<void>;
+}
+
+/** Environment exported by the Jest global setup. */
+export function testEnv(): { databaseUrl: string; temporalAddress: string; temporalCliPath: string } {
+  const { DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_CLI_PATH } = process.env;
+  if (!DATABASE_URL || !TEMPORAL_ADDRESS || !TEMPORAL_CLI_PATH) {
+    throw new Error('run this test through jest so that the global setup starts the services');
+  }
+  return { databaseUrl: DATABASE_URL, temporalAddress: TEMPORAL_ADDRESS, temporalCliPath: TEMPORAL_CLI_PATH };
+}
+
+/** The real app on the real services, validating every response against the OpenAPI document. */
+export async function createTestApp(
+  overrides: Partial<AppDeps> & { temporalAddress?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<TestApp> {
+  const env = testEnv();
+  const orm = overrides.orm ?? (await initOrm({ databaseUrl: env.databaseUrl, poolMax: 4 }));
+  const temporal =
+    overrides.temporal ??
+    createTemporalClient({ address: overrides.temporalAddress ?? env.temporalAddress, namespace: 'default' });
+  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const config = loadConfig({ ...process.env, ...overrides.env });
+  const app = createApp({
+    logger,
+    metrics: createMetrics(),
+    services: createServices({ config, orm, temporal, logger }),
+    apiKeys: [TEST_API_KEY, ROTATED_API_KEY],
+    validateResponses: true,
+    ...overrides,
+    orm,
+    temporal,
+  });
+  return {
+    app,
+    orm,
+    temporal,
+    async close() {
+      await orm.close();
+      await temporal.close();
+    },
+  };
+}

@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import { type EntityManager, type FilterQuery, LockMode, type QueryOrderMap } from '@mikro-orm/core';
+import { type Client, isGrpcServiceError, ScheduleNotFoundError, WorkflowIdReusePolicy } from '@temporalio/client';
+import { NotFoundError, UpstreamUnavailableError, ValidationError, type FieldError } from '../api/errors';
+import { type DiscordPayload, type ITask, type ITaskLog, Task, TaskLog, type TaskStatus } from '../db/entities';
+import type { Orm } from '../db/orm';
+import { validatePayload } from '../discord/payload-schema';
+import { findTemplateErrors } from '../discord/template';
+import { maskWebhookUrl, validateWebhookUrl } from '../discord/webhook-url';
+import type { Logger } from '../logger';
+import { isValidTimeZone, parseSchedule } from '../schedule/cron';
+import { scheduleIdForTask, SEND_WEBHOOK_WORKFLOW, type SendWebhookInput } from '../temporal/contracts';
+import type { ScheduleGateway } from '../temporal/schedules';
+import { type LogResource, toLogResource } from './log.mapper';
+import type { NextRunCache } from './next-run-cache';
+
+export interface CreateTaskInput {
+  name: string;
+  schedule: string;
+  webhookUrl: string;
+  payload: DiscordPayload;
+  maxRetry?: number;
+  timezone?: string;
+  status?: 'ACTIVE' | 'INACTIVE';
+}
+
+export type UpdateTaskInput = Partial<Omit<CreateTaskInput, 'status'>>;
+
+export interface TaskResource {
+  id: string;
+  name: string;
+  schedule: string;
+  timezone: string;
+  webhookUrl: string;
+  payload: DiscordPayload;
+  maxRetry: number;
+  status: TaskStatus;
+  nextRunAt: string | null;
+  lastExecutionAt: string | null;
+  lastExecutionStatus: ITask['lastExecutionStatus'];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Page<T> {
+  data: T[];
+  meta: { page: number; limit: number; total: number; totalPages: number };
+}
+
+export interface ListTasksQuery {
+  page: number;
+  limit: number;
+  status?: TaskStatus;
+  search?: string;
+  sort?: string;
+}
+
+const SORTS: Record<string, QueryOrderMap<ITask>> = {
+  createdAt: { createdAt: 'asc', id: 'asc' },
+  '-createdAt': { createdAt: 'desc', id: 'desc' },
+  name: { name: 'asc', id: 'asc' },
+  '-name': { name: 'desc', id: 'desc' },
+  lastExecutionAt: { lastExecutionAt: 'asc nulls first', id: 'asc' },
+  '-lastExecutionAt': { lastExecutionAt: 'desc nulls last', id: 'desc' },
+};
+
+export interface TaskServiceDeps {
+  orm: Orm;
+  schedules: ScheduleGateway;
+  client: Client;
+  nextRuns: NextRunCache;
+  logger: Logger;
+  settings: { taskQueue: string; allowedOrigins: readonly string[] };
+}
+
+/**
+ * The task behaviour. Every write changes the row and the task's Temporal Schedule together:
+ * the row is written inside a transaction, the schedule call is made before the commit, and a
+ * failed schedule call rolls the row back, so the two never disagree (SPEC §6).
+ */
+export function createTaskService(deps: TaskServiceDeps) {
+  const { orm, schedules, nextRuns, settings } = deps;
+
+  function validate(input: UpdateTaskInput, timezoneForSchedule?: string): void {
+    const errors: FieldError[] = [];
+    if (input.schedule !== undefined) {
+      const parsed = parseSchedule(input.schedule);
+      if (!parsed.ok) errors.push({ path: 'body.schedule', message: parsed.reason });
+    }
+    const timezone = input.timezone ?? timezoneForSchedule;
+    if (input.timezone !== undefined && (!timezone || !isValidTimeZone(timezone))) {
+      errors.push({ path: 'body.timezone', message: `unknown IANA time zone "${input.timezone}"` });
+    }
+    if (input.webhookUrl !== undefined) {
+      const url = validateWebhookUrl(input.webhookUrl, settings.allowedOrigins);
+      if (!url.ok) errors.push({ path: 'body.webhookUrl', message: url.reason });
+    }
+    if (input.payload !== undefined) {
+      for (const error of [...validatePayload(input.payload), ...findTemplateErrors(input.payload)]) {
+        errors.push({ path: `body.${error.path}`, message: error.message });
+      }
+    }
+    if (errors.length > 0) throw new ValidationError('The task is invalid; see errors.', errors);
+  }
+
+  async function load(em: EntityManager, id: string, lock = false): Promise<ITask> {
+    const task = await em.findOne(Task, { id }, lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
+    if (!task) throw new NotFoundError(`Task ${id} does not exist.`);
+    return task;
+  }
+
+  async function toResource(task: ITask): Promise<TaskResource> {
+    const nextRunAt = task.status === 'ACTIVE' ? await nextRuns.get(task.id) : null;
+    return toTaskResource(task, nextRunAt);
+  }
+
+  /** Runs `write` in a transaction that commits only if `syncSchedule` succeeds. */
+  async function writeTogether<T>(
+    write: (em: EntityManager) => Promise<T>,
+    syncSchedule: (result: T) => Promise<void>,
+  ): Promise<T> {
+    const em = orm.em.fork();
+    try {
+      return await em.transactional(async (tx) => {
+        const result = await write(tx);
+        await tx.flush();
+        await syncSchedule(result);
+        return result;
+      });
+    } catch (error) {
+      throw translateTemporalError(error);
+    }
+  }
+
+  return {
+    async create(input: CreateTaskInput): Promise<TaskResource> {
+      validate(input);
+      const em = orm.em.fork();
+      const task = em.create(Task, {
+        id: randomUUID(),
+        name: input.name,
+        schedule: input.schedule.trim(),
+        timezone: input.timezone ?? 'UTC',
+        webhookUrl: input.webhookUrl,
+        payload: input.payload,
+        maxRetry: input.maxRetry ?? 3,
+        status: input.status ?? 'ACTIVE',
+      });
+      let scheduled = false;
+      await writeTogether(
+        async (tx) => {
+          tx.persist(task);
+          return task;
+        },
+        async (created) => {
+          await schedules.create(created);
+          scheduled = true;
+        },
+      ).catch(async (error: unknown) => {
+        // The commit itself failed after the schedule was made: remove the schedule again.
+        if (scheduled) await schedules.delete(task.id).catch(() => undefined);
+        throw error;
+      });
+      nextRuns.forget(task.id);
+      return toResource(task);
+    },
+
+    async get(id: string): Promise<TaskResource & { recentLogs: LogResource[] }> {
+      const em = orm.em.fork();
+      const task = await load(em, id);
+      const logs = await em.find(
+        TaskLog,
+        { task: id },
+        { orderBy: { executionTime: 'desc', attempt: 'desc' }, limit: 10 },
+      );
+      return {
+        ...(await toResource(task)),
+        recentLogs: logs.map((log: ITaskLog) => toLogResource(log, task.name)),
+      };
+    },
+
+    async list(query: ListTasksQuery): Promise<Page<TaskResource>> {
+      const em = orm.em.fork();
+      const where: FilterQuery<ITask> = {};
+      if (query.status) where.status = query.status;
+      if (query.search) where.name = { $ilike: `%${escapeLike(query.search)}%` };
+      const [tasks, total] = await em.findAndCount(Task, where, {
+        orderBy: SORTS[query.sort ?? '-createdAt'] ?? SORTS['-createdAt'],
+        limit: query.limit,
+        offset: (query.page - 1) * query.limit,
+      });
+      return {
+        data: await Promise.all(tasks.map(toResource)),
+        meta: pageMeta(query, total),
+      };
+    },
+
+    async update(id: string, input: UpdateTaskInput): Promise<TaskResource> {
+      if (input.timezone === undefined) validate(input);
+      const task = await writeTogether(
+        async (tx) => {
+          const current = await load(tx, id, true);
+          validate(input, current.timezone);
+          if (input.name !== undefined) current.name = input.name;
+          if (input.schedule !== undefined) current.schedule = input.schedule.trim();
+          if (input.timezone !== undefined) current.timezone = input.timezone;
+          if (input.webhookUrl !== undefined) current.webhookUrl = input.webhookUrl;
+          if (input.payload !== undefined) current.payload = input.payload;
+          if (input.maxRetry !== undefined) current.maxRetry = input.maxRetry;
+          return current;
+        },
+        (updated) => syncSchedule(updated),
+      );
+      nextRuns.forget(id);
+      return toResource(task);
+    },
+
+    async remove(id: string): Promise<void> {
+      await writeTogether(
+        async (tx) => {
+          const task = await load(tx, id, true);
+          tx.remove(task);
+          return task;
+        },
+        async (task) => {
+          await schedules.delete(task.id).catch((error: unknown) => {
+            if (!(error instanceof ScheduleNotFoundError)) throw error;
+          });
+        },
+      );
+      nextRuns.forget(id);
+    },
+
+    /** ACTIVE -> INACTIVE (paused); INACTIVE or FAILED -> ACTIVE (unpaused). */
+    async toggle(id: string): Promise<TaskResource> {
+      const task = await writeTogether(
+        async (tx) => {
+          const current = await load(tx, id, true);
+          current.status = current.status === 'ACTIVE' ? 'INACTIVE' : 'ACTIVE';
+          return current;
+        },
+        (updated) => syncSchedule(updated),
+      );
+      nextRuns.forget(id);
+      return toResource(task);
+    },
+
+    /** One delivery now through the same workflow and retry policy, whatever the status. */
+    async trigger(id: string): Promise<{ workflowId: string }> {
+      const task = await load(orm.em.fork(), id);
+      const workflowId = `${scheduleIdForTask(task.id)}-manual-${new Date().toISOString()}-${randomUUID().slice(0, 8)}`;
+      const input: SendWebhookInput = { taskId: task.id, maxRetry: task.maxRetry };
+      try {
+        await deps.client.connection.withDeadline(Date.now() + 5_000, () =>
+          deps.client.workflow.start(SEND_WEBHOOK_WORKFLOW, {
+            taskQueue: settings.taskQueue,
+            workflowId,
+            args: [input],
+            memo: { taskName: task.name },
+            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          }),
+        );
+      } catch (error) {
+        throw translateTemporalError(error);
+      }
+      return { workflowId };
+    },
+  };
+
+  /** Updates the schedule to match the row, re-creating it if it went missing. */
+  async function syncSchedule(task: ITask): Promise<void> {
+    try {
+      await schedules.update(task);
+    } catch (error) {
+      if (!(error instanceof ScheduleNotFoundError)) throw error;
+      deps.logger.warn({ taskId: task.id }, 'schedule was missing; re-creating it');
+      await schedules.create(task);
+    }
+  }
+}
+
+export type TaskService = ReturnType<typeof createTaskService>;
+
+export function toTaskResource(task: ITask, nextRunAt: Date | null): TaskResource {
+  return {
+    id: task.id,
+    name: task.name,
+    schedule: task.schedule,
+    timezone: task.timezone,
+    webhookUrl: maskWebhookUrl(task.webhookUrl),
+    payload: task.payload,
+    maxRetry: task.maxRetry,
+    status: task.status,
+    nextRunAt: nextRunAt ? nextRunAt.toISOString() : null,
+    lastExecutionAt: task.lastExecutionAt ? task.lastExecutionAt.toISOString() : null,
+    lastExecutionStatus: task.lastExecutionStatus ?? null,
+    createdAt: task.createdAt.toISOString(),
+    updatedAt: task.updatedAt.toISOString(),
+  };
+}
+
+export function pageMeta(query: { page: number; limit: number }, total: number): Page<never>['meta'] {
+  return { page: query.page, limit: query.limit, total, totalPages: Math.ceil(total / query.limit) };
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** Temporal's answers in the API's terms: a rejected spec is 400, an unreachable server 503. */
+export function translateTemporalError(error: unknown): unknown {
+  if (!isGrpcServiceError(error)) {
+    const cause = (error as { cause?: unknown } | null)?.cause;
+    return cause && isGrpcServiceError(cause) ? translateTemporalError(cause) : error;
+  }
+  switch (error.code) {
+    case 3: // INVALID_ARGUMENT
+      return new ValidationError('Temporal rejected the schedule.', [
+        { path: 'body.schedule', message: error.details || 'rejected by Temporal' },
+      ]);
+    case 4: // DEADLINE_EXCEEDED
+    case 14: // UNAVAILABLE
+      return new UpstreamUnavailableError('Temporal is unreachable; nothing was changed. Try again shortly.');
+    default:
+      return error;
+  }
+}

@@ -1,0 +1,17 @@
+import type { Client } from '@temporalio/client';
+import type { Config } from '../src/config';
+import type { Orm } from '../src/db/orm';
+import { createDiscordActivities } from './discord.activities';
+
+export interface ActivityDeps {
+  orm: Orm;
+  config: Pick<Config, 'webhookTimeoutMs' | 'webhookAllowedOrigins' | 'retry'>;
+  temporal?: Pick<Client, 'schedule'>;
+}
+
+/** The worker's activities, built from their dependencies (no module-level state). */
+export function createActivities(deps: ActivityDeps) {
+  return { ...createDiscordActivities(deps) };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

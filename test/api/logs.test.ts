@@ -1,0 +1,342 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { createTestApp, TEST_API_KEY, type TestApp } from '../helpers/app';
+
+type LogStatus = 'SUCCESS' | 'FAILED' | 'RETRYING';
+
+interface LogBody {
+  id: string;
+  taskId: string;
+  taskName: string | null;
+  executionTime: string;
+  status: LogStatus;
+  attempt: number;
+}
+
+interface PageBody {
+  data: LogBody[];
+  meta: { page: number; limit: number; total: number; totalPages: number };
+}
+
+const HOUR = 3_600_000;
+
+describe('logs API on real PostgreSQL', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  const get = (path: string) => request(t.app).get(path).set('X-API-Key', TEST_API_KEY);
+
+  async function getPage(path: string): Promise<PageBody> {
+    const res = await get(path);
+    expect(res.status).toBe(200);
+    return res.body as PageBody;
+  }
+
+  /** A fresh task through the API; INACTIVE, so that its schedule never writes logs of its own. */
+  async function createTask(): Promise<{ id: string; name: string }> {
+    const res = await request(t.app)
+      .post('/api/tasks')
+      .set('X-API-Key', TEST_API_KEY)
+      .send({
+        name: `logs ${randomUUID().slice(0, 8)}`,
+        schedule: '0 0 1 1 *',
+        status: 'INACTIVE',
+        webhookUrl: `https://discord.com/api/webhooks/${Date.now()}/${'t'.repeat(60)}`,
+        payload: { content: 'hello' },
+      });
+    expect(res.status).toBe(201);
+    return { id: res.body.id as string, name: res.body.name as string };
+  }
+
+  async function insertLog(
+    taskId: string,
+    executionTime: Date,
+    status: LogStatus = 'SUCCESS',
+    extra: { attempt?: number; httpStatus?: number | null; durationMs?: number | null } = {},
+  ): Promise<string> {
+    const id = randomUUID();
+    const attempt = extra.attempt ?? 1;
+    await t.orm.em.getConnection().execute(
+      `insert into task_logs (id, task_id, execution_time, status, retry_count, attempt, http_status,
+         duration_ms, scheduled_time, workflow_id, run_id, message, created_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'run-1', ?, now())`,
+      [
+        id,
+        taskId,
+        executionTime,
+        status,
+        attempt - 1,
+        attempt,
+        extra.httpStatus ?? null,
+        extra.durationMs ?? null,
+        new Date(executionTime.getTime() - 1000),
+        `task-${taskId}-${randomUUID()}`,
+        `${status.toLowerCase()} at attempt ${attempt}`,
+      ],
+    );
+    return id;
+  }
+
+  /** A one-day window in the far future that no other test writes into. */
+  function freshWindow(): Date {
+    const day = Math.floor(Math.random() * 300_000);
+    return new Date(Date.UTC(2500, 0, 1) + day * 24 * HOUR);
+  }
+
+  const ids = (page: PageBody) => page.data.map((log) => log.id);
+  const iso = (date: Date) => date.toISOString();
+
+  describe('order and shape', () => {
+    it('when a task has logs, then its page lists them newest first (ties by attempt) with every field and the task name', async () => {
+      const task = await createTask();
+      const base = new Date(Date.now() - 10 * HOUR);
+      const oldest = await insertLog(task.id, base, 'SUCCESS', { httpStatus: 204, durationMs: 12 });
+      const newest = await insertLog(task.id, new Date(base.getTime() + 3 * HOUR), 'FAILED', {
+        attempt: 3,
+        httpStatus: 404,
+      });
+      const firstTry = await insertLog(task.id, new Date(base.getTime() + HOUR), 'RETRYING', {
+        attempt: 1,
+        httpStatus: 503,
+      });
+      const secondTry = await insertLog(task.id, new Date(base.getTime() + HOUR), 'RETRYING', {
+        attempt: 2,
+      });
+
+      const page = await getPage(`/api/tasks/${task.id}/logs`);
+      expect(ids(page)).toEqual([newest, secondTry, firstTry, oldest]);
+      expect(page.meta).toEqual({ page: 1, limit: 20, total: 4, totalPages: 1 });
+      expect(page.data[3]).toEqual({
+        id: oldest,
+        taskId: task.id,
+        taskName: task.name,
+        executionTime: iso(base),
+        status: 'SUCCESS',
+        retryCount: 0,
+        attempt: 1,
+        httpStatus: 204,
+        durationMs: 12,
+        scheduledTime: iso(new Date(base.getTime() - 1000)),
+        workflowId: expect.stringMatching(new RegExp(`^task-${task.id}`)),
+        runId: 'run-1',
+        message: 'success at attempt 1',
+        createdAt: expect.any(String),
+      });
+      expect(page.data[0]).toMatchObject({
+        status: 'FAILED',
+        retryCount: 2,
+        httpStatus: 404,
+        durationMs: null,
+      });
+      for (const log of page.data) expect(log.taskName).toBe(task.name);
+
+      const all = await getPage(`/api/logs?taskId=${task.id}`);
+      expect(all).toEqual(page);
+    });
+
+    it('when all logs are listed, then they come newest first across tasks, each with its own task name', async () => {
+      const [a, b] = [await createTask(), await createTask()];
+      const day = freshWindow();
+      const at = (hours: number) => new Date(day.getTime() + hours * HOUR);
+      const expected = [
+        await insertLog(b.id, at(5)),
+        await insertLog(a.id, at(4)),
+        await insertLog(b.id, at(3)),
+        await insertLog(a.id, at(2)),
+      ];
+
+      const page = await getPage(`/api/logs?from=${iso(at(0))}&to=${iso(at(24))}`);
+      expect(ids(page)).toEqual(expected);
+      expect(page.data.map((log) => log.taskName)).toEqual([b.name, a.name, b.name, a.name]);
+
+      // Without any filter the newest rows of the whole table come first.
+      const unfiltered = await getPage('/api/logs?limit=20');
+      expect(unfiltered.meta.limit).toBe(20);
+      expect(unfiltered.data.length).toBeGreaterThanOrEqual(4);
+      const times = unfiltered.data.map((log) => Date.parse(log.executionTime));
+      expect(times).toEqual([...times].sort((x, y) => y - x));
+    });
+
+    it('when a page holds logs of several tasks, then it is read with one query for the page and one count, not one per row', async () => {
+      const tasks = [await createTask(), await createTask(), await createTask()];
+      const day = freshWindow();
+      for (const [i, task] of tasks.entries()) {
+        await insertLog(task.id, new Date(day.getTime() + i * HOUR));
+        await insertLog(task.id, new Date(day.getTime() + (i + 3) * HOUR));
+      }
+      const execute = jest.spyOn(t.orm.em.getConnection(), 'execute');
+      try {
+        const page = await getPage(
+          `/api/logs?from=${iso(day)}&to=${iso(new Date(day.getTime() + 24 * HOUR))}`,
+        );
+        expect(page.data).toHaveLength(6);
+        expect(new Set(page.data.map((log) => log.taskName))).toEqual(
+          new Set(tasks.map((task) => task.name)),
+        );
+        expect(execute).toHaveBeenCalledTimes(2);
+      } finally {
+        execute.mockRestore();
+      }
+    });
+  });
+
+  describe('pagination', () => {
+    it('when paging through a task, then each page holds the next rows and meta counts all of them', async () => {
+      const task = await createTask();
+      const base = Date.now() - 100 * HOUR;
+      const newestFirst: string[] = [];
+      for (let i = 0; i < 5; i++)
+        newestFirst.unshift(await insertLog(task.id, new Date(base + i * HOUR)));
+
+      const pages = [1, 2, 3].map((n) => getPage(`/api/tasks/${task.id}/logs?limit=2&page=${n}`));
+      const [p1, p2, p3] = await Promise.all(pages);
+      expect(p1!.meta).toEqual({ page: 1, limit: 2, total: 5, totalPages: 3 });
+      expect(p2!.meta).toEqual({ page: 2, limit: 2, total: 5, totalPages: 3 });
+      expect(p3!.meta).toEqual({ page: 3, limit: 2, total: 5, totalPages: 3 });
+      expect([...ids(p1!), ...ids(p2!), ...ids(p3!)]).toEqual(newestFirst);
+
+      const beyond = await getPage(`/api/tasks/${task.id}/logs?limit=2&page=4`);
+      expect(beyond).toEqual({ data: [], meta: { page: 4, limit: 2, total: 5, totalPages: 3 } });
+    });
+
+    it('when many logs share one execution time and attempt, then pages neither repeat nor skip any', async () => {
+      const task = await createTask();
+      const when = new Date(Date.now() - 50 * HOUR);
+      const inserted: string[] = [];
+      for (let i = 0; i < 7; i++) inserted.push(await insertLog(task.id, when));
+
+      const seen: string[] = [];
+      for (let page = 1; page <= 4; page++) {
+        seen.push(...ids(await getPage(`/api/logs?taskId=${task.id}&limit=2&page=${page}`)));
+      }
+      expect(seen).toHaveLength(7);
+      expect(new Set(seen)).toEqual(new Set(inserted));
+    });
+  });
+
+  describe('filters', () => {
+    let task: { id: string; name: string };
+    let day: Date;
+    const at = (hours: number) => new Date(day.getTime() + hours * HOUR);
+    const rows: Record<string, string> = {};
+
+    beforeAll(async () => {
+      task = await createTask();
+      day = freshWindow();
+      rows.s1 = await insertLog(task.id, at(1), 'SUCCESS');
+      rows.r2 = await insertLog(task.id, at(2), 'RETRYING');
+      rows.f3 = await insertLog(task.id, at(3), 'FAILED');
+      rows.s4 = await insertLog(task.id, at(4), 'SUCCESS');
+      rows.s5 = await insertLog(task.id, at(5), 'SUCCESS');
+      // Another task's log in the same window: filtering by task must leave it out.
+      rows.other = await insertLog((await createTask()).id, at(3), 'SUCCESS');
+    });
+
+    it.each([
+      ['status=SUCCESS', () => `status=SUCCESS`, ['s5', 's4', 's1']],
+      ['status=FAILED', () => `status=FAILED`, ['f3']],
+      ['from (inclusive)', () => `from=${iso(at(4))}`, ['s5', 's4']],
+      ['to (inclusive, "at or before")', () => `to=${iso(at(2))}`, ['r2', 's1']],
+      ['from and to', () => `from=${iso(at(2))}&to=${iso(at(4))}`, ['s4', 'f3', 'r2']],
+      [
+        'status, from and to',
+        () => `status=SUCCESS&from=${iso(at(2))}&to=${iso(at(5))}`,
+        ['s5', 's4'],
+      ],
+      ['a window with nothing in it', () => `from=${iso(at(6))}&to=${iso(at(7))}`, []],
+      ['from after to', () => `from=${iso(at(5))}&to=${iso(at(1))}`, []],
+    ])(
+      'when a task is filtered by %s, then only the matching logs come back',
+      async (_name, query, expected) => {
+        const byTask = await getPage(`/api/tasks/${task.id}/logs?${query()}`);
+        expect(ids(byTask)).toEqual(expected.map((key) => rows[key]));
+        expect(byTask.meta.total).toBe(expected.length);
+        expect(byTask.meta.totalPages).toBe(expected.length === 0 ? 0 : 1);
+
+        const all = await getPage(`/api/logs?taskId=${task.id}&${query()}`);
+        expect(all).toEqual(byTask);
+      },
+    );
+
+    it('when all logs are filtered by time window only, then every task in it is included', async () => {
+      const page = await getPage(`/api/logs?from=${iso(at(3))}&to=${iso(at(3))}`);
+      expect(new Set(ids(page))).toEqual(new Set([rows.f3, rows.other]));
+    });
+
+    it('when all logs are filtered by taskId only, then only that task comes back', async () => {
+      const page = await getPage(`/api/logs?taskId=${task.id}`);
+      expect(ids(page)).toEqual([rows.s5, rows.s4, rows.f3, rows.r2, rows.s1]);
+      expect(page.meta.total).toBe(5);
+    });
+
+    it('when all logs are filtered by status only, then every row has that status', async () => {
+      const page = await getPage('/api/logs?status=RETRYING&limit=100');
+      expect(page.meta.total).toBeGreaterThanOrEqual(1);
+      expect(page.data.every((log) => log.status === 'RETRYING')).toBe(true);
+      expect(ids(page)).toContain(rows.r2);
+    });
+
+    it('when from carries an offset, then it is the same instant as in UTC', async () => {
+      const plusTwo = new Date(at(4).getTime() + 2 * HOUR)
+        .toISOString()
+        .replace('Z', '')
+        .slice(0, 19);
+      const page = await getPage(`/api/tasks/${task.id}/logs?from=${plusTwo}%2B02:00`);
+      expect(ids(page)).toEqual([rows.s5, rows.s4]);
+    });
+  });
+
+  describe('unknown and invalid input', () => {
+    it('when the task does not exist, then its logs are a 404 problem', async () => {
+      const res = await get(`/api/tasks/${randomUUID()}/logs`);
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/problem\+json/);
+      expect(res.body.detail).toMatch(/does not exist/);
+    });
+
+    it('when the task exists but has no (matching) logs, then an empty page, not a 404', async () => {
+      const task = await createTask();
+      expect(await getPage(`/api/tasks/${task.id}/logs`)).toEqual({
+        data: [],
+        meta: { page: 1, limit: 20, total: 0, totalPages: 0 },
+      });
+      await insertLog(task.id, new Date(), 'SUCCESS');
+      expect((await getPage(`/api/tasks/${task.id}/logs?status=FAILED`)).meta.total).toBe(0);
+    });
+
+    it('when all logs are filtered by an unknown task id, then an empty page', async () => {
+      expect(await getPage(`/api/logs?taskId=${randomUUID()}`)).toEqual({
+        data: [],
+        meta: { page: 1, limit: 20, total: 0, totalPages: 0 },
+      });
+    });
+
+    it.each([
+      ['/api/logs?from=yesterday', 'query.from'],
+      ['/api/logs?to=2025-05-30', 'query.to'],
+      ['/api/logs?from=2025-02-30T00:00:00Z', 'query.from'],
+      ['/api/logs?to=2025-06-30T23:59:60Z', 'query.to'],
+      ['/api/logs?taskId=not-a-uuid', 'query.taskId'],
+      ['/api/logs?status=DONE', 'query.status'],
+      ['/api/logs?status=success', 'query.status'],
+      ['/api/logs?limit=101', 'query.limit'],
+      ['/api/logs?page=0', 'query.page'],
+      ['/api/logs?owner=me', 'query.owner'],
+      ['/api/tasks/not-a-uuid/logs', 'params.id'],
+      ['/api/tasks/00000000-0000-4000-8000-000000000000/logs?from=soon', 'query.from'],
+    ])('when %s is requested, then 400 naming %s', async (path, field) => {
+      const res = await get(path);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/problem\+json/);
+      expect((res.body.errors as { path: string }[]).map((e) => e.path)).toContain(field);
+    });
+
+    it('when the API key is missing, then 401', async () => {
+      expect((await request(t.app).get('/api/logs')).status).toBe(401);
+    });
+  });
+});

@@ -1,0 +1,1 @@
+export { sendWebhook } from './send-webhook.workflow';

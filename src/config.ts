@@ -105,9 +105,10 @@ const schema = Joi.object({
     'https://discord.com,https://discordapp.com,https://ptb.discord.com,https://canary.discord.com',
   ),
   WEBHOOK_TIMEOUT_MS: Joi.number().integer().min(100).max(120_000).default(10_000),
-  RETRY_INITIAL_INTERVAL: duration(1).default(2_000),
+  // Temporal does not retry an activity sooner than 1 s after a failure.
+  RETRY_INITIAL_INTERVAL: duration(1_000).default(2_000),
   RETRY_BACKOFF_COEFFICIENT: Joi.number().min(1).max(100).default(2),
-  RETRY_MAX_INTERVAL: duration(1).default(300_000),
+  RETRY_MAX_INTERVAL: duration(1_000).default(300_000),
   SCHEDULE_CATCHUP_WINDOW: duration(10_000).default(300_000),
   LOG_LEVEL: Joi.string()
     .valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')

@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -43,7 +44,7 @@ export async function startEmbeddedPostgres(
   const database = options.database ?? 'scheduler';
   const bins = await loadBinaries();
   const owner = await resolveOwner();
-  const dataDir = path.resolve(options.dataDir);
+  const dataDir = await resolveDataDir(path.resolve(options.dataDir), owner, log);
 
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     log(`initialising PostgreSQL data directory ${dataDir}`);
@@ -125,7 +126,53 @@ async function resolveOwner(): Promise<Owner> {
   }
 }
 
+/**
+ * As root the server runs as the `postgres` account, which must be able to reach the data
+ * directory. Folders we create are made traversable (0755; the cluster itself stays 0700). When
+ * an existing ancestor is closed to that account (a clone under /root, a 0700 temp folder), the
+ * cluster lives in /var/lib/discord-task-scheduler/<hash>/ instead and `dataDir` becomes a
+ * symlink to it, so the data stays where the user expects to find it.
+ */
+async function resolveDataDir(dataDir: string, owner: Owner, log: (line: string) => void): Promise<string> {
+  const { uid, gid } = owner.ids;
+  if (uid === undefined) return dataDir;
+  const parent = path.dirname(dataDir);
+  await fs.mkdir(parent, { recursive: true, mode: 0o755 });
+  if (await reachableBy(parent, uid, gid ?? uid)) return dataDir;
+
+  const real = path.join(
+    '/var/lib/discord-task-scheduler',
+    createHash('sha256').update(dataDir).digest('hex').slice(0, 16),
+    'postgres',
+  );
+  await fs.mkdir(path.dirname(real), { recursive: true, mode: 0o755 });
+  const existing = await fs.lstat(dataDir).catch(() => undefined);
+  if (!existing) await fs.symlink(real, dataDir);
+  else if (!existing.isSymbolicLink()) {
+    throw new Error(
+      `PostgreSQL runs as the "postgres" account, which cannot reach ${dataDir}; move DATA_DIR to a folder it can traverse`,
+    );
+  }
+  log(`${parent} is closed to the postgres account: keeping the cluster in ${real} (${dataDir} links to it)`);
+  return real;
+}
+
+/** Whether every folder from / down to `dir` lets `uid`/`gid` through (execute permission). */
+async function reachableBy(dir: string, uid: number, gid: number): Promise<boolean> {
+  let current = dir;
+  for (;;) {
+    const stat = await fs.stat(current);
+    const mode = stat.mode;
+    const ok = stat.uid === uid ? mode & 0o100 : stat.gid === gid ? mode & 0o010 : mode & 0o001;
+    if (!ok) return false;
+    const up = path.dirname(current);
+    if (up === current) return true;
+    current = up;
+  }
+}
+
 async function initialise(bins: Binaries, dataDir: string, owner: Owner): Promise<void> {
+  await fs.mkdir(path.dirname(dataDir), { recursive: true, mode: 0o755 });
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const pwfile = path.join(os.tmpdir(), `pg-pw-${process.pid}-${Date.now()}`);
   await fs.writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o644 });

@@ -1,6 +1,7 @@
 /**
- * The one place where the API, the worker and workflows/ agree on names and shapes. workflows/
- * imports only types from here (`import type`), so nothing non-deterministic crosses over.
+ * The one place where the API, the worker and workflows/ agree on names and shapes. This file is
+ * bundled into the workflow sandbox (workflows/ imports its constants), so it imports nothing and
+ * holds only plain data and types; ESLint enforces both sides.
  */
 
 /** Workflow type started by every task's schedule. */

@@ -98,8 +98,9 @@ describe('npm start on the embedded default', () => {
   let ports: { api: number; pg: number; temporal: number; ui: number };
 
   beforeAll(async () => {
+    // mkdtemp makes a 0700 folder: as root, the postgres account cannot enter it, which is the
+    // case of a clone under /root; the embedded PostgreSQL must cope (see src/embedded/postgres.ts).
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-e2e-data-'));
-    await fs.chmod(dataDir, 0o755);
     ports = { api: await getFreePort(), pg: await getFreePort(), temporal: await getFreePort(), ui: await getFreePort() };
     env = {
       PATH: process.env.PATH,
@@ -114,6 +115,8 @@ describe('npm start on the embedded default', () => {
     };
   });
   afterAll(async () => {
+    const cluster = await fs.realpath(path.join(dataDir, 'postgres')).catch(() => undefined);
+    if (cluster && !cluster.startsWith(dataDir)) await fs.rm(path.dirname(cluster), { recursive: true, force: true });
     await fs.rm(dataDir, { recursive: true, force: true });
   });
 

@@ -49,7 +49,7 @@ describe('loadConfig', () => {
       DATABASE_URL: 'postgres://u:p@db:5432/app',
       TEMPORAL_ADDRESS: 'temporal:7233',
       WEBHOOK_ALLOWED_ORIGINS: 'http://127.0.0.1:9999, https://discord.com/',
-      RETRY_INITIAL_INTERVAL: '500ms',
+      RETRY_INITIAL_INTERVAL: '1500ms',
       RETRY_MAX_INTERVAL: '1h',
       SCHEDULE_CATCHUP_WINDOW: '90s',
       ROLE: 'worker',
@@ -57,7 +57,7 @@ describe('loadConfig', () => {
     expect(config.port).toBe(4000);
     expect(config.apiKeys).toEqual(['first-key-0123456789', 'second-key-0123456789']);
     expect(config.webhookAllowedOrigins).toEqual(['http://127.0.0.1:9999', 'https://discord.com']);
-    expect(config.retry.initialIntervalMs).toBe(500);
+    expect(config.retry.initialIntervalMs).toBe(1_500);
     expect(config.retry.maximumIntervalMs).toBe(3_600_000);
     expect(config.scheduleCatchupWindowMs).toBe(90_000);
     expect(config.role).toBe('worker');
@@ -76,6 +76,7 @@ describe('loadConfig', () => {
     [{ ROLE: 'scheduler' }, /ROLE must be one of \[api, worker, all\]/],
     [{ RETRY_INITIAL_INTERVAL: 'soon' }, /RETRY_INITIAL_INTERVAL must be a duration such as/],
     [{ SCHEDULE_CATCHUP_WINDOW: '1s' }, /SCHEDULE_CATCHUP_WINDOW must be at least 10000ms/],
+    [{ RETRY_INITIAL_INTERVAL: '500ms' }, /RETRY_INITIAL_INTERVAL must be at least 1000ms/],
     [{ RETRY_BACKOFF_COEFFICIENT: '0.5' }, /RETRY_BACKOFF_COEFFICIENT must be greater than or equal to 1/],
     [{ WEBHOOK_TIMEOUT_MS: '10' }, /WEBHOOK_TIMEOUT_MS must be greater than or equal to 100/],
     [{ DATABASE_URL: 'mysql://x/y' }, /DATABASE_URL must be a valid uri/],

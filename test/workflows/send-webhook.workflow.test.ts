@@ -1,0 +1,373 @@
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { WORKFLOWS_PATH } from '../../src/main/worker';
+import type {
+  DeliverWebhookInput,
+  DeliverWebhookResult,
+  DeliveryPolicy,
+  MarkTaskFailedInput,
+  SendWebhookInput,
+  SendWebhookResult,
+} from '../../src/temporal/contracts';
+import type { sendWebhook } from '../../workflows';
+
+/**
+ * The sendWebhook workflow (SPEC §6) on the real Temporal dev server, with mocked activities: the
+ * retry policy it gives the delivery activity (maxRetry + 1 attempts, backoff from the worker's
+ * configuration, permanent failures not retried, Discord's retry_after honoured), what it returns,
+ * and when it marks the task FAILED and fails.
+ */
+
+const POLICY: DeliveryPolicy = {
+  initialIntervalMs: 100,
+  backoffCoefficient: 2,
+  maximumIntervalMs: 10_000,
+  activityTimeoutMs: 5_000,
+};
+
+interface Call {
+  input: DeliverWebhookInput;
+  attempt: number;
+  at: number;
+  workflowId: string | undefined;
+}
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  // The worker's per-attempt "Activity failed" warnings are expected here; keep the output readable.
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const address = process.env.TEMPORAL_ADDRESS;
+  if (!address)
+    throw new Error('TEMPORAL_ADDRESS is not set; the integration global setup exports it');
+  env = await TestWorkflowEnvironment.createFromExistingServer({ address });
+  workflowBundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: new DefaultLogger('ERROR'),
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+/** Mocked activities; `deliver` decides each attempt's outcome from its attempt number. */
+function mockActivities(
+  deliver: (attempt: number, input: DeliverWebhookInput) => DeliverWebhookResult,
+  policy: DeliveryPolicy = POLICY,
+) {
+  const calls: Call[] = [];
+  const getDeliveryPolicy = jest.fn(async (): Promise<DeliveryPolicy> => policy);
+  const deliverWebhook = jest.fn(
+    async (input: DeliverWebhookInput): Promise<DeliverWebhookResult> => {
+      const info = Context.current().info;
+      calls.push({
+        input,
+        attempt: info.attempt,
+        at: Date.now(),
+        workflowId: info.workflowExecution?.workflowId,
+      });
+      return deliver(info.attempt, input);
+    },
+  );
+  const markTaskFailed = jest.fn(async (_input: MarkTaskFailedInput): Promise<void> => undefined);
+  return { calls, activities: { getDeliveryPolicy, deliverWebhook, markTaskFailed } };
+}
+
+type Mocks = ReturnType<typeof mockActivities>;
+
+/** Runs `fn` while a fresh worker polls its own task queue. */
+async function withWorker<T>(mocks: Mocks, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `test-send-webhook-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle,
+    activities: mocks.activities,
+  });
+  return worker.runUntil(fn(taskQueue));
+}
+
+/** Starts sendWebhook directly (no schedule) and waits for its result. */
+async function runWorkflow(
+  mocks: Mocks,
+  input: SendWebhookInput,
+  workflowId = `task-${input.taskId}-${randomUUID()}`,
+): Promise<SendWebhookResult> {
+  return withWorker(mocks, (taskQueue) =>
+    env.client.workflow.execute<typeof sendWebhook>('sendWebhook', {
+      taskQueue,
+      workflowId,
+      args: [input],
+    }),
+  );
+}
+
+const unavailable = (message: string) =>
+  ApplicationFailure.create({ message, type: 'DiscordUnavailable' });
+
+function gaps(calls: Call[]): number[] {
+  return calls.slice(1).map((call, i) => call.at - (calls[i]?.at ?? call.at));
+}
+
+describe('sendWebhook retry policy', () => {
+  it.each([0, 1, 3])(
+    'when Discord stays unavailable with maxRetry %i, then the delivery is attempted maxRetry + 1 times, the task is marked FAILED once and the workflow fails',
+    async (maxRetry) => {
+      const taskId = randomUUID();
+      const mocks = mockActivities(() => {
+        throw unavailable('HTTP 503: Service Unavailable');
+      });
+
+      const run = runWorkflow(mocks, { taskId, maxRetry });
+
+      const error: unknown = await run.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      const cause = (error as WorkflowFailedError).cause;
+      expect(cause).toBeInstanceOf(ApplicationFailure);
+      expect((cause as ApplicationFailure).message).toContain('HTTP 503: Service Unavailable');
+      expect(mocks.calls.map((c) => c.attempt)).toEqual(
+        Array.from({ length: maxRetry + 1 }, (_v, i) => i + 1),
+      );
+      expect(mocks.activities.markTaskFailed).toHaveBeenCalledTimes(1);
+      expect(mocks.activities.markTaskFailed).toHaveBeenCalledWith({
+        taskId,
+        reason: 'HTTP 503: Service Unavailable',
+      });
+    },
+  );
+
+  it('when the delivery activity is scheduled, then its retry policy and timeout are the ones getDeliveryPolicy returns, with maximumAttempts = maxRetry + 1', async () => {
+    const taskId = randomUUID();
+    const workflowId = `task-${taskId}-${randomUUID()}`;
+    const mocks = mockActivities(() => ({ status: 'SUCCESS', messageId: '1', httpStatus: 200 }));
+
+    await runWorkflow(mocks, { taskId, maxRetry: 3 }, workflowId);
+
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    const scheduled = (history.events ?? [])
+      .map((event) => event.activityTaskScheduledEventAttributes)
+      .find((attrs) => attrs?.activityType?.name === 'deliverWebhook');
+    const durationMs = (d: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+      Number(d?.seconds ?? 0) * 1000 + (d?.nanos ?? 0) / 1e6;
+    expect(scheduled).toBeDefined();
+    expect(scheduled?.retryPolicy?.maximumAttempts).toBe(4);
+    expect(durationMs(scheduled?.retryPolicy?.initialInterval)).toBe(POLICY.initialIntervalMs);
+    expect(scheduled?.retryPolicy?.backoffCoefficient).toBe(POLICY.backoffCoefficient);
+    expect(durationMs(scheduled?.retryPolicy?.maximumInterval)).toBe(POLICY.maximumIntervalMs);
+    expect(scheduled?.retryPolicy?.nonRetryableErrorTypes).toEqual(['DiscordRejected']);
+    expect(durationMs(scheduled?.startToCloseTimeout)).toBe(POLICY.activityTimeoutMs);
+    // SPEC §6: no URL or payload in Temporal history, only ids and numbers.
+    const input = JSON.stringify(
+      history.events?.map((e) => e.workflowExecutionStartedEventAttributes?.input),
+    );
+    expect(input).not.toMatch(/webhooks|https?:/);
+  });
+
+  it('when attempts keep failing, then the gaps between them grow with the configured backoff', async () => {
+    // The dev server raises retry intervals under 1 s to 1 s (100 ms, 200 ms and 400 ms all
+    // become about 1 s), so growth is only visible from a 1 s initial interval: about 1 s, then 2 s.
+    const mocks = mockActivities(
+      () => {
+        throw unavailable('HTTP 500: Internal Server Error');
+      },
+      { ...POLICY, initialIntervalMs: 1_000 },
+    );
+
+    await expect(runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 2 })).rejects.toBeInstanceOf(
+      WorkflowFailedError,
+    );
+
+    expect(mocks.calls.map((c) => c.attempt)).toEqual([1, 2, 3]);
+    const [first, second] = gaps(mocks.calls) as [number, number];
+    expect(first).toBeGreaterThanOrEqual(900);
+    expect(second).toBeGreaterThan(first);
+    expect(second).toBeGreaterThanOrEqual(first * 1.5);
+  });
+
+  it('when Discord rejects the request (DiscordRejected), then it is attempted once only and the task is marked FAILED', async () => {
+    const taskId = randomUUID();
+    const mocks = mockActivities(() => {
+      throw ApplicationFailure.nonRetryable(
+        'HTTP 404 (the webhook was deleted): Unknown Webhook',
+        'DiscordRejected',
+      );
+    });
+
+    await expect(runWorkflow(mocks, { taskId, maxRetry: 3 })).rejects.toBeInstanceOf(
+      WorkflowFailedError,
+    );
+
+    expect(mocks.calls).toHaveLength(1);
+    expect(mocks.activities.markTaskFailed).toHaveBeenCalledTimes(1);
+    expect(mocks.activities.markTaskFailed).toHaveBeenCalledWith({
+      taskId,
+      reason: 'HTTP 404 (the webhook was deleted): Unknown Webhook',
+    });
+  });
+
+  it('when the DiscordRejected type is thrown as a plain retryable failure, then the policy still does not retry it', async () => {
+    const mocks = mockActivities(() => {
+      throw ApplicationFailure.create({
+        message: 'HTTP 401: Unauthorized',
+        type: 'DiscordRejected',
+      });
+    });
+
+    await expect(runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 2 })).rejects.toBeInstanceOf(
+      WorkflowFailedError,
+    );
+
+    expect(mocks.calls).toHaveLength(1);
+    expect(mocks.activities.markTaskFailed).toHaveBeenCalledTimes(1);
+  });
+
+  it("when Discord rate-limits with a retry delay, then the next attempt does not start before Discord's delay", async () => {
+    // Well above the ~1 s the backoff alone would give (see the backoff test).
+    const retryDelayMs = 2_500;
+    const mocks = mockActivities((attempt) => {
+      if (attempt === 1) {
+        throw ApplicationFailure.create({
+          message: 'HTTP 429 rate limited',
+          type: 'DiscordRateLimited',
+          nextRetryDelay: retryDelayMs,
+        });
+      }
+      return { status: 'SUCCESS', messageId: '1234', httpStatus: 200 };
+    });
+
+    const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 2 });
+
+    expect(result.status).toBe('SUCCESS');
+    expect(mocks.calls.map((c) => c.attempt)).toEqual([1, 2]);
+    expect(gaps(mocks.calls)[0]).toBeGreaterThanOrEqual(retryDelayMs);
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+  });
+
+  it('when Discord rate-limits on the last attempt, then no further attempt is made and the task is marked FAILED', async () => {
+    const mocks = mockActivities(() => {
+      throw ApplicationFailure.create({
+        message: 'HTTP 429 rate limited',
+        type: 'DiscordRateLimited',
+        nextRetryDelay: 200,
+      });
+    });
+
+    await expect(runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 1 })).rejects.toBeInstanceOf(
+      WorkflowFailedError,
+    );
+
+    expect(mocks.calls).toHaveLength(2);
+    expect(mocks.activities.markTaskFailed).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('sendWebhook outcomes', () => {
+  it('when the second attempt succeeds, then the workflow returns SUCCESS with the message id and the task is not marked FAILED', async () => {
+    const mocks = mockActivities((attempt) => {
+      if (attempt === 1) throw unavailable('network error: ECONNRESET socket hang up');
+      return { status: 'SUCCESS', messageId: '987654321', httpStatus: 200 };
+    });
+
+    const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 3 });
+
+    expect(result).toEqual(expect.objectContaining({ status: 'SUCCESS', messageId: '987654321' }));
+    expect(mocks.calls.map((c) => c.attempt)).toEqual([1, 2]);
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+  });
+
+  it('when an earlier attempt already delivered, then the workflow returns SUCCESS without a new failure', async () => {
+    const mocks = mockActivities(() => ({ status: 'ALREADY_DELIVERED' }));
+
+    const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 3 });
+
+    expect(result.status).toBe('SUCCESS');
+    expect(mocks.calls).toHaveLength(1);
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+  });
+
+  it('when the task was deleted meanwhile, then the workflow returns SKIPPED and the task is not marked FAILED', async () => {
+    const mocks = mockActivities(() => ({ status: 'TASK_DELETED' }));
+
+    const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 3 });
+
+    expect(result).toEqual({ status: 'SKIPPED' });
+    expect(mocks.calls).toHaveLength(1);
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+  });
+
+  it('when started directly, then the delivery activity receives the task id, maxAttempts = maxRetry + 1 and a null scheduledTime', async () => {
+    const taskId = randomUUID();
+    const mocks = mockActivities(() => ({ status: 'SUCCESS', messageId: '1', httpStatus: 200 }));
+
+    await runWorkflow(mocks, { taskId, maxRetry: 4 });
+
+    expect(mocks.activities.getDeliveryPolicy).toHaveBeenCalledTimes(1);
+    expect(mocks.calls).toHaveLength(1);
+    expect(mocks.calls[0]?.input).toEqual({ taskId, maxAttempts: 5, scheduledTime: null });
+    // SPEC §6: ids only in Temporal, never the URL or payload.
+    expect(Object.keys(mocks.calls[0]?.input ?? {}).sort()).toEqual([
+      'maxAttempts',
+      'scheduledTime',
+      'taskId',
+    ]);
+  });
+
+  it('when started by a Temporal Schedule, then the delivery activity receives the scheduled time as an ISO string', async () => {
+    const taskId = randomUUID();
+    const mocks = mockActivities(() => ({ status: 'SUCCESS', messageId: '2', httpStatus: 200 }));
+
+    const result = await withWorker(mocks, async (taskQueue) => {
+      const schedule = await env.client.schedule.create({
+        scheduleId: `test-send-webhook-${randomUUID()}`,
+        spec: { intervals: [{ every: '1s' }] },
+        action: {
+          type: 'startWorkflow',
+          workflowType: 'sendWebhook',
+          workflowId: `task-${taskId}`,
+          taskQueue,
+          args: [{ taskId, maxRetry: 0 } satisfies SendWebhookInput],
+        },
+        state: { remainingActions: 1 },
+      });
+      try {
+        const deadline = Date.now() + 10_000;
+        while (mocks.calls.length === 0 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } finally {
+        await schedule.delete();
+      }
+      const call = mocks.calls[0];
+      if (!call?.workflowId) throw new Error('the schedule did not start a run within 10 s');
+      const output: SendWebhookResult = await env.client.workflow
+        .getHandle(call.workflowId)
+        .result();
+      return output;
+    });
+
+    expect(result.status).toBe('SUCCESS');
+    const call = mocks.calls[0] as Call;
+    expect(call.workflowId).toMatch(new RegExp(`^task-${taskId}`));
+    expect(call.input.taskId).toBe(taskId);
+    expect(call.input.maxAttempts).toBe(1);
+    const scheduledTime = call.input.scheduledTime;
+    expect(typeof scheduledTime).toBe('string');
+    expect(scheduledTime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+    const scheduledMs = Date.parse(scheduledTime as string);
+    // Scheduled shortly before the activity ran (an every-1s interval fires on whole seconds).
+    expect(scheduledMs).toBeLessThanOrEqual(call.at);
+    expect(call.at - scheduledMs).toBeLessThan(5_000);
+  });
+});

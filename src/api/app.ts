@@ -43,7 +43,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
 
   app.use(createRequestContext(logger));
-  app.use(helmet());
+  // No upgrade-insecure-requests: the API is also served over plain HTTP (locally, behind a
+  // TLS-terminating proxy), where that directive would break Swagger UI's assets.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(recordHttpMetrics(metrics));
 
   app.use(

@@ -97,9 +97,8 @@ const PINO_LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error
 
 /** The Temporal Runtime is a process-wide singleton: install its logger once, into pino. */
 function routeTemporalLogsToPino(logger: Logger, level: string): void {
-  const temporalLevel = (
-    ['trace', 'debug', 'info', 'warn', 'error'].includes(level) ? level.toUpperCase() : 'WARN'
-  ) as LogLevel;
+  // The SDK logs every workflow bundle build at INFO; only debugging wants that.
+  const temporalLevel = (['trace', 'debug', 'error'].includes(level) ? level.toUpperCase() : 'WARN') as LogLevel;
   const child = logger.child({ component: 'temporal' });
   try {
     Runtime.install({

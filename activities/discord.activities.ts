@@ -5,6 +5,7 @@ import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axi
 import type { Config } from '../src/config';
 import { type ExecutionStatus, type ITask, Task, TaskLog } from '../src/db/entities';
 import type { Orm } from '../src/db/orm';
+import type { AttemptOutcome, DeliveryMetrics } from '../src/metrics';
 import { validatePayload } from '../src/discord/payload-schema';
 import { renderPayload } from '../src/discord/template';
 import { redactWebhookTokens, toDeliveryUrl, validateWebhookUrl } from '../src/discord/webhook-url';
@@ -28,6 +29,8 @@ export interface DiscordActivityDeps {
   http?: AxiosInstance;
   /** Jitter added to Discord's retry_after so that retries don't collide; default 0-500 ms. */
   jitterMs?: () => number;
+  /** Prometheus counters and histograms of deliveries (SPEC §8); none when omitted. */
+  metrics?: DeliveryMetrics;
 }
 
 interface Attempt {
@@ -57,6 +60,23 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       transitional: { silentJSONParsing: true, forcedJSONParsing: true, clarifyTimeoutError: true },
     });
   const jitter = deps.jitterMs ?? (() => Math.floor(Math.random() * 500));
+  const metrics = deps.metrics;
+
+  /** Counts an attempt; when it ends the delivery, also the delivery and its latency. */
+  function recordOutcome(attempt: Attempt, outcome: AttemptOutcome, final: boolean): void {
+    if (!metrics) return;
+    metrics.attempts.inc({ outcome });
+    if (!final) {
+      metrics.retries.inc({ reason: outcome });
+      return;
+    }
+    const result = outcome === 'success' ? 'success' : 'failed';
+    metrics.deliveries.inc({ outcome: result });
+    if (attempt.scheduledTime) {
+      const seconds = (Date.now() - attempt.scheduledTime.getTime()) / 1000;
+      metrics.latency.observe({ outcome: result }, Math.max(0, seconds));
+    }
+  }
 
   async function writeLog(
     attempt: Attempt,
@@ -105,6 +125,17 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
   ): Promise<never> {
     const final = kind === 'permanent' || attempt.lastAttempt;
     await writeLog(attempt, final ? 'FAILED' : 'RETRYING', { httpStatus, message });
+    recordOutcome(
+      attempt,
+      kind === 'permanent'
+        ? 'rejected'
+        : kind === 'rate-limited'
+          ? 'rate_limited'
+          : httpStatus === null
+            ? 'network_error'
+            : 'server_error',
+      final,
+    );
     const safe = redactWebhookTokens(message);
     log.warn('delivery attempt failed', { taskId: attempt.task.id, attempt: attempt.attempt, httpStatus, message: safe });
     if (kind === 'permanent') throw ApplicationFailure.nonRetryable(safe, DeliveryErrorType.REJECTED);
@@ -162,21 +193,25 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       }
 
       let response: AxiosResponse;
+      const requestTimer = metrics?.requestDuration.startTimer();
       try {
         response = await http.post(toDeliveryUrl(task.webhookUrl), body, {
           headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT },
         });
       } catch (error) {
+        requestTimer?.({ outcome: 'network_error' });
         return fail(attempt, 'transient', networkErrorMessage(error, config.webhookTimeoutMs), null);
       }
 
       const status = response.status;
+      requestTimer?.({ outcome: httpOutcome(status) });
       if (status >= 200 && status < 300) {
         const messageId = typeof response.data?.id === 'string' ? (response.data.id as string) : null;
         await writeLog(attempt, 'SUCCESS', {
           httpStatus: status,
           message: messageId ? `delivered: Discord message ${messageId}` : `delivered (HTTP ${status})`,
         });
+        recordOutcome(attempt, 'success', true);
         return { status: 'SUCCESS', messageId, httpStatus: status };
       }
       const discordText = describeDiscordError(response);
@@ -219,6 +254,12 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         });
     },
   };
+}
+
+function httpOutcome(status: number): AttemptOutcome {
+  if (status >= 200 && status < 300) return 'success';
+  if (status === 429) return 'rate_limited';
+  return status >= 500 ? 'server_error' : 'rejected';
 }
 
 /** Discord's `retry_after` (float seconds, body) or `Retry-After` (seconds, header), in ms. */

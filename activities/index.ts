@@ -1,12 +1,14 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../src/config';
 import type { Orm } from '../src/db/orm';
+import type { DeliveryMetrics } from '../src/metrics';
 import { createDiscordActivities } from './discord.activities';
 
 export interface ActivityDeps {
   orm: Orm;
   config: Pick<Config, 'webhookTimeoutMs' | 'webhookAllowedOrigins' | 'retry'>;
   temporal?: Pick<Client, 'schedule'>;
+  metrics?: DeliveryMetrics;
 }
 
 /** The worker's activities, built from their dependencies (no module-level state). */

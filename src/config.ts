@@ -25,6 +25,8 @@ export interface Config {
   readonly scheduleCatchupWindowMs: number;
   readonly logLevel: string;
   readonly redisUrl: string | undefined;
+  /** ROLE=worker: port of the worker's own /metrics and /health endpoints. */
+  readonly metricsPort: number;
   readonly embedded: {
     readonly dataDir: string;
     readonly postgresPort: number;
@@ -117,6 +119,7 @@ const schema = Joi.object({
     .uri({ scheme: ['redis', 'rediss'] })
     .allow('')
     .optional(),
+  METRICS_PORT: port.default(9464),
   DATA_DIR: Joi.string().default('.data'),
   EMBEDDED_POSTGRES_PORT: port.default(54329),
   TEMPORAL_PORT: port.default(7233),
@@ -183,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     scheduleCatchupWindowMs: v.SCHEDULE_CATCHUP_WINDOW,
     logLevel: v.LOG_LEVEL,
     redisUrl: v.REDIS_URL || undefined,
+    metricsPort: v.METRICS_PORT,
     embedded: {
       dataDir: path.resolve(v.DATA_DIR),
       postgresPort: v.EMBEDDED_POSTGRES_PORT,

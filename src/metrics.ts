@@ -1,9 +1,35 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
+/** How one delivery attempt ended (SPEC §6): one increment per task_logs row. */
+export type AttemptOutcome =
+  'success' | 'rate_limited' | 'server_error' | 'network_error' | 'rejected';
+
+export interface DeliveryMetrics {
+  /** discord_delivery_attempts_total{outcome}: every attempt, by what Discord made of it. */
+  readonly attempts: Counter<'outcome'>;
+  /** discord_deliveries_total{outcome}: executions that ended, `success` or `failed`. */
+  readonly deliveries: Counter<'outcome'>;
+  /** discord_delivery_retries_total{reason}: failed attempts that Temporal will retry. */
+  readonly retries: Counter<'reason'>;
+  /** discord_delivery_latency_seconds{outcome}: scheduled time to Discord's final answer. */
+  readonly latency: Histogram<'outcome'>;
+  /** discord_webhook_request_duration_seconds{outcome}: the HTTP call of one attempt. */
+  readonly requestDuration: Histogram<'outcome'>;
+}
+
 export interface Metrics {
   readonly registry: Registry;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly delivery: DeliveryMetrics;
+  readonly contentType: string;
+  /**
+   * Adds another exporter of this process to the output of render(): the Temporal SDK's worker
+   * metrics come from its own (Rust) Prometheus exporter, which `scrape` reads.
+   */
+  addSource(name: string, scrape: () => Promise<string>): void;
+  /** The Prometheus text exposition of this process: prom-client's registry plus the sources. */
+  render(): Promise<string>;
 }
 
 /** One registry per process (no global default registry, so tests can build several apps). */
@@ -23,5 +49,63 @@ export function createMetrics(): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  return { registry, httpRequests, httpDuration };
+  const delivery: DeliveryMetrics = {
+    attempts: new Counter({
+      name: 'discord_delivery_attempts_total',
+      help: 'Delivery attempts (one per execution log row), by outcome: success, rate_limited, server_error, network_error, rejected',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    deliveries: new Counter({
+      name: 'discord_deliveries_total',
+      help: 'Deliveries that ended, by outcome: success, or failed (permanently, or after the last retry)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'discord_delivery_retries_total',
+      help: 'Failed attempts that Temporal retries, by reason: rate_limited, server_error, network_error',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'discord_delivery_latency_seconds',
+      help: "Scheduled runs: from the schedule's scheduled time to Discord's final answer (retries included), by outcome",
+      labelNames: ['outcome'] as const,
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: 'discord_webhook_request_duration_seconds',
+      help: 'Duration of the HTTP call to Discord in one attempt, by attempt outcome',
+      labelNames: ['outcome'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+
+  const sources = new Map<string, () => Promise<string>>();
+  return {
+    registry,
+    httpRequests,
+    httpDuration,
+    delivery,
+    contentType: registry.contentType,
+    addSource(name, scrape) {
+      sources.set(name, scrape);
+    },
+    async render() {
+      const parts = [await registry.metrics()];
+      for (const [name, scrape] of sources) {
+        try {
+          parts.push(await scrape());
+        } catch (error) {
+          // A comment keeps the exposition valid; the process's own metrics are still served.
+          const reason = error instanceof Error ? error.message : String(error);
+          parts.push(`# ${name} metrics unavailable: ${reason.replace(/\s+/g, ' ')}\n`);
+        }
+      }
+      return parts.map((part) => (part.endsWith('\n') ? part : `${part}\n`)).join('');
+    },
+  };
 }

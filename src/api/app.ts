@@ -59,7 +59,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    res.type(metrics.contentType).send(await metrics.render());
   });
 
   // Public documentation: the contract itself and Swagger UI over it.

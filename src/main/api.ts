@@ -3,7 +3,7 @@ import { createApp } from '../api/app';
 import type { Config } from '../config';
 import { initOrm } from '../db/orm';
 import type { Logger } from '../logger';
-import { createMetrics } from '../metrics';
+import { createMetrics, type Metrics } from '../metrics';
 import { createServices } from '../services';
 import { createTemporalClient } from '../temporal/client';
 import { reconcileSchedules } from '../temporal/reconcile';
@@ -25,6 +25,8 @@ export async function startApi(deps: {
   temporalAddress: string;
   apiKeys: readonly string[];
   host?: string;
+  /** The process's metrics (shared with its worker in ROLE=all); a fresh registry when omitted. */
+  metrics?: Metrics;
 }): Promise<RunningApi> {
   const { config, logger } = deps;
   const orm = await initOrm({ databaseUrl: deps.databaseUrl });
@@ -37,7 +39,7 @@ export async function startApi(deps: {
     logger,
     orm,
     temporal,
-    metrics: createMetrics(),
+    metrics: deps.metrics ?? createMetrics(),
     services,
     apiKeys: deps.apiKeys,
   });

@@ -1,14 +1,18 @@
 import { type Config, ConfigError, loadConfig } from '../config';
 import { createLogger, type Logger } from '../logger';
+import { createMetrics } from '../metrics';
 import { resolveApiKeys } from './api-keys';
 import { type RunningApi, startApi } from './api';
 import { prepareDatabase, provideInfrastructure } from './infrastructure';
 import { type RunningWorker, startWorker } from './worker';
+import { startWorkerEndpoints, type WorkerEndpoints } from './worker-endpoints';
 
 /**
  * The process entry point for every role. ROLE=all (the default) runs the API and a worker in one
  * process; with DATABASE_URL / TEMPORAL_ADDRESS unset it first starts the embedded services.
- * Shutdown (SIGINT/SIGTERM) runs in reverse: API, worker, embedded Temporal, embedded PostgreSQL.
+ * Shutdown (SIGINT/SIGTERM) runs in reverse: API (in-flight requests finish), worker (in-flight
+ * activities finish within the grace period), embedded Temporal, embedded PostgreSQL; then the
+ * process exits 0. A second signal exits at once.
  */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config: Config;
@@ -53,15 +57,28 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
 
     if (config.role !== 'worker') await prepareDatabase(infra.databaseUrl, logger);
 
+    // One registry per process: in ROLE=all the API's /metrics also shows the worker's metrics.
+    const metrics = createMetrics();
     let api: RunningApi | undefined;
     let worker: RunningWorker | undefined;
+    let endpoints: WorkerEndpoints | undefined;
     let developmentKey: string | undefined;
+    if (config.role === 'worker') {
+      endpoints = await startWorkerEndpoints({
+        port: config.metricsPort,
+        metrics,
+        workerState: () => worker?.state() ?? 'STARTING',
+        logger,
+      });
+      closers.push({ name: 'worker endpoints', close: endpoints.close });
+    }
     if (config.role !== 'api') {
       worker = await startWorker({
         config,
         logger,
         databaseUrl: infra.databaseUrl,
         temporalAddress: infra.temporalAddress,
+        metrics,
       });
       const running = worker;
       closers.push({ name: 'worker', close: () => running.shutdown() });
@@ -79,10 +96,11 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         databaseUrl: infra.databaseUrl,
         temporalAddress: infra.temporalAddress,
         apiKeys: keys.keys,
+        metrics,
       });
       closers.push({ name: 'api', close: api.close });
     }
-    printBanner({ config, api, worker, temporalUiUrl: infra.temporalUiUrl, developmentKey, logger });
+    printBanner({ config, api, worker, endpoints, temporalUiUrl: infra.temporalUiUrl, developmentKey, logger });
   } catch (error) {
     logger.error({ err: error }, 'start-up failed');
     await shutdown('start-up failed', 1);
@@ -93,16 +111,22 @@ function printBanner(options: {
   config: Config;
   api?: RunningApi;
   worker?: RunningWorker;
+  endpoints?: WorkerEndpoints;
   temporalUiUrl?: string;
   developmentKey?: string;
   logger: Logger;
 }): void {
-  const { config, api, worker, temporalUiUrl, developmentKey } = options;
+  const { config, api, worker, endpoints, temporalUiUrl, developmentKey } = options;
   const lines = ['', `Discord Task Scheduler is running (ROLE=${config.role})`];
   if (api) {
     lines.push(`  API          ${api.url}/api`);
     lines.push(`  Swagger UI   ${api.url}/api/docs`);
     lines.push(`  Health       ${api.url}/health`);
+    lines.push(`  Metrics      ${api.url}/metrics`);
+  }
+  if (endpoints) {
+    lines.push(`  Health       http://localhost:${endpoints.port}/health`);
+    lines.push(`  Metrics      http://localhost:${endpoints.port}/metrics`);
   }
   if (temporalUiUrl) lines.push(`  Temporal UI  ${temporalUiUrl}`);
   if (worker) lines.push(`  Worker       task queue "${config.temporalTaskQueue}"`);

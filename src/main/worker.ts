@@ -9,19 +9,30 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
+import { IllegalStateError } from '@temporalio/common';
 import { createActivities } from '../../activities';
 import type { Config } from '../config';
 import { initOrm } from '../db/orm';
+import { getFreePort } from '../embedded/ports';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 
 export interface RunningWorker {
   /** Settles when the worker has stopped polling and drained. */
   readonly finished: Promise<void>;
+  /** RUNNING while polling; STOPPING while in-flight tasks drain; then STOPPED (or FAILED). */
+  state(): string;
   shutdown(): Promise<void>;
 }
 
-/** How long in-flight activities may run after shutdown is requested. */
-const SHUTDOWN_GRACE_TIME = '30s';
+/**
+ * How long in-flight activities may run after shutdown is requested: longer than one delivery
+ * attempt may take (its start-to-close timeout is WEBHOOK_TIMEOUT_MS + 10 s), so that a SIGTERM
+ * lets every attempt in flight finish and log its outcome.
+ */
+export function shutdownGraceMs(config: Pick<Config, 'webhookTimeoutMs'>): number {
+  return Math.max(30_000, config.webhookTimeoutMs + 15_000);
+}
 
 /**
  * The prebuilt workflow bundle (`npm run build` writes it); without it, e.g. under tsx, the
@@ -42,9 +53,14 @@ export async function startWorker(deps: {
   taskQueue?: string;
   /** A workflow bundle built once (tests share one instead of bundling per worker). */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Delivery metrics go here, and the Temporal SDK's worker metrics are added as a source. */
+  metrics?: Metrics;
 }): Promise<RunningWorker> {
   const { config, logger } = deps;
-  routeTemporalLogsToPino(logger, config.logLevel);
+  const sdkMetricsUrl = await installTemporalRuntime(logger, config.logLevel);
+  if (deps.metrics && sdkMetricsUrl) {
+    deps.metrics.addSource('temporal-sdk', () => scrapeText(sdkMetricsUrl));
+  }
   const orm = await initOrm({ databaseUrl: deps.databaseUrl });
   let connection: NativeConnection | undefined;
   try {
@@ -63,8 +79,9 @@ export async function startWorker(deps: {
         orm,
         config,
         temporal: new Client({ connection, namespace: config.temporalNamespace }),
+        metrics: deps.metrics?.delivery,
       }),
-      shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+      shutdownGraceTime: shutdownGraceMs(config),
     });
     const nativeConnection = connection;
     const finished = worker.run().finally(async () => {
@@ -75,6 +92,7 @@ export async function startWorker(deps: {
     logger.info({ taskQueue: deps.taskQueue ?? config.temporalTaskQueue }, 'worker polling');
     return {
       finished,
+      state: () => worker.getState(),
       async shutdown() {
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await finished;
@@ -95,18 +113,46 @@ const PINO_LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error
   ERROR: 'error',
 };
 
-/** The Temporal Runtime is a process-wide singleton: install its logger once, into pino. */
-function routeTemporalLogsToPino(logger: Logger, level: string): void {
+/**
+ * The Temporal Runtime is a process-wide singleton, installed once: its logger goes into pino, its
+ * metrics to a Prometheus exporter on a loopback port (returned, for /metrics to include), and it
+ * installs no signal handlers of its own, so that the process's shutdown keeps its order (STYLE 11).
+ */
+async function installTemporalRuntime(logger: Logger, level: string): Promise<string | undefined> {
   // The SDK logs every workflow bundle build at INFO; only debugging wants that.
   const temporalLevel = (['trace', 'debug', 'error'].includes(level) ? level.toUpperCase() : 'WARN') as LogLevel;
   const child = logger.child({ component: 'temporal' });
+  const temporalLogger = new DefaultLogger(temporalLevel, ({ level: entryLevel, message, meta }) => {
+    child[PINO_LEVELS[entryLevel]](meta ?? {}, message);
+  });
+  const bindAddress = `127.0.0.1:${await getFreePort()}`;
   try {
     Runtime.install({
-      logger: new DefaultLogger(temporalLevel, ({ level: entryLevel, message, meta }) => {
-        child[PINO_LEVELS[entryLevel]](meta ?? {}, message);
-      }),
+      logger: temporalLogger,
+      shutdownSignals: [],
+      telemetryOptions: { metrics: { prometheus: { bindAddress } } },
     });
-  } catch {
-    // Already installed by an earlier worker in this process.
+    return `http://${bindAddress}/metrics`;
+  } catch (error) {
+    if (error instanceof IllegalStateError) return installedMetricsUrl();
+    // The exporter could not bind (the port was taken meanwhile): run without SDK metrics.
+    logger.warn({ err: error }, 'Temporal SDK metrics exporter unavailable');
+    Runtime.install({ logger: temporalLogger, shutdownSignals: [] });
+    return undefined;
   }
+}
+
+/** The exporter of a Runtime installed earlier in this process (another worker), if it has one. */
+function installedMetricsUrl(): string | undefined {
+  const exporter = (Runtime.instance().options.runtimeOptions as { metricsExporter?: unknown }).metricsExporter as
+    | { type?: string; socketAddr?: string }
+    | null
+    | undefined;
+  return exporter?.type === 'prometheus' && exporter.socketAddr ? `http://${exporter.socketAddr}/metrics` : undefined;
+}
+
+async function scrapeText(url: string): Promise<string> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+  return response.text();
 }

@@ -25,6 +25,11 @@ export interface Config {
   readonly scheduleCatchupWindowMs: number;
   readonly logLevel: string;
   readonly redisUrl: string | undefined;
+  /**
+   * Where a reverse proxy exposes this service's `/api` routes (e.g. `/api/task-scheduler`), for
+   * the served OpenAPI document and Swagger UI; unset: `/api`, or derived from X-Forwarded-Prefix.
+   */
+  readonly publicApiPath: string | undefined;
   /** ROLE=worker: port of the worker's own /metrics and /health endpoints. */
   readonly metricsPort: number;
   readonly embedded: {
@@ -119,6 +124,11 @@ const schema = Joi.object({
     .uri({ scheme: ['redis', 'rediss'] })
     .allow('')
     .optional(),
+  PUBLIC_API_PATH: Joi.string()
+    .pattern(/^(\/[\w.~-]+)+$/)
+    .allow('')
+    .optional()
+    .messages({ 'string.pattern.base': '{{#label}} must be a path such as /api/task-scheduler (no trailing slash)' }),
   METRICS_PORT: port.default(9464),
   DATA_DIR: Joi.string().default('.data'),
   EMBEDDED_POSTGRES_PORT: port.default(54329),
@@ -186,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     scheduleCatchupWindowMs: v.SCHEDULE_CATCHUP_WINDOW,
     logLevel: v.LOG_LEVEL,
     redisUrl: v.REDIS_URL || undefined,
+    publicApiPath: v.PUBLIC_API_PATH || undefined,
     metricsPort: v.METRICS_PORT,
     embedded: {
       dataDir: path.resolve(v.DATA_DIR),

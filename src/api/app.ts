@@ -13,12 +13,18 @@ import { createErrorHandler, notFoundHandler } from './error-handler';
 import { createApiKeyAuth } from './middleware/auth';
 import { createRequestContext } from './middleware/request-context';
 import { loadOpenApiDocument } from './openapi';
+import { openApiForPublicPath, publicApiPath } from './public-path';
 import { createHealthRouter, type HealthCheck } from './routes/health.router';
 import { createDashboardRouter } from './routes/dashboard.router';
 import { createLogsRouter } from './routes/logs.router';
 import { createTasksRouter } from './routes/tasks.router';
 
 export const BODY_LIMIT = '64kb';
+
+const SWAGGER_UI_OPTIONS: swaggerUi.SwaggerUiOptions = {
+  customSiteTitle: 'Discord Task Scheduler API',
+  swaggerOptions: { persistAuthorization: true },
+};
 
 export interface AppDeps {
   logger: Logger;
@@ -32,6 +38,8 @@ export interface AppDeps {
   openapi?: OpenAPIV3.DocumentV3;
   /** Overrides for the health probes (tests); default: PostgreSQL `select 1`, Temporal system info. */
   healthChecks?: { database?: HealthCheck; temporal?: HealthCheck };
+  /** PUBLIC_API_PATH: where a reverse proxy exposes `/api` (see public-path.ts). */
+  publicApiPath?: string;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -62,17 +70,27 @@ export function createApp(deps: AppDeps): Express {
     res.type(metrics.contentType).send(await metrics.render());
   });
 
-  // Public documentation: the contract itself and Swagger UI over it.
-  app.get('/api/openapi.json', (_req, res) => {
-    res.json(apiSpec);
+  // Public documentation: the contract itself and Swagger UI over it, both as a client behind a
+  // path-rewriting proxy must see them (public-path.ts), so that "try it out" works there too.
+  const publicDocument = (req: express.Request) =>
+    openApiForPublicPath(apiSpec, publicApiPath(req, deps.publicApiPath));
+  app.get('/api/openapi.json', (req, res) => {
+    res.json(publicDocument(req));
   });
+  // A relative redirect: behind a proxy, an absolute `/api/docs/` would leave the public prefix.
+  app.get('/api/docs', (req, res, next) => {
+    if (req.path === '/api/docs' && !req.originalUrl.split('?')[0]!.endsWith('/')) res.redirect(301, 'docs/');
+    else next();
+  });
+  const attachDocument: RequestHandler = (req, _res, next) => {
+    (req as express.Request & { swaggerDoc?: unknown }).swaggerDoc = publicDocument(req);
+    next();
+  };
   app.use(
     '/api/docs',
-    swaggerUi.serve,
-    swaggerUi.setup(apiSpec, {
-      customSiteTitle: 'Discord Task Scheduler API',
-      swaggerOptions: { persistAuthorization: true },
-    }),
+    attachDocument,
+    swaggerUi.serveFiles(apiSpec, SWAGGER_UI_OPTIONS),
+    swaggerUi.setup(undefined, SWAGGER_UI_OPTIONS),
   );
 
   const api = Router();

@@ -42,6 +42,7 @@ export async function startApi(deps: {
     metrics: deps.metrics ?? createMetrics(),
     services,
     apiKeys: deps.apiKeys,
+    publicApiPath: config.publicApiPath,
   });
 
   const server = app.listen(config.port, deps.host ?? '0.0.0.0');

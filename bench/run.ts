@@ -1,0 +1,400 @@
+/**
+ * `npm run bench [-- --quick]`: measures the API and the delivery path on this machine (SPEC §9).
+ *
+ * Starts its own PostgreSQL and Temporal dev server in a temporary folder (or uses DATABASE_URL /
+ * TEMPORAL_ADDRESS: the benchmark then writes its tasks there), an API process and one worker
+ * process from the sources, and a mock Discord that answers 200 at once; seeds data; runs the
+ * scenarios; prints a table; writes bench/results/latest.json; stops and removes everything.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { loadConfig } from '../src/config';
+import { initOrm } from '../src/db/orm';
+import { startEmbeddedPostgres } from '../src/embedded/postgres';
+import { getFreePort } from '../src/embedded/ports';
+import { ensureTemporalCli } from '../src/embedded/temporal-cli';
+import { startTemporalDevServer } from '../src/embedded/temporal-dev-server';
+import { createLogger } from '../src/logger';
+import { prepareDatabase } from '../src/main/infrastructure';
+import { createServices } from '../src/services';
+import { createTemporalClient } from '../src/temporal/client';
+import { reconcileSchedules } from '../src/temporal/reconcile';
+import { startBenchDiscord } from './mock-discord';
+
+const ROOT = path.resolve(__dirname, '..');
+const QUICK = process.argv.includes('--quick');
+/** `--profile`: the API and worker write V8 CPU profiles to bench/results/profiles/. */
+const PROFILE = process.argv.includes('--profile');
+const SIZES = QUICK
+  ? { listTasks: 200, logs: 2_000, duration: 3, posts: 50, deliveries: 100, due: 30, bulk: 1_000 }
+  : { listTasks: 1_000, logs: 10_000, duration: 10, posts: 200, deliveries: 500, due: 200, bulk: 10_000 };
+
+interface Row {
+  scenario: string;
+  figures: Record<string, number | string>;
+  target: string;
+  met: boolean | null;
+}
+
+const rows: Row[] = [];
+const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch((e: unknown) => log(`cleanup: ${String(e)}`));
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+  try {
+    // --- services ------------------------------------------------------------------------------
+    let databaseUrl = process.env.DATABASE_URL;
+    let temporalAddress = process.env.TEMPORAL_ADDRESS;
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-bench-'));
+    await fs.chmod(tmp, 0o755);
+    cleanups.push(() => fs.rm(tmp, { recursive: true, force: true }));
+    if (!databaseUrl) {
+      const pg = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'postgres'), port: await getFreePort() });
+      cleanups.push(() => pg.stop());
+      databaseUrl = pg.databaseUrl;
+    }
+    if (!temporalAddress) {
+      const cli = await ensureTemporalCli();
+      const dev = await startTemporalDevServer({ cliPath: cli.path, uiPort: false, dbFilename: path.join(tmp, 'temporal.db') });
+      cleanups.push(() => dev.stop());
+      temporalAddress = dev.address;
+    }
+    const logger = createLogger({ level: 'error', name: 'bench' });
+    await prepareDatabase(databaseUrl, logger);
+    const discord = await startBenchDiscord();
+    cleanups.push(() => discord.close());
+
+    const apiKey = `bench-${randomBytes(16).toString('hex')}`;
+    const port = await getFreePort();
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'production',
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_TASK_QUEUE: `bench-${randomBytes(4).toString('hex')}`,
+      API_KEY: apiKey,
+      PORT: String(port),
+      WEBHOOK_ALLOWED_ORIGINS: discord.url,
+      LOG_LEVEL: 'warn',
+    };
+    const api = await startRole('api', env, cleanups);
+    const worker = await startRole('worker', env, cleanups);
+    const base = `http://127.0.0.1:${port}`;
+    const temporal = createTemporalClient({ address: temporalAddress, namespace: 'default' });
+    cleanups.push(() => temporal.close());
+    await waitForHealth(base);
+    // The worker bundles workflows/ at start: wait until it polls its task queue.
+    const polling = await waitUntil(async () => {
+      const { pollers } = await temporal.connection.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: env.TEMPORAL_TASK_QUEUE },
+        taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+      });
+      return (pollers?.length ?? 0) > 0;
+    }, 90_000);
+    if (!polling) throw new Error('the worker did not start polling');
+    log(`services up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    const headers = { 'X-API-Key': apiKey, 'Content-Type': 'application/json' };
+    let webhookSeq = 1_000_000;
+    const taskBody = (name: string, schedule = '0 0 1 1 *', content = 'bench {{task.name}}') => ({
+      name,
+      schedule,
+      webhookUrl: `${discord.url}/api/webhooks/${webhookSeq++}/${randomBytes(34).toString('hex')}`,
+      payload: { content },
+      maxRetry: 0,
+    });
+    const post = async (body: object) => {
+      const res = await fetch(`${base}/api/tasks`, { method: 'POST', headers, body: JSON.stringify(body) });
+      if (res.status !== 201) throw new Error(`POST /api/tasks -> ${res.status}: ${await res.text()}`);
+      return (await res.json()) as { id: string; webhookUrl: string };
+    };
+
+    // --- 5. sequential creates (row + schedule) ---------------------------------------------------
+    const createTimes: number[] = [];
+    const taskIds: string[] = [];
+    for (let i = 0; i < SIZES.posts; i++) {
+      const t0 = performance.now();
+      taskIds.push((await post(taskBody(`bench task ${i}`))).id);
+      createTimes.push(performance.now() - t0);
+    }
+    createTimes.sort((a, b) => a - b);
+    const createP50 = percentile(createTimes, 50);
+    rows.push({
+      scenario: `${SIZES.posts} sequential POST /api/tasks (row + schedule)`,
+      figures: { p50_ms: round(createP50), p99_ms: round(percentile(createTimes, 99)) },
+      target: 'p50 < 20 ms',
+      met: createP50 < 20,
+    });
+
+    // --- seed the rest of the listed tasks and the logs ------------------------------------------
+    await forEachLimited(range(SIZES.listTasks - SIZES.posts), 8, async (i) => {
+      taskIds.push((await post(taskBody(`bench task ${SIZES.posts + i}`))).id);
+    });
+    const orm = await initOrm({ databaseUrl, poolMax: 8 });
+    cleanups.push(() => orm.close());
+    await orm.em.getConnection().execute(
+      `insert into task_logs (id, task_id, execution_time, status, retry_count, message, attempt, http_status,
+         duration_ms, scheduled_time, workflow_id, run_id, created_at)
+       select gen_random_uuid(), ids[1 + (g % array_length(ids, 1))], now() - g * interval '1 second',
+              (array['SUCCESS','SUCCESS','SUCCESS','RETRYING','FAILED'])[1 + g % 5], 0, 'seeded', 1, 200, 120,
+              now() - g * interval '1 second', 'bench-seed-' || g, 'run', now()
+       from generate_series(1, ?) g, (select ?::uuid[] as ids) t`,
+      [SIZES.logs, `{${taskIds.join(',')}}`],
+    );
+    await orm.em.getConnection().execute('analyze task_logs; analyze tasks');
+    log(`seeded ${taskIds.length} tasks and ${SIZES.logs} logs`);
+
+    // --- 1-4. read throughput -------------------------------------------------------------------
+    const read = async (scenario: string, url: string, target: string, minRps: number | null) => {
+      await autocannon({ url, connections: 8, duration: 1, headers }); // warm-up
+      const result = await autocannon({ url, connections: 32, duration: SIZES.duration, headers });
+      const rps = result.requests.average;
+      const p99 = result.latency.p99;
+      const bad = result.non2xx + result.errors + result.timeouts;
+      rows.push({
+        scenario,
+        figures: { req_per_s: round(rps, 0), p50_ms: result.latency.p50, p99_ms: p99, failed_requests: bad },
+        target,
+        met: minRps === null ? null : rps >= minRps && p99 < 50 && bad === 0,
+      });
+    };
+    await read(`GET /api/tasks?limit=20 over ${SIZES.listTasks} tasks`, `${base}/api/tasks?limit=20`, '>= 1,300 req/s, p99 < 50 ms', 1_300);
+    await read(`GET /api/tasks/:id with 10 logs`, `${base}/api/tasks/${taskIds[0]}`, '>= 1,600 req/s, p99 < 50 ms', 1_600);
+    await read(`GET /api/logs?limit=20 over ${SIZES.logs} logs`, `${base}/api/logs?limit=20`, '>= 550 req/s, p99 < 50 ms', 550);
+    await read('GET /health', `${base}/health`, 'framework ceiling (reference)', null);
+
+    // --- 6. triggered deliveries, one worker ------------------------------------------------------
+    const triggered = taskIds.slice(0, SIZES.deliveries);
+    const before = await countManualLogs(orm);
+    const t0 = Date.now();
+    const workflowIds: string[] = [];
+    await forEachLimited(triggered, 16, async (id) => {
+      const res = await fetch(`${base}/api/tasks/${id}/trigger`, { method: 'POST', headers: { 'X-API-Key': apiKey } });
+      if (res.status !== 202) throw new Error(`trigger -> ${res.status}`);
+      workflowIds.push(((await res.json()) as { workflowId: string }).workflowId);
+    });
+    log(`triggered ${workflowIds.length} deliveries`);
+    const drained = await waitUntil(async () => (await countManualLogs(orm)) - before >= SIZES.deliveries, 180_000);
+    const drainSeconds = (Date.now() - t0) / 1000;
+    const attempts = (await countManualLogs(orm)) - before;
+    rows.push({
+      scenario: `${SIZES.deliveries} triggered deliveries, one worker`,
+      figures: {
+        deliveries_per_s: round(SIZES.deliveries / drainSeconds),
+        drain_s: round(drainSeconds, 2),
+        attempts,
+        drained: drained ? 'yes' : 'timed out',
+      },
+      target: '>= 200/s, attempts = deliveries',
+      met: drained && attempts === SIZES.deliveries && SIZES.deliveries / drainSeconds >= 200,
+    });
+
+    // --- 7. tasks due together: fire latency ------------------------------------------------------
+    const due = await scheduleDueTogether(post, taskBody, SIZES.due, discord.url);
+    const dueIds = new Set(due.webhookIds);
+    log(`${SIZES.due} tasks due in ${(due.waitMs / 1000).toFixed(0)} s (${due.kind})`);
+    await waitUntil(async () => discord.countFor(dueIds) >= SIZES.due, due.waitMs + 60_000);
+    const latencies = firstReceipts(discord.receipts, dueIds).map((r) => r.receivedAt - Date.parse(r.content));
+    latencies.sort((a, b) => a - b);
+    rows.push({
+      scenario: `${SIZES.due} tasks due at the same time (${due.kind})`,
+      figures: {
+        received: latencies.length,
+        p50_ms: round(percentile(latencies, 50), 0),
+        p99_ms: round(percentile(latencies, 99), 0),
+        max_ms: round(latencies[latencies.length - 1] ?? NaN, 0),
+      },
+      target: 'p50 < 300 ms, p99 < 1 s',
+      met: latencies.length === SIZES.due && percentile(latencies, 50) < 300 && percentile(latencies, 99) < 1_000,
+    });
+    await forEachLimited(due.taskIds, 16, (id) =>
+      fetch(`${base}/api/tasks/${id}`, { method: 'DELETE', headers: { 'X-API-Key': apiKey } }).then(() => undefined),
+    );
+
+    // --- 8. bulk create through the service, then reconcile ---------------------------------------
+    const config = loadConfig(env);
+    const services = createServices({ config, orm, temporal, logger });
+    const bulkStart = Date.now();
+    await forEachLimited(range(SIZES.bulk), 32, async (i) => {
+      await services.tasks.create(taskBody(`bulk ${i}`) as Parameters<typeof services.tasks.create>[0]);
+    });
+    const bulkSeconds = (Date.now() - bulkStart) / 1000;
+    const summary = await reconcileSchedules({
+      orm,
+      client: temporal.client,
+      schedules: services.schedules,
+      settings: { taskQueue: config.temporalTaskQueue, catchupWindowMs: config.scheduleCatchupWindowMs },
+      logger,
+      concurrency: 32,
+    });
+    rows.push({
+      scenario: `${SIZES.bulk} tasks: bulk create, then reconcile all ${summary.tasks}`,
+      figures: {
+        create_s: round(bulkSeconds),
+        creates_per_s: round(SIZES.bulk / bulkSeconds),
+        reconcile_s: round(summary.durationMs / 1000),
+        changed: summary.created + summary.updated + summary.deleted,
+        failed: summary.failed,
+      },
+      target: 'reconcile < 60 s',
+      met: summary.durationMs < 60_000 && summary.failed === 0,
+    });
+
+    // --- 9. memory ------------------------------------------------------------------------------
+    rows.push({
+      scenario: 'peak RSS',
+      figures: { api_mib: peakRssMiB(api.pid!), worker_mib: peakRssMiB(worker.pid!) },
+      target: 'reported',
+      met: null,
+    });
+
+    const totalSeconds = (Date.now() - started) / 1000;
+    await report(totalSeconds);
+  } finally {
+    await cleanup();
+  }
+}
+
+async function startRole(role: 'api' | 'worker', env: NodeJS.ProcessEnv, cleanups: (() => Promise<unknown>)[]) {
+  const profile = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/results/profiles')}`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main/start.ts'], {
+    cwd: ROOT,
+    env: { ...env, ROLE: role },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  cleanups.push(async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
+  });
+  return child;
+}
+
+async function waitForHealth(base: string): Promise<void> {
+  const ok = await waitUntil(async () => (await fetch(`${base}/health`).catch(() => undefined))?.status === 200, 60_000);
+  if (!ok) throw new Error('the API did not become healthy');
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
+async function countManualLogs(orm: Awaited<ReturnType<typeof initOrm>>): Promise<number> {
+  const [row] = await orm.em
+    .getConnection()
+    .execute<{ n: number }[]>(`select count(*)::int as n from task_logs where workflow_id like '%-manual-%'`);
+  return row?.n ?? 0;
+}
+
+/**
+ * Tasks that all fall due at one instant: in full mode a cron minute at least 20 s ahead; in quick
+ * mode an `@every 20s` interval (epoch-aligned, so every task shares the boundary) to keep the
+ * run short. The payload carries the scheduled time, the mock notes the arrival.
+ */
+async function scheduleDueTogether(
+  post: (body: object) => Promise<{ id: string; webhookUrl: string }>,
+  taskBody: (name: string, schedule?: string, content?: string) => { webhookUrl: string },
+  count: number,
+  discordUrl: string,
+): Promise<{ taskIds: string[]; webhookIds: string[]; waitMs: number; kind: string }> {
+  let schedule: string;
+  let kind: string;
+  let fireAt: number;
+  if (QUICK) {
+    schedule = '@every 20s';
+    kind = '@every 20s boundary';
+    fireAt = Math.ceil((Date.now() + 12_000) / 20_000) * 20_000;
+  } else {
+    fireAt = Math.ceil((Date.now() + 20_000 + count * 15) / 60_000) * 60_000;
+    const at = new Date(fireAt);
+    schedule = `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
+    kind = `cron "${schedule}"`;
+  }
+  const taskIds: string[] = [];
+  const webhookIds: string[] = [];
+  await forEachLimited(range(count), 8, async (i) => {
+    const body = taskBody(`due ${i}`, schedule, '{{execution.scheduledTime}}');
+    webhookIds.push(new URL(body.webhookUrl, discordUrl).pathname.split('/')[3]!);
+    taskIds.push((await post(body)).id);
+  });
+  return { taskIds, webhookIds, waitMs: Math.max(0, fireAt - Date.now()), kind };
+}
+
+function firstReceipts<T extends { webhookId: string; receivedAt: number }>(receipts: T[], ids: Set<string>): T[] {
+  const seen = new Map<string, T>();
+  for (const r of receipts) if (ids.has(r.webhookId) && !seen.has(r.webhookId)) seen.set(r.webhookId, r);
+  return [...seen.values()];
+}
+
+function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+  return round(kb / 1024, 0);
+}
+
+const range = (n: number) => Array.from({ length: Math.max(0, n) }, (_, i) => i);
+
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    range(Math.min(limit, items.length)).map(async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+async function report(totalSeconds: number): Promise<void> {
+  const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${round(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}`;
+  const lines = [
+    '',
+    `Discord Task Scheduler benchmark (${QUICK ? 'quick' : 'full'}) on ${machine}`,
+    '',
+    '| scenario | figures | target | met |',
+    '|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.scenario} | ${Object.entries(r.figures)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')} | ${r.target} | ${r.met === null ? '-' : r.met ? 'yes' : 'no'} |`,
+    ),
+    '',
+    `total ${totalSeconds.toFixed(0)} s`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  const out = path.join(ROOT, 'bench', 'results');
+  await fs.mkdir(out, { recursive: true });
+  const json = { date: new Date().toISOString(), mode: QUICK ? 'quick' : 'full', machine, totalSeconds, scenarios: rows };
+  await fs.writeFile(path.join(out, QUICK ? 'latest-quick.json' : 'latest.json'), JSON.stringify(json, null, 2) + '\n');
+  log(`wrote bench/results/${QUICK ? 'latest-quick.json' : 'latest.json'}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

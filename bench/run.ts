@@ -31,7 +31,7 @@ const QUICK = process.argv.includes('--quick');
 /** `--profile`: the API and worker write V8 CPU profiles to bench/results/profiles/. */
 const PROFILE = process.argv.includes('--profile');
 const SIZES = QUICK
-  ? { listTasks: 200, logs: 2_000, duration: 3, posts: 50, deliveries: 100, due: 30, bulk: 1_000 }
+  ? { listTasks: 200, logs: 2_000, duration: 3, posts: 50, deliveries: 100, due: 30, bulk: 300 }
   : { listTasks: 1_000, logs: 10_000, duration: 10, posts: 200, deliveries: 500, due: 200, bulk: 10_000 };
 
 interface Row {

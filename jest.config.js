@@ -34,5 +34,13 @@ module.exports = {
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
     },
+    {
+      // Dockerfile and Compose files, checked with real validators (hadolint, ShellCheck,
+      // compose-go) provisioned and cached on first use; no services needed.
+      displayName: 'deploy',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/deploy/**/*.test.ts'],
+    },
   ],
 };

@@ -25,7 +25,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, secrets: config.apiKeys });
   const closers: { name: string; close: () => Promise<void> }[] = [];
   let shuttingDown = false;
 

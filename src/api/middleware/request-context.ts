@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
+import { redactWebhookTokens } from '../../discord/webhook-url';
 import { type Logger, requestContext } from '../../logger';
 
 const INCOMING_ID = /^[\w.:-]{1,128}$/;
@@ -27,8 +28,8 @@ export function createRequestContext(logger: Logger): RequestHandler[] {
       req: (req: { id: string; method: string; url: string }) => ({
         id: req.id,
         method: req.method,
-        // The path only: query strings are not logged.
-        url: req.url.split('?')[0],
+        // The path only: query strings are not logged (nor a webhook token in a mistyped path).
+        url: redactWebhookTokens(req.url.split('?')[0] ?? ''),
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },

@@ -1,0 +1,60 @@
+import { Writable } from 'node:stream';
+import { createLogger, requestContext } from '../../src/logger';
+
+const TOKEN = 'aZ9_-secretWebhookToken0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
+const URL = `https://discord.com/api/webhooks/123456789012345678/${TOKEN}`;
+const API_KEY = 'env-api-key-0123456789abcdef';
+
+function capture(secrets: readonly string[] = []) {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const logger = createLogger({ level: 'trace', secrets }, destination);
+  return { logger, lines, text: () => lines.join('\n') };
+}
+
+describe('logger', () => {
+  it('when anything carrying a webhook URL or an API key is logged, then neither the token nor the key is written', () => {
+    const { logger, text } = capture([API_KEY]);
+    logger.info({ webhookUrl: URL, task: { webhookUrl: URL } }, 'by key');
+    logger.info(
+      { detail: `insert into tasks values ('${URL}')`, nested: { list: [URL, { deeper: URL }] } },
+      'in fields',
+    );
+    logger.warn(`in the message: ${URL} and ${API_KEY}`);
+    logger.error({ err: new Error(`request to ${URL} failed (key ${API_KEY})`) }, 'in an error');
+    logger.info(
+      { req: { headers: { 'x-api-key': API_KEY } }, headers: { 'x-api-key': API_KEY } },
+      'in headers',
+    );
+    logger.info(
+      { apiKeys: [API_KEY], config: { apiKeys: [API_KEY] }, note: `key=${API_KEY}` },
+      'in config',
+    );
+    logger
+      .child({ component: 'x' })
+      .debug({ escaped: JSON.stringify({ url: URL }) }, 'JSON-escaped');
+
+    expect(text()).not.toContain(TOKEN);
+    expect(text()).not.toContain(API_KEY);
+    // What is left is still useful: the webhook id, the masked token, the error's stack.
+    expect(text()).toContain('/webhooks/123456789012345678/****');
+    expect(text()).toMatch(
+      /"stack":"Error: request to https:\/\/discord.com\/api\/webhooks\/123456789012345678\/\*\*\*\*/,
+    );
+  });
+
+  it('when a line is written while serving a request, then it is one JSON object carrying the request id', () => {
+    const { logger, lines } = capture();
+    requestContext.run({ requestId: 'req-42' }, () => logger.info({ taskId: 't1' }, 'served'));
+    logger.info('outside');
+    const [served, outside] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(served).toMatchObject({ level: 30, msg: 'served', taskId: 't1', requestId: 'req-42' });
+    expect(outside!.requestId).toBeUndefined();
+    expect(typeof served!.time).toBe('string');
+  });
+});

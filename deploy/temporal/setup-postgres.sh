@@ -29,8 +29,10 @@ setup() {
   database="$1"
   schema="$2"
   echo "Temporal database ${database}: create, set up and update the ${schema} schema"
+  # An existing database is fine; any other failure to create it shows in the next step, which
+  # cannot connect to a database that does not exist.
   if [ "${SKIP_DB_CREATE:-false}" != true ]; then
-    sql_tool --db "${database}" create
+    sql_tool --db "${database}" create || echo "Temporal database ${database} not created (it may exist already)"
   fi
   sql_tool --db "${database}" setup-schema -v 0.0
   sql_tool --db "${database}" update-schema -d "${SCHEMA_ROOT}/${schema}/versioned"

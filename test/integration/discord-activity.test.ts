@@ -44,8 +44,17 @@ beforeAll(async () => {
   activities = activitiesFor();
 });
 
+/** Tasks this file inserts bypass the API (no schedules): remove them for the next files. */
+const insertedTaskIds: string[] = [];
+
 afterAll(async () => {
   await mock?.close();
+  if (orm && insertedTaskIds.length > 0) {
+    await orm.em
+      .fork()
+      .getConnection()
+      .execute('delete from tasks where id = any(?::uuid[])', [`{${insertedTaskIds.join(',')}}`]);
+  }
   await orm?.close(true);
 });
 
@@ -97,6 +106,7 @@ async function insertTask(
   } = {},
 ): Promise<TestTask> {
   const id = randomUUID();
+  insertedTaskIds.push(id);
   const name = opts.name ?? `delivery test ${id.slice(0, 8)}`;
   const webhookId = `${Date.now()}${randomInt(1_000_000, 9_999_999)}`;
   const plainUrl = mock.webhookUrl(webhookId);

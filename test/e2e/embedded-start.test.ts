@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -8,36 +8,19 @@ import { Client, Connection } from '@temporalio/client';
 import { initOrm } from '../../src/db/orm';
 import { getFreePort } from '../../src/embedded/ports';
 import { testEnv } from '../helpers/app';
+import { startFromSources, type StartedProcess } from '../helpers/process';
 
-const ROOT = path.resolve(__dirname, '../..');
-
-interface Started {
-  child: ChildProcess;
-  stdout: () => string;
+interface Started extends StartedProcess {
   apiKey: string;
   descendants: number[];
 }
 
 /** `npm start` as a user runs it (tsx src/main/start.ts), with no DATABASE_URL / TEMPORAL_ADDRESS. */
 async function startSystem(env: NodeJS.ProcessEnv): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/start.ts'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const deadline = Date.now() + 150_000;
-  while (!out.includes('Press Ctrl-C to stop.')) {
-    if (child.exitCode !== null) throw new Error(`start exited ${child.exitCode}:\n${out}\n${err}`);
-    if (Date.now() > deadline) throw new Error(`start did not become ready:\n${out}\n${err}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const apiKey = /API key\s+(\S+)/.exec(out)?.[1];
-  if (!apiKey) throw new Error(`no API key printed:\n${out}`);
-  return { child, stdout: () => out, apiKey, descendants: descendantsOf(child.pid!) };
+  const started = await startFromSources(env, 150_000);
+  const apiKey = /API key\s+(\S+)/.exec(started.output())?.[1];
+  if (!apiKey) throw new Error(`no API key printed:\n${started.output()}`);
+  return { ...started, apiKey, descendants: descendantsOf(started.child.pid!) };
 }
 
 function descendantsOf(pid: number): number[] {
@@ -64,7 +47,9 @@ async function survivors(pids: number[]): Promise<string[]> {
   for (;;) {
     const alive = pids.flatMap((pid) => {
       try {
-        const line = execFileSync('ps', ['-o', 'stat=,args=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+        const line = execFileSync('ps', ['-o', 'stat=,args=', '-p', String(pid)], {
+          encoding: 'utf8',
+        }).trim();
         return line && !line.startsWith('Z') ? [`${pid} ${line}`] : [];
       } catch {
         return [];
@@ -87,9 +72,8 @@ function portOpen(port: number): Promise<boolean> {
 }
 
 async function stopWithCtrlC(started: Started): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => started.child.once('exit', (code) => resolve(code)));
   started.child.kill('SIGINT');
-  return exited;
+  return started.exited;
 }
 
 describe('npm start on the embedded default', () => {
@@ -101,7 +85,12 @@ describe('npm start on the embedded default', () => {
     // mkdtemp makes a 0700 folder: as root, the postgres account cannot enter it, which is the
     // case of a clone under /root; the embedded PostgreSQL must cope (see src/embedded/postgres.ts).
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-e2e-data-'));
-    ports = { api: await getFreePort(), pg: await getFreePort(), temporal: await getFreePort(), ui: await getFreePort() };
+    ports = {
+      api: await getFreePort(),
+      pg: await getFreePort(),
+      temporal: await getFreePort(),
+      ui: await getFreePort(),
+    };
     env = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -116,76 +105,91 @@ describe('npm start on the embedded default', () => {
   });
   afterAll(async () => {
     const cluster = await fs.realpath(path.join(dataDir, 'postgres')).catch(() => undefined);
-    if (cluster && !cluster.startsWith(dataDir)) await fs.rm(path.dirname(cluster), { recursive: true, force: true });
+    if (cluster && !cluster.startsWith(dataDir))
+      await fs.rm(path.dirname(cluster), { recursive: true, force: true });
     await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  it(
-    'when started twice, then it reaches healthy, serves docs and the Temporal UI, stops cleanly on Ctrl-C and keeps its data',
-    async () => {
-      const api = `http://127.0.0.1:${ports.api}`;
-      const taskId = randomUUID();
-      const scheduleId = `e2e-persist-${taskId}`;
+  it('when started twice, then it reaches healthy, serves docs and the Temporal UI, stops cleanly on Ctrl-C and keeps its data', async () => {
+    const api = `http://127.0.0.1:${ports.api}`;
+    const taskId = randomUUID();
+    const scheduleId = `e2e-persist-${taskId}`;
 
-      // First start: fresh data directory.
-      const first = await startSystem(env);
-      try {
-        expect(first.stdout()).toContain(`Swagger UI   http://localhost:${ports.api}/api/docs`);
-        expect(first.stdout()).toContain(`Temporal UI  http://127.0.0.1:${ports.ui}`);
-        const health = await fetch(`${api}/health`);
-        expect(health.status).toBe(200);
-        expect(await health.json()).toEqual({ status: 'ok', checks: { database: 'up', temporal: 'up' } });
-        expect((await fetch(`${api}/api/docs/`)).status).toBe(200);
-        expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
-        const unauth = await fetch(`${api}/api/tasks`);
-        expect(unauth.status).toBe(401);
-        const authed = await fetch(`${api}/api/tasks/not-a-uuid`, { headers: { 'X-API-Key': first.apiKey } });
-        expect(authed.status).toBe(400);
-        expect((await fs.stat(path.join(dataDir, 'temporal.db'))).isFile()).toBe(true);
-        expect((await fs.stat(path.join(dataDir, 'postgres', 'PG_VERSION'))).isFile()).toBe(true);
+    // First start: fresh data directory.
+    const first = await startSystem(env);
+    try {
+      expect(first.output()).toContain(`Swagger UI   http://localhost:${ports.api}/api/docs`);
+      expect(first.output()).toContain(`Temporal UI  http://127.0.0.1:${ports.ui}`);
+      const health = await fetch(`${api}/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({
+        status: 'ok',
+        checks: { database: 'up', temporal: 'up' },
+      });
+      expect((await fetch(`${api}/api/docs/`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
+      const unauth = await fetch(`${api}/api/tasks`);
+      expect(unauth.status).toBe(401);
+      const authed = await fetch(`${api}/api/tasks/not-a-uuid`, {
+        headers: { 'X-API-Key': first.apiKey },
+      });
+      expect(authed.status).toBe(400);
+      expect((await fs.stat(path.join(dataDir, 'temporal.db'))).isFile()).toBe(true);
+      expect((await fs.stat(path.join(dataDir, 'postgres', 'PG_VERSION'))).isFile()).toBe(true);
 
-        // Leave a row and a schedule behind, to find them after the restart.
-        const orm = await initOrm({ databaseUrl: `postgres://postgres:postgres@127.0.0.1:${ports.pg}/scheduler` });
-        await orm.em.getConnection().execute(
-          `insert into tasks (id, name, schedule, webhook_url, payload, created_at, updated_at)
+      // Leave a row and a schedule behind, to find them after the restart.
+      const orm = await initOrm({
+        databaseUrl: `postgres://postgres:postgres@127.0.0.1:${ports.pg}/scheduler`,
+      });
+      await orm.em.getConnection().execute(
+        `insert into tasks (id, name, schedule, webhook_url, payload, created_at, updated_at)
            values (?, 'persisted', '@daily', 'https://discord.com/api/webhooks/1/t', '{"content":"x"}', now(), now())`,
-          [taskId],
-        );
-        await orm.close();
-        const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
-        await new Client({ connection }).schedule.create({
-          scheduleId,
-          spec: { intervals: [{ every: '1h' }] },
-          action: { type: 'startWorkflow', workflowType: 'sendWebhook', taskQueue: 'e2e-none', args: [] },
-          state: { paused: true },
-        });
-        await connection.close();
-      } finally {
-        expect(first.descendants.length).toBeGreaterThanOrEqual(2); // postgres + temporal at least
-        expect(await stopWithCtrlC(first)).toBe(0);
-      }
-      // No orphans: every process the start spawned is gone, and the ports are free again.
-      expect(await survivors(first.descendants)).toEqual([]);
-      for (const port of Object.values(ports)) expect(await portOpen(port)).toBe(false);
+        [taskId],
+      );
+      await orm.close();
+      const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+      await new Client({ connection }).schedule.create({
+        scheduleId,
+        spec: { intervals: [{ every: '1h' }] },
+        action: {
+          type: 'startWorkflow',
+          workflowType: 'sendWebhook',
+          taskQueue: 'e2e-none',
+          args: [],
+        },
+        state: { paused: true },
+      });
+      await connection.close();
+    } finally {
+      expect(first.descendants.length).toBeGreaterThanOrEqual(2); // postgres + temporal at least
+      expect(await stopWithCtrlC(first)).toBe(0);
+    }
+    // No orphans: every process the start spawned is gone, and the ports are free again.
+    expect(await survivors(first.descendants)).toEqual([]);
+    for (const port of Object.values(ports)) expect(await portOpen(port)).toBe(false);
 
-      // Second start: the same data directory.
-      const second = await startSystem(env);
-      try {
-        expect(second.apiKey).toBe(first.apiKey);
-        expect((await fetch(`${api}/health`)).status).toBe(200);
-        const orm = await initOrm({ databaseUrl: `postgres://postgres:postgres@127.0.0.1:${ports.pg}/scheduler` });
-        const rows = await orm.em.getConnection().execute('select name from tasks where id = ?', [taskId]);
-        await orm.close();
-        expect(rows).toEqual([{ name: 'persisted' }]);
-        const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
-        const description = await new Client({ connection }).schedule.getHandle(scheduleId).describe();
-        await connection.close();
-        expect(description.state.paused).toBe(true);
-      } finally {
-        expect(await stopWithCtrlC(second)).toBe(0);
-      }
-      expect(await survivors(second.descendants)).toEqual([]);
-    },
-    300_000,
-  );
+    // Second start: the same data directory.
+    const second = await startSystem(env);
+    try {
+      expect(second.apiKey).toBe(first.apiKey);
+      expect((await fetch(`${api}/health`)).status).toBe(200);
+      const orm = await initOrm({
+        databaseUrl: `postgres://postgres:postgres@127.0.0.1:${ports.pg}/scheduler`,
+      });
+      const rows = await orm.em
+        .getConnection()
+        .execute('select name from tasks where id = ?', [taskId]);
+      await orm.close();
+      expect(rows).toEqual([{ name: 'persisted' }]);
+      const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+      const description = await new Client({ connection }).schedule
+        .getHandle(scheduleId)
+        .describe();
+      await connection.close();
+      expect(description.state.paused).toBe(true);
+    } finally {
+      expect(await stopWithCtrlC(second)).toBe(0);
+    }
+    expect(await survivors(second.descendants)).toEqual([]);
+  }, 300_000);
 });

@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import pino from 'pino';
 import request from 'supertest';
@@ -11,36 +9,7 @@ import { getFreePort } from '../../src/embedded/ports';
 import { startWorker, WORKFLOWS_PATH } from '../../src/main/worker';
 import { createTestApp, TEST_API_KEY, testEnv, type TestApp } from '../helpers/app';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
-
-const ROOT = path.resolve(__dirname, '../..');
-
-interface Started {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  output: () => string;
-}
-
-/** `npm start` with a ROLE, against the test services, as a deployment's process manager runs it. */
-async function start(env: NodeJS.ProcessEnv): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/start.ts'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  const deadline = Date.now() + 90_000;
-  while (!out.includes('Press Ctrl-C to stop.')) {
-    if (child.exitCode !== null) throw new Error(`start exited ${child.exitCode}:\n${out}`);
-    if (Date.now() > deadline) throw new Error(`start did not become ready:\n${out}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { child, exited, output: () => out };
-}
+import { silentLogger, startFromSources } from '../helpers/process';
 
 function refusesConnections(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -89,7 +58,7 @@ describe('graceful shutdown on SIGTERM', () => {
 
   it('when ROLE=api gets SIGTERM while a request is in flight, then it stops accepting connections, answers that request and exits 0', async () => {
     const port = await getFreePort();
-    const api = await start({ ...env, ROLE: 'api', PORT: String(port) });
+    const api = await startFromSources({ ...env, ROLE: 'api', PORT: String(port) });
     let taskId: string | undefined;
     try {
       const body = JSON.stringify({
@@ -156,7 +125,7 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(created.status).toBe(201);
     const taskId = created.body.id as string;
 
-    const worker = await start({
+    const worker = await startFromSources({
       ...env,
       ROLE: 'worker',
       METRICS_PORT: String(await getFreePort()),
@@ -187,7 +156,10 @@ describe('graceful shutdown on SIGTERM', () => {
         logger: pino({ level: 'silent' }),
         databaseUrl: testEnv().databaseUrl,
         temporalAddress: testEnv().temporalAddress,
-        workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silent }),
+        workflowBundle: await bundleWorkflowCode({
+          workflowsPath: WORKFLOWS_PATH,
+          logger: silentLogger,
+        }),
       });
       const result = await t.temporal.client.workflow
         .getHandle(triggered.body.workflowId as string)
@@ -201,12 +173,3 @@ describe('graceful shutdown on SIGTERM', () => {
     }
   }, 120_000);
 });
-
-const silent = {
-  log: () => {},
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-};

@@ -7,6 +7,7 @@ import { type RunningWorker, startWorker, WORKFLOWS_PATH } from '../../src/main/
 import { createMetrics, type Metrics } from '../../src/metrics';
 import { createTestApp, TEST_API_KEY, testEnv, type TestApp } from '../helpers/app';
 import { type MockBehavior, type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
+import { silentLogger } from '../helpers/process';
 
 /** Value of one sample line (`name{labels} value`) in a Prometheus text exposition; 0 when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -42,7 +43,10 @@ describe('GET /metrics of a process running the API and a worker (ROLE=all)', ()
       logger: pino({ level: 'silent' }),
       databaseUrl: testEnv().databaseUrl,
       temporalAddress: testEnv().temporalAddress,
-      workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silent }),
+      workflowBundle: await bundleWorkflowCode({
+        workflowsPath: WORKFLOWS_PATH,
+        logger: silentLogger,
+      }),
       metrics,
     });
   });
@@ -149,12 +153,3 @@ async function eventuallyText(
     await new Promise((r) => setTimeout(r, 200));
   }
 }
-
-const silent = {
-  log: () => {},
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-};

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -8,40 +8,14 @@ import { initOrm } from '../../src/db/orm';
 import { getFreePort } from '../../src/embedded/ports';
 import { TEST_API_KEY, testEnv } from '../helpers/app';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
+import { ROOT, startProcess, type StartedProcess } from '../helpers/process';
 
-const ROOT = path.resolve(__dirname, '../..');
 const DIST = path.join(ROOT, 'dist');
 const run = promisify(execFile);
 
-interface Process {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  output: () => string;
-}
-
 /** What the image's CMD runs: `node dist/src/main/start.js`, in the role the environment says. */
-async function startCompiled(env: NodeJS.ProcessEnv): Promise<Process> {
-  const child = spawn(process.execPath, ['dist/src/main/start.js'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  const deadline = Date.now() + 60_000;
-  while (!out.includes('Press Ctrl-C to stop.')) {
-    if (child.exitCode !== null)
-      throw new Error(`dist/src/main/start.js exited ${child.exitCode}:\n${out}`);
-    if (Date.now() > deadline)
-      throw new Error(`dist/src/main/start.js did not become ready:\n${out}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { child, exited, output: () => out };
-}
+const startCompiled = (env: NodeJS.ProcessEnv) =>
+  startProcess(['dist/src/main/start.js'], env, 60_000);
 
 /** The image's HEALTHCHECK command, with the container's environment. */
 async function healthcheck(env: NodeJS.ProcessEnv): Promise<number> {
@@ -126,8 +100,8 @@ describe('the production start path, from a build (what the image runs)', () => 
   }, 120_000);
 
   describe('when the compiled API and a worker run with NODE_ENV=production against PostgreSQL and Temporal', () => {
-    let api: Process;
-    let worker: Process;
+    let api: StartedProcess;
+    let worker: StartedProcess;
     let apiEnv: NodeJS.ProcessEnv;
     let workerEnv: NodeJS.ProcessEnv;
     let base: string;

@@ -1,6 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import pino from 'pino';
 import request from 'supertest';
@@ -8,9 +6,7 @@ import { loadConfig } from '../../src/config';
 import { type RunningWorker, startWorker, WORKFLOWS_PATH } from '../../src/main/worker';
 import { createTestApp, TEST_API_KEY, testEnv, type TestApp } from '../helpers/app';
 import { type MockBehavior, type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
-import { silentLogger } from '../helpers/process';
-
-const ROOT = path.resolve(__dirname, '../..');
+import { silentLogger, startFromSources } from '../helpers/process';
 
 interface LogRow {
   status: string;
@@ -106,21 +102,16 @@ describe('delivery end to end: schedule -> workflow -> activity -> mock Discord 
   }
 
   async function logsOf(taskId: string): Promise<LogRow[]> {
-    const rows = await t.orm.em
-      .getConnection()
-      .execute<
-        {
-          status: string;
-          retry_count: number;
-          attempt: number;
-          http_status: number | null;
-          message: string | null;
-          workflow_id: string;
-        }[]
-      >(
-        'select status, retry_count, attempt, http_status, message, workflow_id from task_logs where task_id = ? order by execution_time, attempt',
-        [taskId],
-      );
+    const rows = await t.orm.em.getConnection().execute<
+      {
+        status: string;
+        retry_count: number;
+        attempt: number;
+        http_status: number | null;
+        message: string | null;
+        workflow_id: string;
+      }[]
+    >('select status, retry_count, attempt, http_status, message, workflow_id from task_logs where task_id = ? order by execution_time, attempt', [taskId]);
     return rows.map((r) => ({
       status: r.status,
       retryCount: r.retry_count,
@@ -319,11 +310,7 @@ describe('delivery end to end: schedule -> workflow -> activity -> mock Discord 
     expect(created.status).toBe(201);
     const taskId = created.body.id as string;
 
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main/start.ts'], {
-      cwd: ROOT,
-      env: childEnv,
-      stdio: 'ignore',
-    });
+    const { child, exited } = await startFromSources(childEnv);
     let replacement: RunningWorker | undefined;
     try {
       const triggered = await request(crashApp.app)
@@ -332,7 +319,7 @@ describe('delivery end to end: schedule -> workflow -> activity -> mock Discord 
       expect(triggered.status).toBe(202);
       await discord.waitForRequests(1, { webhookId, timeoutMs: 60_000 });
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
 
       replacement = await startWorker({
         config: loadConfig(childEnv),

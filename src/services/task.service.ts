@@ -81,14 +81,13 @@ export interface TaskServiceDeps {
 export function createTaskService(deps: TaskServiceDeps) {
   const { orm, schedules, nextRuns, settings } = deps;
 
-  function validate(input: UpdateTaskInput, timezoneForSchedule?: string): void {
+  function validate(input: UpdateTaskInput): void {
     const errors: FieldError[] = [];
     if (input.schedule !== undefined) {
       const parsed = parseSchedule(input.schedule);
       if (!parsed.ok) errors.push({ path: 'body.schedule', message: parsed.reason });
     }
-    const timezone = input.timezone ?? timezoneForSchedule;
-    if (input.timezone !== undefined && (!timezone || !isValidTimeZone(timezone))) {
+    if (input.timezone !== undefined && !isValidTimeZone(input.timezone)) {
       errors.push({ path: 'body.timezone', message: `unknown IANA time zone "${input.timezone}"` });
     }
     if (input.webhookUrl !== undefined) {
@@ -196,11 +195,10 @@ export function createTaskService(deps: TaskServiceDeps) {
     },
 
     async update(id: string, input: UpdateTaskInput): Promise<TaskResource> {
-      if (input.timezone === undefined) validate(input);
+      validate(input);
       const task = await writeTogether(
         async (tx) => {
           const current = await load(tx, id, true);
-          validate(input, current.timezone);
           if (input.name !== undefined) current.name = input.name;
           if (input.schedule !== undefined) current.schedule = input.schedule.trim();
           if (input.timezone !== undefined) current.timezone = input.timezone;

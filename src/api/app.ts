@@ -1,4 +1,3 @@
-import { RequestContext } from '@mikro-orm/core';
 import express, { type Express, type RequestHandler, Router } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
@@ -108,8 +107,8 @@ export function createApp(deps: AppDeps): Express {
       ignorePaths: /^\/(health|metrics|api\/docs|api\/openapi\.json)/,
     }),
   );
-  // One EntityManager fork per request (MikroORM identity map scoped to the request).
-  app.use((_req, _res, next) => RequestContext.create(orm.em, next));
+  // No per-request EntityManager (RequestContext): reads are plain SQL and every write forks its
+  // own EntityManager in the service, so a fork per request would only cost time.
 
   app.use('/api', createTasksRouter({ tasks: deps.services.tasks }));
   app.use('/api', createLogsRouter({ logs: deps.services.logs }));

@@ -1,4 +1,5 @@
 import type { ITaskLog } from '../db/entities';
+import { isoTimestamp } from '../db/sql';
 
 export interface LogResource {
   id: string;
@@ -17,21 +18,58 @@ export interface LogResource {
   createdAt: string;
 }
 
-export function toLogResource(log: ITaskLog, taskName: string | null): LogResource {
+/** A task_logs row as LOG_COLUMNS selects it (times already ISO text). */
+export interface LogRow {
+  id: string;
+  task_id: string;
+  execution_time: string;
+  status: ITaskLog['status'];
+  retry_count: number;
+  attempt: number;
+  http_status: number | null;
+  duration_ms: number | null;
+  scheduled_time: string | null;
+  workflow_id: string;
+  run_id: string;
+  message: string | null;
+  created_at: string;
+}
+
+/** The select list for a LogRow from `task_logs` aliased as `alias`. */
+export function logColumns(alias: string): string {
+  const c = (column: string) => `${alias}.${column}`;
+  return [
+    c('id'),
+    c('task_id'),
+    `${isoTimestamp(c('execution_time'))} as execution_time`,
+    c('status'),
+    c('retry_count'),
+    c('attempt'),
+    c('http_status'),
+    c('duration_ms'),
+    `${isoTimestamp(c('scheduled_time'))} as scheduled_time`,
+    c('workflow_id'),
+    c('run_id'),
+    c('message'),
+    `${isoTimestamp(c('created_at'))} as created_at`,
+  ].join(', ');
+}
+
+export function toLogResource(row: LogRow, taskName: string | null): LogResource {
   return {
-    id: log.id,
-    taskId: typeof log.task === 'string' ? log.task : log.task.id,
+    id: row.id,
+    taskId: row.task_id,
     taskName,
-    executionTime: log.executionTime.toISOString(),
-    status: log.status,
-    retryCount: log.retryCount,
-    attempt: log.attempt,
-    httpStatus: log.httpStatus ?? null,
-    durationMs: log.durationMs ?? null,
-    scheduledTime: log.scheduledTime ? log.scheduledTime.toISOString() : null,
-    workflowId: log.workflowId,
-    runId: log.runId,
-    message: log.message ?? null,
-    createdAt: log.createdAt.toISOString(),
+    executionTime: row.execution_time,
+    status: row.status,
+    retryCount: row.retry_count,
+    attempt: row.attempt,
+    httpStatus: row.http_status,
+    durationMs: row.duration_ms,
+    scheduledTime: row.scheduled_time,
+    workflowId: row.workflow_id,
+    runId: row.run_id,
+    message: row.message,
+    createdAt: row.created_at,
   };
 }

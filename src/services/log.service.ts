@@ -1,8 +1,8 @@
-import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { NotFoundError } from '../api/errors';
-import { type ExecutionStatus, type ITaskLog, Task, TaskLog } from '../db/entities';
+import type { ExecutionStatus } from '../db/entities';
 import type { Orm } from '../db/orm';
-import { type LogResource, toLogResource } from './log.mapper';
+import { type SqlFilter, whereAll } from '../db/sql';
+import { type LogResource, type LogRow, logColumns, toLogResource } from './log.mapper';
 import { type Page, pageMeta } from './task.service';
 
 export interface LogQuery {
@@ -19,78 +19,64 @@ export interface LogQuery {
  * Newest first. `execution_time desc` is served by the (…, execution_time desc) indexes; attempt
  * and id only break ties, so that pages neither repeat nor skip rows with equal times.
  */
-const NEWEST_FIRST = { executionTime: 'desc', attempt: 'desc', id: 'desc' } as const;
+const NEWEST_FIRST = 'l.execution_time desc, l.attempt desc, l.id desc';
 
-/** The log columns plus the task's name, read with one left join (no query per row). */
-const LOG_FIELDS = [
-  'id',
-  'executionTime',
-  'status',
-  'retryCount',
-  'message',
-  'attempt',
-  'httpStatus',
-  'durationMs',
-  'scheduledTime',
-  'workflowId',
-  'runId',
-  'createdAt',
-  'task.name',
-] as const;
-
-/** Execution logs, read side: one query for the page (logs joined to their task) and one count. */
+/**
+ * Execution logs, read side. A page is one query: the logs joined to their task's name, with the
+ * filter's total as an uncorrelated subquery (PostgreSQL computes it once). Only a page past the
+ * end, which has no row to carry the total, costs a second query.
+ */
 export function createLogService(deps: { orm: Orm }) {
-  const { orm } = deps;
+  const connection = deps.orm.em.getConnection();
 
-  async function findPage(
-    em: EntityManager,
-    query: LogQuery & { taskId?: string },
-  ): Promise<Page<LogResource>> {
-    const where: FilterQuery<ITaskLog> = {};
-    if (query.taskId !== undefined) where.task = query.taskId;
-    if (query.status !== undefined) where.status = query.status;
-    if (query.from !== undefined || query.to !== undefined) {
-      where.executionTime = {
-        ...(query.from !== undefined ? { $gte: query.from } : {}),
-        ...(query.to !== undefined ? { $lte: query.to } : {}),
-      };
-    }
-    // Not findAndCount: its count would carry the join to tasks, which the count does not need.
-    const [logs, total] = await Promise.all([
-      em.find(TaskLog, where, {
-        fields: LOG_FIELDS,
-        populate: ['task'],
-        strategy: 'joined',
-        orderBy: NEWEST_FIRST,
-        limit: query.limit,
-        offset: (query.page - 1) * query.limit,
-      }),
-      em.count(TaskLog, where),
+  async function findPage(query: LogQuery & { taskId?: string }): Promise<Page<LogResource>> {
+    const filter = whereAll([
+      query.taskId !== undefined && { sql: 'l.task_id = ?', params: [query.taskId] },
+      query.status !== undefined && { sql: 'l.status = ?', params: [query.status] },
+      query.from !== undefined && { sql: 'l.execution_time >= ?', params: [query.from] },
+      query.to !== undefined && { sql: 'l.execution_time <= ?', params: [query.to] },
     ]);
+    const rows = await connection.execute<(LogRow & { task_name: string | null; total: number })[]>(
+      `select ${logColumns('l')}, t.name as task_name, (${countSql(filter)}) as total
+       from task_logs l left join tasks t on t.id = l.task_id
+       ${filter.sql}
+       order by ${NEWEST_FIRST}
+       limit ? offset ?`,
+      [...filter.params, ...filter.params, query.limit, (query.page - 1) * query.limit],
+    );
+    const total = rows[0]?.total ?? (await count(filter));
     return {
-      // The cast only widens the partially loaded task (id and name) that the mapper reads.
-      data: logs.map((log) => toLogResource(log as ITaskLog, log.task.name)),
+      data: rows.map((row) => toLogResource(row, row.task_name)),
       meta: pageMeta(query, total),
     };
+  }
+
+  async function count(filter: SqlFilter): Promise<number> {
+    const [row] = await connection.execute<{ total: number }[]>(countSql(filter), filter.params);
+    return row?.total ?? 0;
   }
 
   return {
     /** A task's logs; 404 when the task does not exist. */
     async listForTask(taskId: string, query: LogQuery): Promise<Page<LogResource>> {
-      const em = orm.em.fork();
-      const page = await findPage(em, { ...query, taskId });
+      const page = await findPage({ ...query, taskId });
       // A matching log proves the task exists (foreign key); only an empty result needs a look.
-      if (page.meta.total === 0 && (await em.count(Task, { id: taskId })) === 0) {
-        throw new NotFoundError(`Task ${taskId} does not exist.`);
+      if (page.meta.total === 0) {
+        const found = await connection.execute<unknown[]>('select 1 from tasks where id = ?', [taskId]);
+        if (found.length === 0) throw new NotFoundError(`Task ${taskId} does not exist.`);
       }
       return page;
     },
 
     /** All logs, optionally of one task (an unknown task id gives an empty page). */
     async list(query: LogQuery & { taskId?: string }): Promise<Page<LogResource>> {
-      return findPage(orm.em.fork(), query);
+      return findPage(query);
     },
   };
+}
+
+function countSql(filter: SqlFilter): string {
+  return `select count(*)::int as total from task_logs l ${filter.sql}`;
 }
 
 export type LogService = ReturnType<typeof createLogService>;

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type EntityManager, type FilterQuery, LockMode, type QueryOrderMap } from '@mikro-orm/core';
+import { type EntityManager, LockMode } from '@mikro-orm/core';
 import { type Client, isGrpcServiceError, ScheduleNotFoundError, WorkflowIdReusePolicy } from '@temporalio/client';
 import { NotFoundError, UpstreamUnavailableError, ValidationError, type FieldError } from '../api/errors';
-import { type DiscordPayload, type ITask, type ITaskLog, Task, TaskLog, type TaskStatus } from '../db/entities';
+import { type DiscordPayload, type ITask, Task, type TaskStatus } from '../db/entities';
+import { escapeLike, isoTimestamp, whereAll } from '../db/sql';
 import type { Orm } from '../db/orm';
 import { validatePayload } from '../discord/payload-schema';
 import { findTemplateErrors } from '../discord/template';
@@ -11,7 +12,7 @@ import type { Logger } from '../logger';
 import { isValidTimeZone, parseSchedule } from '../schedule/cron';
 import { scheduleIdForTask, SEND_WEBHOOK_WORKFLOW, type SendWebhookInput } from '../temporal/contracts';
 import type { ScheduleGateway } from '../temporal/schedules';
-import { type LogResource, toLogResource } from './log.mapper';
+import { type LogResource, type LogRow, logColumns, toLogResource } from './log.mapper';
 import type { NextRunCache } from './next-run-cache';
 
 export interface CreateTaskInput {
@@ -55,14 +56,21 @@ export interface ListTasksQuery {
   sort?: string;
 }
 
-const SORTS: Record<string, QueryOrderMap<ITask>> = {
-  createdAt: { createdAt: 'asc', id: 'asc' },
-  '-createdAt': { createdAt: 'desc', id: 'desc' },
-  name: { name: 'asc', id: 'asc' },
-  '-name': { name: 'desc', id: 'desc' },
-  lastExecutionAt: { lastExecutionAt: 'asc nulls first', id: 'asc' },
-  '-lastExecutionAt': { lastExecutionAt: 'desc nulls last', id: 'desc' },
+/** `sort` values (the contract's enum) as ORDER BY clauses; id breaks ties so pages are stable. */
+const SORTS: Record<string, string> = {
+  createdAt: 't.created_at asc, t.id asc',
+  '-createdAt': 't.created_at desc, t.id desc',
+  name: 't.name asc, t.id asc',
+  '-name': 't.name desc, t.id desc',
+  lastExecutionAt: 't.last_execution_at asc nulls first, t.id asc',
+  '-lastExecutionAt': 't.last_execution_at desc nulls last, t.id desc',
 };
+
+/** A task's ten newest logs as a JSON array of LogRow, newest first. */
+const RECENT_LOGS = `
+  (select coalesce(json_agg(l order by l.execution_time desc, l.attempt desc, l.id desc), '[]'::json)
+   from (select ${logColumns('x')} from task_logs x where x.task_id = t.id
+         order by x.execution_time desc, x.attempt desc, x.id desc limit 10) l)`;
 
 export interface TaskServiceDeps {
   orm: Orm;
@@ -80,6 +88,7 @@ export interface TaskServiceDeps {
  */
 export function createTaskService(deps: TaskServiceDeps) {
   const { orm, schedules, nextRuns, settings } = deps;
+  const connection = orm.em.getConnection();
 
   function validate(input: UpdateTaskInput): void {
     const errors: FieldError[] = [];
@@ -111,6 +120,11 @@ export function createTaskService(deps: TaskServiceDeps) {
   async function toResource(task: ITask): Promise<TaskResource> {
     const nextRunAt = task.status === 'ACTIVE' ? await nextRuns.get(task.id) : null;
     return toTaskResource(task, nextRunAt);
+  }
+
+  async function rowToResource(row: TaskRow): Promise<TaskResource> {
+    const nextRunAt = row.status === 'ACTIVE' ? await nextRuns.get(row.id) : null;
+    return taskRowToResource(row, nextRunAt);
   }
 
   /** Runs `write` in a transaction that commits only if `syncSchedule` succeeds. */
@@ -164,34 +178,38 @@ export function createTaskService(deps: TaskServiceDeps) {
       return toResource(task);
     },
 
+    /** The task and its ten newest logs, in one query. */
     async get(id: string): Promise<TaskResource & { recentLogs: LogResource[] }> {
-      const em = orm.em.fork();
-      const task = await load(em, id);
-      const logs = await em.find(
-        TaskLog,
-        { task: id },
-        { orderBy: { executionTime: 'desc', attempt: 'desc' }, limit: 10 },
+      const [row] = await connection.execute<(TaskRow & { recent_logs: LogRow[] })[]>(
+        `select ${taskColumns('t')}, ${RECENT_LOGS} as recent_logs from tasks t where t.id = ?`,
+        [id],
       );
+      if (!row) throw new NotFoundError(`Task ${id} does not exist.`);
       return {
-        ...(await toResource(task)),
-        recentLogs: logs.map((log: ITaskLog) => toLogResource(log, task.name)),
+        ...(await rowToResource(row)),
+        recentLogs: row.recent_logs.map((log) => toLogResource(log, row.name)),
       };
     },
 
+    /** One query: the page, with the filter's total as an uncorrelated subquery (computed once). */
     async list(query: ListTasksQuery): Promise<Page<TaskResource>> {
-      const em = orm.em.fork();
-      const where: FilterQuery<ITask> = {};
-      if (query.status) where.status = query.status;
-      if (query.search) where.name = { $ilike: `%${escapeLike(query.search)}%` };
-      const [tasks, total] = await em.findAndCount(Task, where, {
-        orderBy: SORTS[query.sort ?? '-createdAt'] ?? SORTS['-createdAt'],
-        limit: query.limit,
-        offset: (query.page - 1) * query.limit,
-      });
-      return {
-        data: await Promise.all(tasks.map(toResource)),
-        meta: pageMeta(query, total),
-      };
+      const filter = whereAll([
+        query.status !== undefined && { sql: 't.status = ?', params: [query.status] },
+        query.search !== undefined && { sql: 't.name ilike ?', params: [`%${escapeLike(query.search)}%`] },
+      ]);
+      const countSql = `select count(*)::int as total from tasks t ${filter.sql}`;
+      const rows = await connection.execute<(TaskRow & { total: number })[]>(
+        `select ${taskColumns('t')}, (${countSql}) as total from tasks t ${filter.sql}
+         order by ${SORTS[query.sort ?? '-createdAt'] ?? SORTS['-createdAt']}
+         limit ? offset ?`,
+        [...filter.params, ...filter.params, query.limit, (query.page - 1) * query.limit],
+      );
+      // A page past the end has no row to carry the total.
+      const total =
+        rows[0]?.total ??
+        (await connection.execute<{ total: number }[]>(countSql, filter.params))[0]?.total ??
+        0;
+      return { data: await Promise.all(rows.map(rowToResource)), meta: pageMeta(query, total) };
     },
 
     async update(id: string, input: UpdateTaskInput): Promise<TaskResource> {
@@ -297,13 +315,56 @@ export function toTaskResource(task: ITask, nextRunAt: Date | null): TaskResourc
   };
 }
 
+/** A tasks row as taskColumns selects it (times already ISO text). */
+export interface TaskRow {
+  id: string;
+  name: string;
+  schedule: string;
+  timezone: string;
+  webhook_url: string;
+  payload: DiscordPayload;
+  max_retry: number;
+  status: TaskStatus;
+  last_execution_at: string | null;
+  last_execution_status: ITask['lastExecutionStatus'] | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The select list for a TaskRow from `tasks` aliased as `alias`. */
+export function taskColumns(alias: string): string {
+  const c = (column: string) => `${alias}.${column}`;
+  return [
+    ...['id', 'name', 'schedule', 'timezone', 'webhook_url', 'payload', 'max_retry', 'status'].map(c),
+    `${isoTimestamp(c('last_execution_at'))} as last_execution_at`,
+    c('last_execution_status'),
+    `${isoTimestamp(c('created_at'))} as created_at`,
+    `${isoTimestamp(c('updated_at'))} as updated_at`,
+  ].join(', ');
+}
+
+export function taskRowToResource(row: TaskRow, nextRunAt: Date | null): TaskResource {
+  return {
+    id: row.id,
+    name: row.name,
+    schedule: row.schedule,
+    timezone: row.timezone,
+    webhookUrl: maskWebhookUrl(row.webhook_url),
+    payload: row.payload,
+    maxRetry: row.max_retry,
+    status: row.status,
+    nextRunAt: nextRunAt ? nextRunAt.toISOString() : null,
+    lastExecutionAt: row.last_execution_at,
+    lastExecutionStatus: row.last_execution_status ?? null,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
 export function pageMeta(query: { page: number; limit: number }, total: number): Page<never>['meta'] {
   return { page: query.page, limit: query.limit, total, totalPages: Math.ceil(total / query.limit) };
 }
 
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
 
 /** Temporal's answers in the API's terms: a rejected spec is 400, an unreachable server 503. */
 export function translateTemporalError(error: unknown): unknown {

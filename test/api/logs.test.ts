@@ -161,7 +161,7 @@ describe('logs API on real PostgreSQL', () => {
       expect(times).toEqual([...times].sort((x, y) => y - x));
     });
 
-    it('when a page holds logs of several tasks, then it is read with one query for the page and one count, not one per row', async () => {
+    it('when a page holds logs of several tasks, then it is read with one query (page, names and total), not one per row', async () => {
       const tasks = [await createTask(), await createTask(), await createTask()];
       const day = freshWindow();
       for (const [i, task] of tasks.entries()) {
@@ -177,7 +177,8 @@ describe('logs API on real PostgreSQL', () => {
         expect(new Set(page.data.map((log) => log.taskName))).toEqual(
           new Set(tasks.map((task) => task.name)),
         );
-        expect(execute).toHaveBeenCalledTimes(2);
+        expect(page.meta.total).toBe(6);
+        expect(execute).toHaveBeenCalledTimes(1);
       } finally {
         execute.mockRestore();
       }

@@ -188,10 +188,27 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       expect(inactive.body.data[0].nextRunAt).toBeNull();
     });
 
-    it('when search holds LIKE wildcards, then they match literally', async () => {
-      const res = await api().get('/api/tasks?search=%25_%25');
+    it('when the page is past the end, then it is empty and still tells the total', async () => {
+      const tag = randomUUID().slice(0, 8);
+      for (let i = 0; i < 3; i++) await create({ name: `beyond-${tag}-${i}` });
+      const res = await api().get(`/api/tasks?search=beyond-${tag}&limit=2&page=5`);
       expect(res.status).toBe(200);
-      expect(res.body.meta.total).toBe(0);
+      expect(res.body).toEqual({ data: [], meta: { page: 5, limit: 2, total: 3, totalPages: 2 } });
+    });
+
+    it('when search holds LIKE wildcards or a backslash, then they match literally', async () => {
+      const tag = randomUUID().slice(0, 8);
+      const literal = await create({ name: `wild-${tag} 100%_off\\sale` });
+      await create({ name: `wild-${tag} 100xyoff\\sale` });
+      const search = async (text: string) => {
+        const res = await api().get(`/api/tasks?search=${encodeURIComponent(text)}`);
+        expect(res.status).toBe(200);
+        return (res.body.data as { id: string }[]).map((task) => task.id);
+      };
+      expect(await search(`${tag} 100%_off`)).toEqual([literal.task.id]);
+      expect(await search(`${tag} 100%_off\\sale`)).toEqual([literal.task.id]);
+      expect(await search(`${tag} 1_0`)).toEqual([]);
+      expect(await search('%_%\\%_%')).toEqual([]);
     });
   });
 

@@ -4,7 +4,6 @@ import {
   type ScheduleOptions,
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
-  type ScheduleSpec,
 } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { Task } from '../db/entities';
@@ -16,6 +15,7 @@ import {
   type SchedulableTask,
   type ScheduleGateway,
   type ScheduleSettings,
+  specDrift,
 } from './schedules';
 
 export interface ReconcileSummary {
@@ -150,9 +150,7 @@ export async function reconcileSchedules(deps: {
 
 /** The aspects in which a schedule differs from the one its task describes; empty when equal. */
 export function scheduleDrift(actual: ScheduleDescription, desired: ScheduleOptions): string[] {
-  const drift: string[] = [];
-  if (canonicalSpec(actual.spec) !== canonicalSpec(desired.spec)) drift.push('spec');
-  if ((actual.spec.timezone ?? 'UTC') !== (desired.spec.timezone ?? 'UTC')) drift.push('timezone');
+  const drift = specDrift(actual.spec, desired.spec);
   if (actual.state.paused !== (desired.state?.paused ?? false)) drift.push('paused');
   const action = actual.action as { workflowType?: string; taskQueue?: string; args?: unknown[] };
   if (JSON.stringify(action.args ?? []) !== JSON.stringify(desired.action.args ?? [])) drift.push('argument');
@@ -167,37 +165,6 @@ export function scheduleDrift(actual: ScheduleDescription, desired: ScheduleOpti
     drift.push('policies');
   }
   return drift;
-}
-
-type LooseSpec = Pick<ScheduleSpec, 'calendars' | 'intervals'> | ScheduleDescription['spec'];
-
-/** A comparable text for calendars and intervals: comments dropped, durations as ms, ranges sorted. */
-function canonicalSpec(spec: LooseSpec): string {
-  const calendars = (spec.calendars ?? []).map((calendar) => {
-    const { comment: _comment, ...fields } = calendar as Record<string, unknown>;
-    // describe() adds `year: []` (every year); an empty field and a missing one mean the same.
-    return Object.keys(fields)
-      .sort()
-      .filter((key) => !(Array.isArray(fields[key]) && (fields[key] as unknown[]).length === 0))
-      .map((key) => [key, normalizeRanges(fields[key])]);
-  });
-  const intervals = (spec.intervals ?? []).map((interval) => [
-    msToNumber(interval.every),
-    msToNumber(interval.offset ?? 0),
-  ]);
-  return JSON.stringify({ calendars: calendars.map((c) => JSON.stringify(c)).sort(), intervals });
-}
-
-function normalizeRanges(value: unknown): unknown {
-  if (!Array.isArray(value)) return value;
-  return value
-    .map((range: unknown) => {
-      if (typeof range !== 'object' || range === null) return { start: range, end: range, step: 1 };
-      const r = range as { start: unknown; end?: unknown; step?: unknown };
-      return { start: r.start, end: r.end ?? r.start, step: r.step || 1 };
-    })
-    .map((r) => JSON.stringify(r))
-    .sort();
 }
 
 async function forEachLimited<T>(

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type Client,
   type ScheduleDescription,
@@ -6,6 +7,7 @@ import {
   type ScheduleSpec,
   type ScheduleUpdateOptions,
 } from '@temporalio/client';
+import { msToNumber } from '@temporalio/common/lib/time';
 import type { TaskStatus } from '../db/entities';
 import { toScheduleSpec } from '../schedule/cron';
 import {
@@ -34,23 +36,64 @@ export interface ScheduleSettings {
  * The one mapping from a task row to its Temporal Schedule (SPEC §6): id `task-<taskId>`, action
  * `sendWebhook` with `{ taskId, maxRetry }` only (no URL, no payload: secrets stay out of
  * history), memo `{ taskName }`, overlap SKIP, the configured catch-up window, pause on failure,
- * paused exactly when the task is not ACTIVE.
+ * paused exactly when the task is not ACTIVE. The note says why the schedule runs or not and ends
+ * with the configuration's fingerprint (see scheduleFingerprint).
  */
 export function buildScheduleOptions(task: SchedulableTask, settings: ScheduleSettings): ScheduleOptions {
-  const { scheduleId, ...update } = buildScheduleUpdate(task, settings);
-  return { scheduleId, ...update, memo: memoFor(task) };
+  return desiredSchedule(task, settings).options;
+}
+
+/** The schedule a task row describes, with the fingerprint its note carries. */
+export function desiredSchedule(
+  task: SchedulableTask,
+  settings: ScheduleSettings,
+): { options: ScheduleOptions; fingerprint: string } {
+  const { scheduleId, fingerprint, ...update } = buildScheduleUpdate(task, settings);
+  return { options: { scheduleId, ...update, memo: memoFor(task) }, fingerprint };
+}
+
+/**
+ * A short, stable hash of everything reconciliation compares: the canonical spec and time zone,
+ * the action's workflow type, task queue, workflow id and argument, the policies and the paused
+ * state. Not the memo (task name) nor the note. Kept at the end of the schedule's note, which
+ * Temporal returns when listing schedules, so that reconciliation can tell an unchanged schedule
+ * from the list alone instead of describing each one.
+ */
+export function scheduleFingerprint(task: SchedulableTask, settings: ScheduleSettings): string {
+  return buildScheduleUpdate(task, settings).fingerprint;
+}
+
+const FINGERPRINT_SUFFIX = /(?:^| · )config ([0-9a-f]{12})$/;
+
+/**
+ * The fingerprint at the end of a schedule's note; undefined when there is none (a schedule from
+ * an older version, or a note that Temporal or someone else wrote).
+ */
+export function fingerprintInNote(note: string | undefined): string | undefined {
+  return note?.match(FINGERPRINT_SUFFIX)?.[1];
+}
+
+/** The note without its fingerprint: the part meant for people. */
+export function noteText(note: string | undefined): string {
+  return (note ?? '').replace(FINGERPRINT_SUFFIX, '');
+}
+
+function noteWithFingerprint(text: string, fingerprint: string): string {
+  return text ? `${text} · config ${fingerprint}` : `config ${fingerprint}`;
 }
 
 function buildScheduleUpdate(
   task: SchedulableTask,
   settings: ScheduleSettings,
-): ScheduleUpdateOptions & { scheduleId: string } {
+  keepNote?: string,
+): ScheduleUpdateOptions & { scheduleId: string; fingerprint: string } {
   const input: SendWebhookInput = { taskId: task.id, maxRetry: task.maxRetry };
-  return {
+  const paused = task.status !== 'ACTIVE';
+  const update = {
     scheduleId: scheduleIdForTask(task.id),
     spec: toScheduleSpec(task.schedule, task.timezone),
     action: {
-      type: 'startWorkflow',
+      type: 'startWorkflow' as const,
       workflowType: SEND_WEBHOOK_WORKFLOW,
       // Temporal appends the scheduled time, so every run's id starts with task-<taskId>.
       workflowId: scheduleIdForTask(task.id),
@@ -63,11 +106,32 @@ function buildScheduleUpdate(
       catchupWindow: settings.catchupWindowMs,
       pauseOnFailure: true,
     },
-    state: {
-      paused: task.status !== 'ACTIVE',
-      note: noteFor(task.status),
-    },
   };
+  // Versioned, in a fixed order: a change here changes every fingerprint, which only costs the
+  // next reconciliation one describe per schedule.
+  const fingerprint = createHash('sha256')
+    .update(
+      JSON.stringify([
+        'v1',
+        canonicalSpec(update.spec),
+        update.spec.timezone ?? 'UTC',
+        update.action.workflowType,
+        update.action.taskQueue,
+        update.action.workflowId,
+        update.action.args,
+        update.policies.overlap,
+        update.policies.catchupWindow,
+        update.policies.pauseOnFailure,
+        paused,
+      ]),
+    )
+    .digest('hex')
+    .slice(0, 12);
+  // A paused schedule keeps the reason it was paused with (the delivery activity's, Temporal's
+  // pause-on-failure note, an operator's) when only the fingerprint is added; our own wordings
+  // follow the row.
+  const text = paused && keepNote && !OWN_NOTES.has(keepNote) ? keepNote : noteFor(task.status);
+  return { ...update, fingerprint, state: { paused, note: noteWithFingerprint(text, fingerprint) } };
 }
 
 function memoFor(task: SchedulableTask): TaskMemo & Record<string, unknown> {
@@ -83,6 +147,50 @@ function noteFor(status: TaskStatus): string {
     case 'FAILED':
       return 'paused: the last delivery failed permanently; toggle the task to resume';
   }
+}
+
+const OWN_NOTES = new Set((['ACTIVE', 'INACTIVE', 'FAILED'] as const).map(noteFor));
+
+type LooseSpec = Pick<ScheduleSpec, 'calendars' | 'intervals'> | ScheduleDescription['spec'];
+
+/**
+ * The aspects in which a spec differs from the desired one ('spec', 'timezone'); for a described
+ * schedule's spec and for the one in a list summary alike.
+ */
+export function specDrift(actual: LooseSpec & { timezone?: string }, desired: ScheduleSpec): string[] {
+  const drift: string[] = [];
+  if (canonicalSpec(actual) !== canonicalSpec(desired)) drift.push('spec');
+  if ((actual.timezone ?? 'UTC') !== (desired.timezone ?? 'UTC')) drift.push('timezone');
+  return drift;
+}
+
+/** A comparable text for calendars and intervals: comments dropped, durations as ms, ranges sorted. */
+function canonicalSpec(spec: LooseSpec): string {
+  const calendars = (spec.calendars ?? []).map((calendar) => {
+    const { comment: _comment, ...fields } = calendar as Record<string, unknown>;
+    // describe() adds `year: []` (every year); an empty field and a missing one mean the same.
+    return Object.keys(fields)
+      .sort()
+      .filter((key) => !(Array.isArray(fields[key]) && (fields[key] as unknown[]).length === 0))
+      .map((key) => [key, normalizeRanges(fields[key])]);
+  });
+  const intervals = (spec.intervals ?? []).map((interval) => [
+    msToNumber(interval.every),
+    msToNumber(interval.offset ?? 0),
+  ]);
+  return JSON.stringify({ calendars: calendars.map((c) => JSON.stringify(c)).sort(), intervals });
+}
+
+function normalizeRanges(value: unknown): unknown {
+  if (!Array.isArray(value)) return value;
+  return value
+    .map((range: unknown) => {
+      if (typeof range !== 'object' || range === null) return { start: range, end: range, step: 1 };
+      const r = range as { start: unknown; end?: unknown; step?: unknown };
+      return { start: r.start, end: r.end ?? r.start, step: r.step || 1 };
+    })
+    .map((r) => JSON.stringify(r))
+    .sort();
 }
 
 /** Schedule operations, each bounded by a deadline so that an unreachable Temporal is a fast 503. */
@@ -103,9 +211,16 @@ export function createScheduleGateway(deps: {
       await withDeadline(() => client.schedule.create(options));
     },
 
-    /** Replaces spec, action (argument, memo), policies and paused state with the row's. */
-    async update(task: SchedulableTask): Promise<void> {
-      const { scheduleId: _id, ...update } = buildScheduleUpdate(task, settings);
+    /**
+     * Replaces spec, action (argument, memo), policies, paused state and note with the row's.
+     * `keepNote`: the current note's text, kept on a paused schedule (see buildScheduleUpdate).
+     */
+    async update(task: SchedulableTask, opts: { keepNote?: string } = {}): Promise<void> {
+      const { scheduleId: _id, fingerprint: _fingerprint, ...update } = buildScheduleUpdate(
+        task,
+        settings,
+        opts.keepNote,
+      );
       await withDeadline(() => handle(task.id).update(() => update));
     },
 

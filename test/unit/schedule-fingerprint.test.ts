@@ -1,0 +1,84 @@
+import {
+  buildScheduleOptions,
+  fingerprintInNote,
+  noteText,
+  scheduleFingerprint,
+  type SchedulableTask,
+} from '../../src/temporal/schedules';
+
+describe('scheduleFingerprint', () => {
+  const settings = { taskQueue: 'discord-webhooks', catchupWindowMs: 300_000 };
+  const task: SchedulableTask = {
+    id: '0b0e6c1e-6f0a-4b7e-9d52-3f1d2a4c5b6e',
+    name: 'standup reminder',
+    schedule: '*/10 * * * *',
+    timezone: 'Europe/Paris',
+    maxRetry: 2,
+    status: 'ACTIVE',
+  };
+  const fingerprint = scheduleFingerprint(task, settings);
+
+  it('when the same task is fingerprinted twice, then the hash is the same 12 hex digits', () => {
+    expect(fingerprint).toMatch(/^[0-9a-f]{12}$/);
+    expect(scheduleFingerprint({ ...task }, { ...settings })).toBe(fingerprint);
+  });
+
+  it('when anything the schedule runs with changes, then the hash changes', () => {
+    const variants: [string, SchedulableTask, typeof settings][] = [
+      ['maxRetry', { ...task, maxRetry: 3 }, settings],
+      ['schedule', { ...task, schedule: '*/5 * * * *' }, settings],
+      ['time zone', { ...task, timezone: 'UTC' }, settings],
+      ['paused', { ...task, status: 'INACTIVE' }, settings],
+      ['task id', { ...task, id: '1b0e6c1e-6f0a-4b7e-9d52-3f1d2a4c5b6e' }, settings],
+      ['task queue', task, { ...settings, taskQueue: 'other' }],
+      ['catch-up window', task, { ...settings, catchupWindowMs: 60_000 }],
+    ];
+    const hashes = variants.map(([what, t, s]) => [what, scheduleFingerprint(t, s)]);
+    for (const [what, hash] of hashes) expect([what, hash]).not.toEqual([what, fingerprint]);
+    expect(new Set(hashes.map(([, hash]) => hash)).size).toBe(variants.length);
+  });
+
+  it('when only the name, or the spelling of the same times, changes, then the hash stays', () => {
+    expect(scheduleFingerprint({ ...task, name: 'renamed' }, settings)).toBe(fingerprint);
+    expect(scheduleFingerprint({ ...task, schedule: '0-59/10 * * * *' }, settings)).toBe(fingerprint);
+  });
+
+  it('when the task is INACTIVE or FAILED, then both are paused schedules with the same hash', () => {
+    expect(scheduleFingerprint({ ...task, status: 'FAILED' }, settings)).toBe(
+      scheduleFingerprint({ ...task, status: 'INACTIVE' }, settings),
+    );
+  });
+});
+
+describe('schedule note', () => {
+  const settings = { taskQueue: 'discord-webhooks', catchupWindowMs: 300_000 };
+  const task: SchedulableTask = {
+    id: '0b0e6c1e-6f0a-4b7e-9d52-3f1d2a4c5b6e',
+    name: 'standup reminder',
+    schedule: '@daily',
+    timezone: 'UTC',
+    maxRetry: 0,
+    status: 'ACTIVE',
+  };
+
+  it('when a schedule is built, then its note keeps the readable status and ends with the fingerprint', () => {
+    const fingerprint = scheduleFingerprint(task, settings);
+    expect(buildScheduleOptions(task, settings).state?.note).toBe(`active · config ${fingerprint}`);
+    const off = { ...task, status: 'INACTIVE' as const };
+    expect(buildScheduleOptions(off, settings).state?.note).toBe(
+      `paused: task toggled off · config ${scheduleFingerprint(off, settings)}`,
+    );
+  });
+
+  it('when a note is read back, then the fingerprint and the readable text are told apart', () => {
+    expect(fingerprintInNote('active · config 3f9a1c2e4b7d')).toBe('3f9a1c2e4b7d');
+    expect(noteText('active · config 3f9a1c2e4b7d')).toBe('active');
+    expect(fingerprintInNote('config 3f9a1c2e4b7d')).toBe('3f9a1c2e4b7d');
+    expect(fingerprintInNote('active')).toBeUndefined();
+    expect(fingerprintInNote(undefined)).toBeUndefined();
+    expect(fingerprintInNote('paused due to workflow failure: task-1: boom')).toBeUndefined();
+    expect(noteText('paused due to workflow failure: task-1: boom')).toBe(
+      'paused due to workflow failure: task-1: boom',
+    );
+  });
+});

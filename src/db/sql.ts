@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
+import type { Orm } from './orm';
+
 /**
  * SQL fragments shared by the read queries. The API's read routes query PostgreSQL directly
  * (no entity hydration, no unit of work), since they are the hot path (SPEC §9).
@@ -25,5 +29,49 @@ export function whereAll(conditions: (SqlFilter | false | undefined)[]): SqlFilt
   return {
     sql: set.length === 0 ? '' : `where ${set.map((c) => c.sql).join(' and ')}`,
     params: set.flatMap((c) => c.params),
+  };
+}
+
+/** Runs one read query and returns its rows. `text` uses `?` placeholders, in order. */
+export type QueryRows = <T>(text: string, values?: readonly unknown[]) => Promise<T[]>;
+
+interface PgClient {
+  query(config: {
+    name: string;
+    text: string;
+    values: readonly unknown[];
+  }): Promise<{ rows: unknown[] }>;
+}
+
+/**
+ * Read queries as named prepared statements on the ORM's own connection pool: PostgreSQL parses
+ * and plans each distinct query text once per connection instead of on every request, and the
+ * values travel as bind parameters, never spliced into the text. The read routes' query texts are
+ * a small fixed set (one per filter and sort combination), so the statements stay few.
+ */
+export function createQueryRows(orm: Orm): QueryRows {
+  const knex = (orm.em.getConnection() as PostgreSqlConnection).getKnex();
+  const statements = new Map<string, { name: string; text: string }>();
+  const statement = (text: string) => {
+    let found = statements.get(text);
+    if (!found) {
+      let n = 0;
+      const numbered = text.replace(/\?/g, () => `$${++n}`);
+      found = {
+        name: `read_${createHash('sha1').update(numbered).digest('hex').slice(0, 24)}`,
+        text: numbered,
+      };
+      statements.set(text, found);
+    }
+    return found;
+  };
+  return async <T>(text: string, values: readonly unknown[] = []): Promise<T[]> => {
+    const { name, text: numbered } = statement(text);
+    const client = (await knex.client.acquireConnection()) as PgClient;
+    try {
+      return (await client.query({ name, text: numbered, values })).rows as T[];
+    } finally {
+      await knex.client.releaseConnection(client);
+    }
   };
 }

@@ -1,7 +1,7 @@
 import { NotFoundError } from '../api/errors';
 import type { ExecutionStatus } from '../db/entities';
 import type { Orm } from '../db/orm';
-import { type SqlFilter, whereAll } from '../db/sql';
+import { createQueryRows, type SqlFilter, whereAll } from '../db/sql';
 import { type LogResource, type LogRow, logColumns, toLogResource } from './log.mapper';
 import { type Page, pageMeta } from './task.service';
 
@@ -27,7 +27,7 @@ const NEWEST_FIRST = 'l.execution_time desc, l.attempt desc, l.id desc';
  * end, which has no row to carry the total, costs a second query.
  */
 export function createLogService(deps: { orm: Orm }) {
-  const connection = deps.orm.em.getConnection();
+  const rowsOf = createQueryRows(deps.orm);
 
   async function findPage(query: LogQuery & { taskId?: string }): Promise<Page<LogResource>> {
     const filter = whereAll([
@@ -36,7 +36,7 @@ export function createLogService(deps: { orm: Orm }) {
       query.from !== undefined && { sql: 'l.execution_time >= ?', params: [query.from] },
       query.to !== undefined && { sql: 'l.execution_time <= ?', params: [query.to] },
     ]);
-    const rows = await connection.execute<(LogRow & { task_name: string | null; total: number })[]>(
+    const rows = await rowsOf<LogRow & { task_name: string | null; total: number }>(
       `select ${logColumns('l')}, t.name as task_name, (${countSql(filter)}) as total
        from task_logs l left join tasks t on t.id = l.task_id
        ${filter.sql}
@@ -52,7 +52,7 @@ export function createLogService(deps: { orm: Orm }) {
   }
 
   async function count(filter: SqlFilter): Promise<number> {
-    const [row] = await connection.execute<{ total: number }[]>(countSql(filter), filter.params);
+    const [row] = await rowsOf<{ total: number }>(countSql(filter), filter.params);
     return row?.total ?? 0;
   }
 
@@ -62,7 +62,7 @@ export function createLogService(deps: { orm: Orm }) {
       const page = await findPage({ ...query, taskId });
       // A matching log proves the task exists (foreign key); only an empty result needs a look.
       if (page.meta.total === 0) {
-        const found = await connection.execute<unknown[]>('select 1 from tasks where id = ?', [taskId]);
+        const found = await rowsOf<unknown>('select 1 from tasks where id = ?', [taskId]);
         if (found.length === 0) throw new NotFoundError(`Task ${taskId} does not exist.`);
       }
       return page;

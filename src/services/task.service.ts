@@ -1,16 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import { type EntityManager, LockMode } from '@mikro-orm/core';
-import { type Client, isGrpcServiceError, ScheduleNotFoundError, WorkflowIdReusePolicy } from '@temporalio/client';
-import { NotFoundError, UpstreamUnavailableError, ValidationError, type FieldError } from '../api/errors';
+import {
+  type Client,
+  isGrpcServiceError,
+  ScheduleNotFoundError,
+  WorkflowIdReusePolicy,
+} from '@temporalio/client';
+import {
+  NotFoundError,
+  UpstreamUnavailableError,
+  ValidationError,
+  type FieldError,
+} from '../api/errors';
 import { type DiscordPayload, type ITask, Task, type TaskStatus } from '../db/entities';
-import { escapeLike, isoTimestamp, whereAll } from '../db/sql';
+import { createQueryRows, escapeLike, isoTimestamp, whereAll } from '../db/sql';
 import type { Orm } from '../db/orm';
 import { validatePayload } from '../discord/payload-schema';
 import { findTemplateErrors } from '../discord/template';
 import { maskWebhookUrl, validateWebhookUrl } from '../discord/webhook-url';
 import type { Logger } from '../logger';
 import { isValidTimeZone, parseSchedule } from '../schedule/cron';
-import { scheduleIdForTask, SEND_WEBHOOK_WORKFLOW, type SendWebhookInput } from '../temporal/contracts';
+import {
+  scheduleIdForTask,
+  SEND_WEBHOOK_WORKFLOW,
+  type SendWebhookInput,
+} from '../temporal/contracts';
 import type { ScheduleGateway } from '../temporal/schedules';
 import { type LogResource, type LogRow, logColumns, toLogResource } from './log.mapper';
 import type { NextRunCache } from './next-run-cache';
@@ -88,7 +102,7 @@ export interface TaskServiceDeps {
  */
 export function createTaskService(deps: TaskServiceDeps) {
   const { orm, schedules, nextRuns, settings } = deps;
-  const connection = orm.em.getConnection();
+  const rowsOf = createQueryRows(orm);
 
   function validate(input: UpdateTaskInput): void {
     const errors: FieldError[] = [];
@@ -104,7 +118,10 @@ export function createTaskService(deps: TaskServiceDeps) {
       if (!url.ok) errors.push({ path: 'body.webhookUrl', message: url.reason });
     }
     if (input.payload !== undefined) {
-      for (const error of [...validatePayload(input.payload), ...findTemplateErrors(input.payload)]) {
+      for (const error of [
+        ...validatePayload(input.payload),
+        ...findTemplateErrors(input.payload),
+      ]) {
         errors.push({ path: `body.${error.path}`, message: error.message });
       }
     }
@@ -112,7 +129,11 @@ export function createTaskService(deps: TaskServiceDeps) {
   }
 
   async function load(em: EntityManager, id: string, lock = false): Promise<ITask> {
-    const task = await em.findOne(Task, { id }, lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
+    const task = await em.findOne(
+      Task,
+      { id },
+      lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
+    );
     if (!task) throw new NotFoundError(`Task ${id} does not exist.`);
     return task;
   }
@@ -180,7 +201,7 @@ export function createTaskService(deps: TaskServiceDeps) {
 
     /** The task and its ten newest logs, in one query. */
     async get(id: string): Promise<TaskResource & { recentLogs: LogResource[] }> {
-      const [row] = await connection.execute<(TaskRow & { recent_logs: LogRow[] })[]>(
+      const [row] = await rowsOf<TaskRow & { recent_logs: LogRow[] }>(
         `select ${taskColumns('t')}, ${RECENT_LOGS} as recent_logs from tasks t where t.id = ?`,
         [id],
       );
@@ -195,10 +216,13 @@ export function createTaskService(deps: TaskServiceDeps) {
     async list(query: ListTasksQuery): Promise<Page<TaskResource>> {
       const filter = whereAll([
         query.status !== undefined && { sql: 't.status = ?', params: [query.status] },
-        query.search !== undefined && { sql: 't.name ilike ?', params: [`%${escapeLike(query.search)}%`] },
+        query.search !== undefined && {
+          sql: 't.name ilike ?',
+          params: [`%${escapeLike(query.search)}%`],
+        },
       ]);
       const countSql = `select count(*)::int as total from tasks t ${filter.sql}`;
-      const rows = await connection.execute<(TaskRow & { total: number })[]>(
+      const rows = await rowsOf<TaskRow & { total: number }>(
         `select ${taskColumns('t')}, (${countSql}) as total from tasks t ${filter.sql}
          order by ${SORTS[query.sort ?? '-createdAt'] ?? SORTS['-createdAt']}
          limit ? offset ?`,
@@ -206,9 +230,7 @@ export function createTaskService(deps: TaskServiceDeps) {
       );
       // A page past the end has no row to carry the total.
       const total =
-        rows[0]?.total ??
-        (await connection.execute<{ total: number }[]>(countSql, filter.params))[0]?.total ??
-        0;
+        rows[0]?.total ?? (await rowsOf<{ total: number }>(countSql, filter.params))[0]?.total ?? 0;
       return { data: await Promise.all(rows.map(rowToResource)), meta: pageMeta(query, total) };
     },
 
@@ -335,7 +357,9 @@ export interface TaskRow {
 export function taskColumns(alias: string): string {
   const c = (column: string) => `${alias}.${column}`;
   return [
-    ...['id', 'name', 'schedule', 'timezone', 'webhook_url', 'payload', 'max_retry', 'status'].map(c),
+    ...['id', 'name', 'schedule', 'timezone', 'webhook_url', 'payload', 'max_retry', 'status'].map(
+      c,
+    ),
     `${isoTimestamp(c('last_execution_at'))} as last_execution_at`,
     c('last_execution_status'),
     `${isoTimestamp(c('created_at'))} as created_at`,
@@ -361,10 +385,17 @@ export function taskRowToResource(row: TaskRow, nextRunAt: Date | null): TaskRes
   };
 }
 
-export function pageMeta(query: { page: number; limit: number }, total: number): Page<never>['meta'] {
-  return { page: query.page, limit: query.limit, total, totalPages: Math.ceil(total / query.limit) };
+export function pageMeta(
+  query: { page: number; limit: number },
+  total: number,
+): Page<never>['meta'] {
+  return {
+    page: query.page,
+    limit: query.limit,
+    total,
+    totalPages: Math.ceil(total / query.limit),
+  };
 }
-
 
 /** Temporal's answers in the API's terms: a rejected spec is 400, an unreachable server 503. */
 export function translateTemporalError(error: unknown): unknown {
@@ -379,7 +410,9 @@ export function translateTemporalError(error: unknown): unknown {
       ]);
     case 4: // DEADLINE_EXCEEDED
     case 14: // UNAVAILABLE
-      return new UpstreamUnavailableError('Temporal is unreachable; nothing was changed. Try again shortly.');
+      return new UpstreamUnavailableError(
+        'Temporal is unreachable; nothing was changed. Try again shortly.',
+      );
     default:
       return error;
   }

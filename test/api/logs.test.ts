@@ -168,7 +168,8 @@ describe('logs API on real PostgreSQL', () => {
         await insertLog(task.id, new Date(day.getTime() + i * HOUR));
         await insertLog(task.id, new Date(day.getTime() + (i + 3) * HOUR));
       }
-      const execute = jest.spyOn(t.orm.em.getConnection(), 'execute');
+      // Every read query takes one connection from the pool.
+      const execute = jest.spyOn(t.orm.em.getConnection().getKnex().client, 'acquireConnection');
       try {
         const page = await getPage(
           `/api/logs?from=${iso(day)}&to=${iso(new Date(day.getTime() + 24 * HOUR))}`,

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { ensureTemporalCli } from '../../src/embedded/temporal-cli';
 import { startTemporalDevServer } from '../../src/embedded/temporal-dev-server';
 
@@ -94,6 +94,53 @@ describe('startTemporalDevServer', () => {
       }
     } finally {
       await Promise.all([a.stop(), b.stop()]);
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when a state file written with SQLite defaults is started again with ours, then it switches to the write-ahead log and keeps its state', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-dev-server-'));
+    const cli = await cliPath();
+    const dbFilename = path.join(dir, 'temporal.db');
+    // SQLite's header: bytes 18 and 19 are 2 in WAL mode, 1 with the rollback journal.
+    const journalVersion = async () =>
+      (await fs.readFile(dbFilename)).subarray(18, 20).toJSON().data;
+    const connect = async (address: string) => {
+      const connection = await Connection.connect({ address });
+      return { client: new Client({ connection }), connection };
+    };
+    try {
+      const legacy = await startTemporalDevServer({
+        cliPath: cli,
+        uiPort: false,
+        dbFilename,
+        sqlitePragmas: {},
+      });
+      try {
+        const { client, connection } = await connect(legacy.address);
+        await client.schedule.create({
+          scheduleId: 'kept-across-restart',
+          spec: { intervals: [{ every: '365d' }] },
+          action: { type: 'startWorkflow', workflowType: 'none', taskQueue: 'none', args: [] },
+          state: { paused: true },
+        });
+        await connection.close();
+      } finally {
+        await legacy.stop();
+      }
+      expect(await journalVersion()).toEqual([1, 1]);
+
+      const server = await startTemporalDevServer({ cliPath: cli, uiPort: false, dbFilename });
+      try {
+        expect(await journalVersion()).toEqual([2, 2]);
+        const { client, connection } = await connect(server.address);
+        const description = await client.schedule.getHandle('kept-across-restart').describe();
+        expect(description.state.paused).toBe(true);
+        await connection.close();
+      } finally {
+        await server.stop();
+      }
+    } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
   });

@@ -27,13 +27,23 @@ export async function startBenchDiscord(): Promise<{
       const match = /\/webhooks\/(\d+)\//.exec(req.url ?? '');
       let content = '';
       try {
-        content = String((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { content?: unknown }).content ?? '');
+        content = String(
+          (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { content?: unknown }).content ??
+            '',
+        );
       } catch {
         // not JSON: recorded with empty content
       }
       receipts.push({ webhookId: match?.[1] ?? '', receivedAt, content });
-      const body = JSON.stringify({ id: String(1_000_000_000_000_000n + nextId++), type: 0, content });
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      const body = JSON.stringify({
+        id: String(1_000_000_000_000_000n + nextId++),
+        type: 0,
+        content,
+      });
+      res.writeHead(200, {
+        'Content-Type': 'application/json',
+        'Content-Length': Buffer.byteLength(body),
+      });
       res.end(body);
     });
   });

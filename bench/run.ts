@@ -30,9 +30,23 @@ const ROOT = path.resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
 /** `--profile`: the API and worker write V8 CPU profiles to bench/results/profiles/. */
 const PROFILE = process.argv.includes('--profile');
+/** `--only reads,deliveries`: run just these scenarios (creates, reads, deliveries, due, bulk). */
+const ONLY = ((i) => (i >= 0 ? new Set(process.argv[i + 1]?.split(',')) : null))(
+  process.argv.indexOf('--only'),
+);
+const runs = (scenario: 'creates' | 'reads' | 'deliveries' | 'due' | 'bulk') =>
+  !ONLY || ONLY.has(scenario);
 const SIZES = QUICK
   ? { listTasks: 200, logs: 2_000, duration: 3, posts: 50, deliveries: 100, due: 30, bulk: 300 }
-  : { listTasks: 1_000, logs: 10_000, duration: 10, posts: 200, deliveries: 500, due: 200, bulk: 10_000 };
+  : {
+      listTasks: 1_000,
+      logs: 10_000,
+      duration: 10,
+      posts: 200,
+      deliveries: 500,
+      due: 200,
+      bulk: 10_000,
+    };
 
 interface Row {
   scenario: string;
@@ -45,14 +59,17 @@ const rows: Row[] = [];
 const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  sorted.length === 0
+    ? NaN
+    : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 async function main(): Promise<void> {
   const started = Date.now();
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanup = async () => {
-    for (const fn of cleanups.splice(0).reverse()) await fn().catch((e: unknown) => log(`cleanup: ${String(e)}`));
+    for (const fn of cleanups.splice(0).reverse())
+      await fn().catch((e: unknown) => log(`cleanup: ${String(e)}`));
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
@@ -64,13 +81,22 @@ async function main(): Promise<void> {
     await fs.chmod(tmp, 0o755);
     cleanups.push(() => fs.rm(tmp, { recursive: true, force: true }));
     if (!databaseUrl) {
-      const pg = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'postgres'), port: await getFreePort() });
+      const pg = await startEmbeddedPostgres({
+        dataDir: path.join(tmp, 'postgres'),
+        port: await getFreePort(),
+      });
       cleanups.push(() => pg.stop());
       databaseUrl = pg.databaseUrl;
     }
     if (!temporalAddress) {
       const cli = await ensureTemporalCli();
-      const dev = await startTemporalDevServer({ cliPath: cli.path, uiPort: false, dbFilename: path.join(tmp, 'temporal.db') });
+      const dev = await startTemporalDevServer({
+        cliPath: cli.path,
+        uiPort: false,
+        dbFilename: path.join(tmp, 'temporal.db'),
+        // Our default (DEFAULT_SQLITE_PRAGMAS); `--sqlite-defaults` measures SQLite's own.
+        ...(process.argv.includes('--sqlite-defaults') ? { sqlitePragmas: {} } : {}),
+      });
       cleanups.push(() => dev.stop());
       temporalAddress = dev.address;
     }
@@ -121,31 +147,37 @@ async function main(): Promise<void> {
       maxRetry: 0,
     });
     const post = async (body: object) => {
-      const res = await fetch(`${base}/api/tasks`, { method: 'POST', headers, body: JSON.stringify(body) });
-      if (res.status !== 201) throw new Error(`POST /api/tasks -> ${res.status}: ${await res.text()}`);
+      const res = await fetch(`${base}/api/tasks`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+      });
+      if (res.status !== 201)
+        throw new Error(`POST /api/tasks -> ${res.status}: ${await res.text()}`);
       return (await res.json()) as { id: string; webhookUrl: string };
     };
 
     // --- 5. sequential creates (row + schedule) ---------------------------------------------------
     const createTimes: number[] = [];
     const taskIds: string[] = [];
-    for (let i = 0; i < SIZES.posts; i++) {
+    for (let i = 0; i < (runs('creates') ? SIZES.posts : 0); i++) {
       const t0 = performance.now();
       taskIds.push((await post(taskBody(`bench task ${i}`))).id);
       createTimes.push(performance.now() - t0);
     }
     createTimes.sort((a, b) => a - b);
     const createP50 = percentile(createTimes, 50);
-    rows.push({
-      scenario: `${SIZES.posts} sequential POST /api/tasks (row + schedule)`,
-      figures: { p50_ms: round(createP50), p99_ms: round(percentile(createTimes, 99)) },
-      target: 'p50 < 20 ms',
-      met: createP50 < 20,
-    });
+    if (runs('creates'))
+      rows.push({
+        scenario: `${SIZES.posts} sequential POST /api/tasks (row + schedule)`,
+        figures: { p50_ms: round(createP50), p99_ms: round(percentile(createTimes, 99)) },
+        target: 'p50 < 20 ms',
+        met: createP50 < 20,
+      });
 
     // --- seed the rest of the listed tasks and the logs ------------------------------------------
-    await forEachLimited(range(SIZES.listTasks - SIZES.posts), 8, async (i) => {
-      taskIds.push((await post(taskBody(`bench task ${SIZES.posts + i}`))).id);
+    await forEachLimited(range(SIZES.listTasks - taskIds.length), 8, async (i) => {
+      taskIds.push((await post(taskBody(`bench task ${createTimes.length + i}`))).id);
     });
     const orm = await initOrm({ databaseUrl, poolMax: 8 });
     cleanups.push(() => orm.close());
@@ -170,92 +202,139 @@ async function main(): Promise<void> {
       const bad = result.non2xx + result.errors + result.timeouts;
       rows.push({
         scenario,
-        figures: { req_per_s: round(rps, 0), p50_ms: result.latency.p50, p99_ms: p99, failed_requests: bad },
+        figures: {
+          req_per_s: round(rps, 0),
+          p50_ms: result.latency.p50,
+          p99_ms: p99,
+          failed_requests: bad,
+        },
         target,
         met: minRps === null ? null : rps >= minRps && p99 < 50 && bad === 0,
       });
     };
-    await read(`GET /api/tasks?limit=20 over ${SIZES.listTasks} tasks`, `${base}/api/tasks?limit=20`, '>= 1,300 req/s, p99 < 50 ms', 1_300);
-    await read(`GET /api/tasks/:id with 10 logs`, `${base}/api/tasks/${taskIds[0]}`, '>= 1,600 req/s, p99 < 50 ms', 1_600);
-    await read(`GET /api/logs?limit=20 over ${SIZES.logs} logs`, `${base}/api/logs?limit=20`, '>= 550 req/s, p99 < 50 ms', 550);
-    await read('GET /health', `${base}/health`, 'framework ceiling (reference)', null);
+    if (runs('reads')) {
+      await read(
+        `GET /api/tasks?limit=20 over ${SIZES.listTasks} tasks`,
+        `${base}/api/tasks?limit=20`,
+        '>= 1,300 req/s, p99 < 50 ms',
+        1_300,
+      );
+      await read(
+        `GET /api/tasks/:id with 10 logs`,
+        `${base}/api/tasks/${taskIds[0]}`,
+        '>= 1,600 req/s, p99 < 50 ms',
+        1_600,
+      );
+      await read(
+        `GET /api/logs?limit=20 over ${SIZES.logs} logs`,
+        `${base}/api/logs?limit=20`,
+        '>= 550 req/s, p99 < 50 ms',
+        550,
+      );
+      await read('GET /health', `${base}/health`, 'framework ceiling (reference)', null);
+    }
 
     // --- 6. triggered deliveries, one worker ------------------------------------------------------
-    const triggered = taskIds.slice(0, SIZES.deliveries);
-    const before = await countManualLogs(orm);
-    const t0 = Date.now();
-    const workflowIds: string[] = [];
-    await forEachLimited(triggered, 16, async (id) => {
-      const res = await fetch(`${base}/api/tasks/${id}/trigger`, { method: 'POST', headers: { 'X-API-Key': apiKey } });
-      if (res.status !== 202) throw new Error(`trigger -> ${res.status}`);
-      workflowIds.push(((await res.json()) as { workflowId: string }).workflowId);
-    });
-    log(`triggered ${workflowIds.length} deliveries`);
-    const drained = await waitUntil(async () => (await countManualLogs(orm)) - before >= SIZES.deliveries, 180_000);
-    const drainSeconds = (Date.now() - t0) / 1000;
-    const attempts = (await countManualLogs(orm)) - before;
-    rows.push({
-      scenario: `${SIZES.deliveries} triggered deliveries, one worker`,
-      figures: {
-        deliveries_per_s: round(SIZES.deliveries / drainSeconds),
-        drain_s: round(drainSeconds, 2),
-        attempts,
-        drained: drained ? 'yes' : 'timed out',
-      },
-      target: '>= 200/s, attempts = deliveries',
-      met: drained && attempts === SIZES.deliveries && SIZES.deliveries / drainSeconds >= 200,
-    });
+    if (runs('deliveries')) {
+      const triggered = taskIds.slice(0, SIZES.deliveries);
+      const before = await countManualLogs(orm);
+      const t0 = Date.now();
+      const workflowIds: string[] = [];
+      await forEachLimited(triggered, 16, async (id) => {
+        const res = await fetch(`${base}/api/tasks/${id}/trigger`, {
+          method: 'POST',
+          headers: { 'X-API-Key': apiKey },
+        });
+        if (res.status !== 202) throw new Error(`trigger -> ${res.status}`);
+        workflowIds.push(((await res.json()) as { workflowId: string }).workflowId);
+      });
+      log(`triggered ${workflowIds.length} deliveries`);
+      const drained = await waitUntil(
+        async () => (await countManualLogs(orm)) - before >= SIZES.deliveries,
+        180_000,
+      );
+      const drainSeconds = (Date.now() - t0) / 1000;
+      const attempts = (await countManualLogs(orm)) - before;
+      rows.push({
+        scenario: `${SIZES.deliveries} triggered deliveries, one worker`,
+        figures: {
+          deliveries_per_s: round(SIZES.deliveries / drainSeconds),
+          drain_s: round(drainSeconds, 2),
+          attempts,
+          drained: drained ? 'yes' : 'timed out',
+        },
+        target: '>= 200/s, attempts = deliveries',
+        met: drained && attempts === SIZES.deliveries && SIZES.deliveries / drainSeconds >= 200,
+      });
+    }
 
     // --- 7. tasks due together: fire latency ------------------------------------------------------
-    const due = await scheduleDueTogether(post, taskBody, SIZES.due, discord.url);
-    const dueIds = new Set(due.webhookIds);
-    log(`${SIZES.due} tasks due in ${(due.waitMs / 1000).toFixed(0)} s (${due.kind})`);
-    await waitUntil(async () => discord.countFor(dueIds) >= SIZES.due, due.waitMs + 60_000);
-    const latencies = firstReceipts(discord.receipts, dueIds).map((r) => r.receivedAt - Date.parse(r.content));
-    latencies.sort((a, b) => a - b);
-    rows.push({
-      scenario: `${SIZES.due} tasks due at the same time (${due.kind})`,
-      figures: {
-        received: latencies.length,
-        p50_ms: round(percentile(latencies, 50), 0),
-        p99_ms: round(percentile(latencies, 99), 0),
-        max_ms: round(latencies[latencies.length - 1] ?? NaN, 0),
-      },
-      target: 'p50 < 300 ms, p99 < 1 s',
-      met: latencies.length === SIZES.due && percentile(latencies, 50) < 300 && percentile(latencies, 99) < 1_000,
-    });
-    await forEachLimited(due.taskIds, 16, (id) =>
-      fetch(`${base}/api/tasks/${id}`, { method: 'DELETE', headers: { 'X-API-Key': apiKey } }).then(() => undefined),
-    );
+    if (runs('due')) {
+      const due = await scheduleDueTogether(post, taskBody, SIZES.due, discord.url);
+      const dueIds = new Set(due.webhookIds);
+      log(`${SIZES.due} tasks due in ${(due.waitMs / 1000).toFixed(0)} s (${due.kind})`);
+      await waitUntil(async () => discord.countFor(dueIds) >= SIZES.due, due.waitMs + 60_000);
+      const latencies = firstReceipts(discord.receipts, dueIds).map(
+        (r) => r.receivedAt - Date.parse(r.content),
+      );
+      latencies.sort((a, b) => a - b);
+      rows.push({
+        scenario: `${SIZES.due} tasks due at the same time (${due.kind})`,
+        figures: {
+          received: latencies.length,
+          p50_ms: round(percentile(latencies, 50), 0),
+          p99_ms: round(percentile(latencies, 99), 0),
+          max_ms: round(latencies[latencies.length - 1] ?? NaN, 0),
+        },
+        target: 'p50 < 300 ms, p99 < 1 s',
+        met:
+          latencies.length === SIZES.due &&
+          percentile(latencies, 50) < 300 &&
+          percentile(latencies, 99) < 1_000,
+      });
+      await forEachLimited(due.taskIds, 16, (id) =>
+        fetch(`${base}/api/tasks/${id}`, {
+          method: 'DELETE',
+          headers: { 'X-API-Key': apiKey },
+        }).then(() => undefined),
+      );
+    }
 
     // --- 8. bulk create through the service, then reconcile ---------------------------------------
-    const config = loadConfig(env);
-    const services = createServices({ config, orm, temporal, logger });
-    const bulkStart = Date.now();
-    await forEachLimited(range(SIZES.bulk), 32, async (i) => {
-      await services.tasks.create(taskBody(`bulk ${i}`) as Parameters<typeof services.tasks.create>[0]);
-    });
-    const bulkSeconds = (Date.now() - bulkStart) / 1000;
-    const summary = await reconcileSchedules({
-      orm,
-      client: temporal.client,
-      schedules: services.schedules,
-      settings: { taskQueue: config.temporalTaskQueue, catchupWindowMs: config.scheduleCatchupWindowMs },
-      logger,
-      concurrency: 32,
-    });
-    rows.push({
-      scenario: `${SIZES.bulk} tasks: bulk create, then reconcile all ${summary.tasks}`,
-      figures: {
-        create_s: round(bulkSeconds),
-        creates_per_s: round(SIZES.bulk / bulkSeconds),
-        reconcile_s: round(summary.durationMs / 1000),
-        changed: summary.created + summary.updated + summary.deleted,
-        failed: summary.failed,
-      },
-      target: 'reconcile < 60 s',
-      met: summary.durationMs < 60_000 && summary.failed === 0,
-    });
+    if (runs('bulk')) {
+      const config = loadConfig(env);
+      const services = createServices({ config, orm, temporal, logger });
+      const bulkStart = Date.now();
+      await forEachLimited(range(SIZES.bulk), 32, async (i) => {
+        await services.tasks.create(
+          taskBody(`bulk ${i}`) as Parameters<typeof services.tasks.create>[0],
+        );
+      });
+      const bulkSeconds = (Date.now() - bulkStart) / 1000;
+      const summary = await reconcileSchedules({
+        orm,
+        client: temporal.client,
+        schedules: services.schedules,
+        settings: {
+          taskQueue: config.temporalTaskQueue,
+          catchupWindowMs: config.scheduleCatchupWindowMs,
+        },
+        logger,
+        concurrency: 32,
+      });
+      rows.push({
+        scenario: `${SIZES.bulk} tasks: bulk create, then reconcile all ${summary.tasks}`,
+        figures: {
+          create_s: round(bulkSeconds),
+          creates_per_s: round(SIZES.bulk / bulkSeconds),
+          reconcile_s: round(summary.durationMs / 1000),
+          changed: summary.created + summary.updated + summary.deleted,
+          failed: summary.failed,
+        },
+        target: 'reconcile < 60 s',
+        met: summary.durationMs < 60_000 && summary.failed === 0,
+      });
+    }
 
     // --- 9. memory ------------------------------------------------------------------------------
     rows.push({
@@ -272,13 +351,23 @@ async function main(): Promise<void> {
   }
 }
 
-async function startRole(role: 'api' | 'worker', env: NodeJS.ProcessEnv, cleanups: (() => Promise<unknown>)[]) {
-  const profile = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/results/profiles')}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main/start.ts'], {
-    cwd: ROOT,
-    env: { ...env, ROLE: role },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+async function startRole(
+  role: 'api' | 'worker',
+  env: NodeJS.ProcessEnv,
+  cleanups: (() => Promise<unknown>)[],
+) {
+  const profile = PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/results/profiles')}`]
+    : [];
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...profile, '--import', 'tsx', 'src/main/start.ts'],
+    {
+      cwd: ROOT,
+      env: { ...env, ROLE: role },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   cleanups.push(async () => {
     if (child.exitCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
@@ -289,7 +378,10 @@ async function startRole(role: 'api' | 'worker', env: NodeJS.ProcessEnv, cleanup
 }
 
 async function waitForHealth(base: string): Promise<void> {
-  const ok = await waitUntil(async () => (await fetch(`${base}/health`).catch(() => undefined))?.status === 200, 60_000);
+  const ok = await waitUntil(
+    async () => (await fetch(`${base}/health`).catch(() => undefined))?.status === 200,
+    60_000,
+  );
   if (!ok) throw new Error('the API did not become healthy');
 }
 
@@ -305,7 +397,9 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
 async function countManualLogs(orm: Awaited<ReturnType<typeof initOrm>>): Promise<number> {
   const [row] = await orm.em
     .getConnection()
-    .execute<{ n: number }[]>(`select count(*)::int as n from task_logs where workflow_id like '%-manual-%'`);
+    .execute<{ n: number }[]>(
+      `select count(*)::int as n from task_logs where workflow_id like '%-manual-%'`,
+    );
   return row?.n ?? 0;
 }
 
@@ -343,9 +437,13 @@ async function scheduleDueTogether(
   return { taskIds, webhookIds, waitMs: Math.max(0, fireAt - Date.now()), kind };
 }
 
-function firstReceipts<T extends { webhookId: string; receivedAt: number }>(receipts: T[], ids: Set<string>): T[] {
+function firstReceipts<T extends { webhookId: string; receivedAt: number }>(
+  receipts: T[],
+  ids: Set<string>,
+): T[] {
   const seen = new Map<string, T>();
-  for (const r of receipts) if (ids.has(r.webhookId) && !seen.has(r.webhookId)) seen.set(r.webhookId, r);
+  for (const r of receipts)
+    if (ids.has(r.webhookId) && !seen.has(r.webhookId)) seen.set(r.webhookId, r);
   return [...seen.values()];
 }
 
@@ -357,7 +455,11 @@ function peakRssMiB(pid: number): number {
 
 const range = (n: number) => Array.from({ length: Math.max(0, n) }, (_, i) => i);
 
-async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function forEachLimited<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     range(Math.min(limit, items.length)).map(async () => {
@@ -386,9 +488,20 @@ async function report(totalSeconds: number): Promise<void> {
   process.stdout.write(lines.join('\n') + '\n');
   const out = path.join(ROOT, 'bench', 'results');
   await fs.mkdir(out, { recursive: true });
-  const json = { date: new Date().toISOString(), mode: QUICK ? 'quick' : 'full', machine, totalSeconds, scenarios: rows };
-  await fs.writeFile(path.join(out, QUICK ? 'latest-quick.json' : 'latest.json'), JSON.stringify(json, null, 2) + '\n');
-  log(`wrote bench/results/${QUICK ? 'latest-quick.json' : 'latest.json'}`);
+  const json = {
+    date: new Date().toISOString(),
+    mode: QUICK ? 'quick' : 'full',
+    machine,
+    totalSeconds,
+    scenarios: rows,
+  };
+  const file = ONLY
+    ? `partial-${[...ONLY].join('-')}.json`
+    : QUICK
+      ? 'latest-quick.json'
+      : 'latest.json';
+  await fs.writeFile(path.join(out, file), JSON.stringify(json, null, 2) + '\n');
+  log(`wrote bench/results/${file}`);
 }
 
 main().then(

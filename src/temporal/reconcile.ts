@@ -4,6 +4,7 @@ import {
   type ScheduleOptions,
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
+  type ScheduleSummary,
 } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { Task } from '../db/entities';
@@ -11,7 +12,9 @@ import type { Orm } from '../db/orm';
 import type { Logger } from '../logger';
 import { SCHEDULE_ID_PREFIX, scheduleIdForTask } from './contracts';
 import {
-  buildScheduleOptions,
+  desiredSchedule,
+  fingerprintInNote,
+  noteText,
   type SchedulableTask,
   type ScheduleGateway,
   type ScheduleSettings,
@@ -24,17 +27,34 @@ export interface ReconcileSummary {
   updated: number;
   deleted: number;
   unchanged: number;
+  /**
+   * Already equal, but the note lacked the current fingerprint (a schedule from an older version,
+   * or one paused after a failure): only the note was rewritten.
+   */
+  fingerprinted: number;
   failed: number;
+  /** Schedules read one by one (DescribeSchedule); the rest were judged from the list. */
+  described: number;
   durationMs: number;
   failures: { scheduleId: string; error: string }[];
 }
 
 const BATCH = 500;
 
+/** What reconciliation keeps of a listed schedule. */
+type ListedSchedule = Pick<ScheduleSummary, 'spec' | 'state'> & { workflowType?: string };
+
 /**
  * Makes Temporal match the database (SPEC §6): every task gets a schedule equal to the one its
  * row describes (spec, time zone, paused state, argument, policies); `task-*` schedules with no
  * task are deleted. One bad row or schedule is reported and skipped, never stops the rest.
+ *
+ * The list of schedules carries each one's spec, paused state, workflow type and note, and the
+ * note ends with the fingerprint of the configuration it was written with. A schedule whose
+ * listed fingerprint, paused state, workflow type and spec all match its row is unchanged without
+ * being described; any other is described and compared field by field (and repaired, or given the
+ * fingerprint it lacks). `deep` describes every schedule: it also catches edits the list cannot
+ * show, such as a changed argument under an untouched note.
  */
 export async function reconcileSchedules(deps: {
   orm: Orm;
@@ -43,6 +63,8 @@ export async function reconcileSchedules(deps: {
   settings: ScheduleSettings;
   logger: Logger;
   concurrency?: number;
+  /** Describe every schedule instead of trusting the list's fingerprints. */
+  deep?: boolean;
   /** Stops between schedules (shutdown); the summary covers what was done. */
   signal?: AbortSignal;
 }): Promise<ReconcileSummary> {
@@ -54,7 +76,9 @@ export async function reconcileSchedules(deps: {
     updated: 0,
     deleted: 0,
     unchanged: 0,
+    fingerprinted: 0,
     failed: 0,
+    described: 0,
     durationMs: 0,
     failures: [],
   };
@@ -65,12 +89,15 @@ export async function reconcileSchedules(deps: {
     logger.warn({ scheduleId, err: message }, 'reconcile: could not repair schedule');
   };
 
-  // 1. Every task schedule Temporal knows (the visibility list can lag a fresh create slightly;
-  //    step 2 treats "already exists" as existing).
-  const existing = new Set<string>();
+  // 1. Every task schedule Temporal knows. The visibility list can lag a fresh create or update
+  //    slightly: step 2 treats "already exists" as existing, and a stale summary's fingerprint
+  //    or state does not match, so that schedule is described.
+  const existing = new Map<string, ListedSchedule>();
   const stopped = () => deps.signal?.aborted ?? false;
-  for await (const summaryItem of client.schedule.list({ pageSize: 1000 })) {
-    if (summaryItem.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) existing.add(summaryItem.scheduleId);
+  for await (const listed of client.schedule.list({ pageSize: 1000 })) {
+    if (!listed.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) continue;
+    const { spec, state, action } = listed;
+    existing.set(listed.scheduleId, { spec, state, workflowType: action?.workflowType });
   }
 
   // 2. Every task, in id order, a batch at a time.
@@ -91,13 +118,19 @@ export async function reconcileSchedules(deps: {
       taskIds.add(task.id);
       const scheduleId = scheduleIdForTask(task.id);
       let desired: ScheduleOptions;
+      let fingerprint: string;
       try {
-        desired = buildScheduleOptions(task, settings);
+        ({ options: desired, fingerprint } = desiredSchedule(task, settings));
       } catch (error) {
         return fail(scheduleId, error);
       }
       try {
-        if (!existing.has(scheduleId)) {
+        const listed = existing.get(scheduleId);
+        if (!deps.deep && listed && listedDrift(listed, desired, fingerprint).length === 0) {
+          summary.unchanged += 1;
+          return;
+        }
+        if (!listed) {
           try {
             await schedules.create(task);
             summary.created += 1;
@@ -108,6 +141,7 @@ export async function reconcileSchedules(deps: {
         }
         let description: ScheduleDescription;
         try {
+          summary.described += 1;
           description = await schedules.describe(task.id);
         } catch (error) {
           if (!(error instanceof ScheduleNotFoundError)) throw error;
@@ -117,7 +151,13 @@ export async function reconcileSchedules(deps: {
         }
         const drift = scheduleDrift(description, desired);
         if (drift.length === 0) {
-          summary.unchanged += 1;
+          if (fingerprintInNote(description.state.note) === fingerprint) {
+            summary.unchanged += 1;
+            return;
+          }
+          // Equal, but the list cannot tell yet: add the fingerprint so that the next pass can.
+          await schedules.update(task, { keepNote: noteText(description.state.note) });
+          summary.fingerprinted += 1;
           return;
         }
         await schedules.update(task);
@@ -133,7 +173,7 @@ export async function reconcileSchedules(deps: {
   // Skipped when stopped early: a task not yet read would look like an orphan.
   const orphans = stopped()
     ? []
-    : [...existing].filter((id) => !taskIds.has(id.slice(SCHEDULE_ID_PREFIX.length)));
+    : [...existing.keys()].filter((id) => !taskIds.has(id.slice(SCHEDULE_ID_PREFIX.length)));
   await forEachLimited(orphans, deps.concurrency ?? 16, stopped, async (scheduleId) => {
     try {
       await client.schedule.getHandle(scheduleId).delete();
@@ -164,6 +204,18 @@ export function scheduleDrift(actual: ScheduleDescription, desired: ScheduleOpti
   ) {
     drift.push('policies');
   }
+  return drift;
+}
+
+/**
+ * The aspects in which a listed schedule may differ from the desired one ('fingerprint' when its
+ * note's does not match, which covers what the list does not show); empty when it is unchanged.
+ */
+export function listedDrift(listed: ListedSchedule, desired: ScheduleOptions, fingerprint: string): string[] {
+  const drift = listed.spec ? specDrift(listed.spec, desired.spec) : ['spec'];
+  if (fingerprintInNote(listed.state.note) !== fingerprint) drift.push('fingerprint');
+  if (listed.state.paused !== (desired.state?.paused ?? false)) drift.push('paused');
+  if (listed.workflowType !== desired.action.workflowType) drift.push('workflow');
   return drift;
 }
 

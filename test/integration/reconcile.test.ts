@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { ScheduleNotFoundError } from '@temporalio/client';
+import { ScheduleNotFoundError, type ScheduleSummary } from '@temporalio/client';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
 import { createServices, type Services } from '../../src/services';
 import { reconcileSchedules } from '../../src/temporal/reconcile';
+import { fingerprintInNote, scheduleFingerprint } from '../../src/temporal/schedules';
 import { createTestApp, type TestApp } from '../helpers/app';
 
 describe('reconcileSchedules', () => {
@@ -27,8 +28,51 @@ describe('reconcileSchedules', () => {
       payload: { content: 'hi' },
       maxRetry: 2,
     });
-  const reconcile = () =>
-    reconcileSchedules({ orm: t.orm, client: t.temporal.client, schedules: services.schedules, settings, logger });
+  const reconcile = (opts: { deep?: boolean } = {}) =>
+    reconcileSchedules({
+      orm: t.orm,
+      client: t.temporal.client,
+      schedules: services.schedules,
+      settings,
+      logger,
+      ...opts,
+    });
+
+  /**
+   * Waits until Temporal's schedule list (a visibility store, behind the schedules by a moment)
+   * shows what a test wrote; `shows` gets the listed schedule, undefined when it is not listed.
+   */
+  const waitForListing = async (scheduleId: string, shows: (listed?: ScheduleSummary) => boolean) => {
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      let found: ScheduleSummary | undefined;
+      for await (const listed of t.temporal.client.schedule.list({ pageSize: 1000 })) {
+        if (listed.scheduleId === scheduleId) found = listed;
+      }
+      if (shows(found)) return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`the schedule list did not show the expected ${scheduleId} in time`);
+  };
+  const listedNote = (taskId: string, expected: (note: string) => boolean) =>
+    waitForListing(`task-${taskId}`, (listed) => listed !== undefined && expected(listed.state.note ?? ''));
+  const listedWithFingerprint = (taskId: string) =>
+    listedNote(taskId, (note) => fingerprintInNote(note) !== undefined);
+  /** Runs reconcile with describe() watched; returns the summary and the task ids it described. */
+  const reconcileCountingDescribes = async (opts: { deep?: boolean } = {}) => {
+    const describe = jest.spyOn(services.schedules, 'describe');
+    try {
+      const summary = await reconcile(opts);
+      return { summary, described: describe.mock.calls.map(([taskId]) => taskId) };
+    } finally {
+      describe.mockRestore();
+    }
+  };
+  const rowOf = async (taskId: string) =>
+    (await t.orm.em.fork().getConnection().execute(
+      'select id, name, schedule, timezone, max_retry as "maxRetry", status from tasks where id = ?',
+      [taskId],
+    ))[0] as { id: string; name: string; schedule: string; timezone: string; maxRetry: number; status: 'ACTIVE' };
 
   it('when a schedule is missing, drifted or orphaned, and one row is bad, then each is repaired and the bad row is reported', async () => {
     const missing = await createTask('missing');
@@ -49,6 +93,10 @@ describe('reconcileSchedules', () => {
       action: { type: 'startWorkflow', workflowType: 'sendWebhook', taskQueue: 'discord-webhooks', args: [] },
       state: { paused: true },
     });
+    // Reconcile judges from the schedule list first, which shows changes a moment late.
+    await waitForListing(`task-${missing.id}`, (listed) => listed === undefined);
+    await waitForListing(`task-${drifted.id}`, (listed) => (listed?.spec?.intervals ?? []).length > 0);
+    await listedNote(pausedDrift.id, (note) => note === 'paused by hand');
     const badId = randomUUID();
     await t.orm.em.getConnection().execute(
       `insert into tasks (id, name, schedule, webhook_url, payload, created_at, updated_at)
@@ -95,5 +143,101 @@ describe('reconcileSchedules', () => {
       signal: controller.signal,
     });
     expect(summary).toMatchObject({ tasks: 0, deleted: 0 });
+  });
+
+  describe('fast path', () => {
+    it('when nothing drifted, then every schedule is judged unchanged from the list without a describe', async () => {
+      const tasks = [await createTask('fast a'), await createTask('fast b', '@every 90s')];
+      await services.tasks.toggle(tasks[1]!.id);
+      for (const task of tasks) await listedWithFingerprint(task.id);
+      await listedNote(tasks[1]!.id, (note) => note.startsWith('paused: task toggled off'));
+
+      const { summary, described } = await reconcileCountingDescribes();
+
+      for (const task of tasks) expect(described).not.toContain(task.id);
+      expect(summary.unchanged).toBeGreaterThanOrEqual(2);
+      expect((await handle(tasks[1]!.id).describe()).state.paused).toBe(true);
+    });
+
+    it("when a task's maxRetry was changed in the database behind Temporal's back, then its schedule is repaired", async () => {
+      const task = await createTask('retry changed');
+      await listedWithFingerprint(task.id);
+      await t.orm.em.getConnection().execute('update tasks set max_retry = 7 where id = ?', [task.id]);
+
+      const { summary, described } = await reconcileCountingDescribes();
+
+      expect(described).toContain(task.id);
+      expect(summary.updated).toBeGreaterThanOrEqual(1);
+      const repaired = await handle(task.id).describe();
+      expect((repaired.action as { args: unknown[] }).args).toEqual([{ taskId: task.id, maxRetry: 7 }]);
+      expect(fingerprintInNote(repaired.state.note)).toBe(scheduleFingerprint(await rowOf(task.id), settings));
+    });
+
+    it('when an operator changed the spec and left the note alone, then the list shows it and the schedule is repaired', async () => {
+      const task = await createTask('spec edited by hand');
+      await listedWithFingerprint(task.id);
+      await handle(task.id).update((previous) => ({ ...previous, spec: { intervals: [{ every: '1h' }] } }));
+      const edited = await handle(task.id).describe();
+      expect(fingerprintInNote(edited.state.note)).toBe(scheduleFingerprint(await rowOf(task.id), settings));
+      await waitForListing(`task-${task.id}`, (listed) => (listed?.spec?.intervals ?? []).length > 0);
+
+      const { described } = await reconcileCountingDescribes();
+
+      expect(described).toContain(task.id);
+      const repaired = await handle(task.id).describe();
+      expect(repaired.spec.intervals ?? []).toEqual([]);
+      expect(repaired.spec.calendars?.[0]?.comment).toBe('*/10 * * * *');
+    });
+
+    it('when a schedule has a note without fingerprint (an older version), then it is described once and gets one', async () => {
+      const active = await createTask('old version');
+      const failed = await createTask('old version, paused after a failure');
+      await services.tasks.toggle(failed.id);
+      await t.orm.em.getConnection().execute(`update tasks set status = 'FAILED' where id = ?`, [failed.id]);
+      const failureNote = 'paused due to workflow failure: task-x-2026: HTTP 404';
+      await handle(active.id).update((previous) => ({ ...previous, state: { ...previous.state, note: 'active' } }));
+      await handle(failed.id).update((previous) => ({ ...previous, state: { ...previous.state, note: failureNote } }));
+      await listedNote(active.id, (note) => note === 'active');
+      await listedNote(failed.id, (note) => note === failureNote);
+
+      const { summary, described } = await reconcileCountingDescribes();
+
+      expect(described).toEqual(expect.arrayContaining([active.id, failed.id]));
+      expect(summary.fingerprinted).toBeGreaterThanOrEqual(2);
+      const activeFingerprint = scheduleFingerprint(await rowOf(active.id), settings);
+      expect((await handle(active.id).describe()).state.note).toBe(`active · config ${activeFingerprint}`);
+      // A paused schedule keeps the reason it was paused with.
+      const failedFingerprint = scheduleFingerprint(await rowOf(failed.id), settings);
+      expect((await handle(failed.id).describe()).state).toEqual({
+        paused: true,
+        note: `${failureNote} · config ${failedFingerprint}`,
+      });
+
+      await listedWithFingerprint(active.id);
+      await listedWithFingerprint(failed.id);
+      const again = await reconcileCountingDescribes();
+      expect(again.described).not.toContain(active.id);
+      expect(again.described).not.toContain(failed.id);
+    });
+
+    it('when deep, then every schedule is described, including ones whose list entry matches', async () => {
+      const task = await createTask('deep');
+      await listedWithFingerprint(task.id);
+      // An edit the list cannot show: the argument, under an untouched note.
+      await handle(task.id).update((previous) => ({
+        ...previous,
+        action: { ...(previous.action as object), args: [{ taskId: task.id, maxRetry: 9 }] } as never,
+      }));
+
+      const fast = await reconcileCountingDescribes();
+      expect(fast.described).not.toContain(task.id);
+
+      const deep = await reconcileCountingDescribes({ deep: true });
+      expect(deep.described).toContain(task.id);
+      const { described, unchanged, updated, fingerprinted } = deep.summary;
+      expect(described).toBeGreaterThanOrEqual(unchanged + updated + fingerprinted);
+      expect(deep.summary.updated).toBeGreaterThanOrEqual(1);
+      expect((await handle(task.id).describe()).action).toMatchObject({ args: [{ taskId: task.id, maxRetry: 2 }] });
+    });
   });
 });

@@ -166,6 +166,20 @@ export function validateWebhookUrl(
  * URL.
  */
 export function maskWebhookUrl(url: string): string {
+  let masked = maskedUrls.get(url);
+  if (masked === undefined) {
+    masked = maskUncached(url);
+    // Bounded: a list page masks the same few URLs on every request (URL parsing is the cost).
+    if (maskedUrls.size >= MASKED_CACHE_SIZE) maskedUrls.clear();
+    maskedUrls.set(url, masked);
+  }
+  return masked;
+}
+
+const MASKED_CACHE_SIZE = 10_000;
+const maskedUrls = new Map<string, string>();
+
+function maskUncached(url: string): string {
   const parts = webhookParts(url);
   if (!parts) return '****';
   const prefix = parts.version === undefined ? '/api' : `/api/v${parts.version}`;

@@ -86,7 +86,9 @@ export async function reconcileSchedules(deps: {
     summary.failed += 1;
     const message = error instanceof Error ? error.message : String(error);
     if (summary.failures.length < 100) summary.failures.push({ scheduleId, error: message });
-    logger.warn({ scheduleId, err: message }, 'reconcile: could not repair schedule');
+    // `err` goes through the logger's error serializer (which masks tokens): an Error, never a string.
+    const err = error instanceof Error ? error : new Error(message);
+    logger.warn({ scheduleId, err }, 'reconcile: could not repair schedule');
   };
 
   // 1. Every task schedule Temporal knows. The visibility list can lag a fresh create or update

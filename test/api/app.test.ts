@@ -145,6 +145,12 @@ describe('API shell', () => {
       expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     });
 
+    it('when an API response is sent, then it carries no ETag (not computed per response)', async () => {
+      const res = await request(t.app).get('/api/tasks').set('X-API-Key', TEST_API_KEY);
+      expect(res.status).toBe(200);
+      expect(res.headers.etag).toBeUndefined();
+    });
+
     it('when the caller sends X-Request-Id, then it is echoed back', async () => {
       const res = await request(t.app).get('/health').set('X-Request-Id', 'trace-abc-123');
       expect(res.headers['x-request-id']).toBe('trace-abc-123');

@@ -4,7 +4,7 @@ import { createLogger } from '../logger';
 import { prepareDatabase, provideInfrastructure } from '../main/infrastructure';
 import { createServices } from '../services';
 import { createTemporalClient } from './client';
-import { reconcileSchedules } from './reconcile';
+import { ORPHAN_GRACE_MS, reconcileSchedules } from './reconcile';
 
 const USAGE = `Usage: npm run reconcile [-- --deep]
 
@@ -45,24 +45,32 @@ async function run(args: string[]): Promise<number> {
   try {
     await prepareDatabase(infra.databaseUrl, logger);
     const orm = await initOrm({ databaseUrl: infra.databaseUrl, poolMax: 4 });
-    const temporal = createTemporalClient({ address: infra.temporalAddress, namespace: config.temporalNamespace });
+    const temporal = createTemporalClient({
+      address: infra.temporalAddress,
+      namespace: config.temporalNamespace,
+    });
     try {
       const { schedules } = createServices({ config, orm, temporal, logger });
       const summary = await reconcileSchedules({
         orm,
         client: temporal.client,
         schedules,
-        settings: { taskQueue: config.temporalTaskQueue, catchupWindowMs: config.scheduleCatchupWindowMs },
+        settings: {
+          taskQueue: config.temporalTaskQueue,
+          catchupWindowMs: config.scheduleCatchupWindowMs,
+        },
         logger,
         deep,
       });
       console.log(
         `Reconciled ${summary.tasks} task(s) in ${(summary.durationMs / 1000).toFixed(1)} s: ` +
-          `${summary.created} created, ${summary.updated} updated, ${summary.deleted} orphan(s) deleted, ` +
+          `${summary.created} created, ${summary.updated} updated, ${summary.deleted} orphan(s) deleted ` +
+          `(${summary.youngOrphans} younger than ${ORPHAN_GRACE_MS / 60_000} min kept), ` +
           `${summary.unchanged} unchanged, ${summary.fingerprinted} fingerprinted, ` +
           `${summary.failed} failed (${deep ? 'deep: ' : ''}${summary.described} described).`,
       );
-      for (const failure of summary.failures) console.log(`  failed ${failure.scheduleId}: ${failure.error}`);
+      for (const failure of summary.failures)
+        console.log(`  failed ${failure.scheduleId}: ${failure.error}`);
       return summary.failed > 0 ? 2 : 0;
     } finally {
       await orm.close();

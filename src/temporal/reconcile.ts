@@ -6,6 +6,7 @@ import {
   ScheduleNotFoundError,
   type ScheduleSummary,
 } from '@temporalio/client';
+import type { EntityManager } from '@mikro-orm/core';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { Task } from '../db/entities';
 import type { Orm } from '../db/orm';
@@ -32,6 +33,8 @@ export interface ReconcileSummary {
    * or one paused after a failure): only the note was rewritten.
    */
   fingerprinted: number;
+  /** Schedules without a task row but younger than the grace period: left for a later pass. */
+  youngOrphans: number;
   failed: number;
   /** Schedules read one by one (DescribeSchedule); the rest were judged from the list. */
   described: number;
@@ -67,6 +70,8 @@ export async function reconcileSchedules(deps: {
   deep?: boolean;
   /** Stops between schedules (shutdown); the summary covers what was done. */
   signal?: AbortSignal;
+  /** An orphan younger than this is left alone (default ORPHAN_GRACE_MS). */
+  orphanGraceMs?: number;
 }): Promise<ReconcileSummary> {
   const { orm, client, schedules, settings, logger } = deps;
   const started = Date.now();
@@ -77,6 +82,7 @@ export async function reconcileSchedules(deps: {
     deleted: 0,
     unchanged: 0,
     fingerprinted: 0,
+    youngOrphans: 0,
     failed: 0,
     described: 0,
     durationMs: 0,
@@ -173,12 +179,30 @@ export async function reconcileSchedules(deps: {
 
   // 3. Orphans: task schedules whose task is gone.
   // Skipped when stopped early: a task not yet read would look like an orphan.
-  const orphans = stopped()
+  const candidates = stopped()
     ? []
     : [...existing.keys()].filter((id) => !taskIds.has(id.slice(SCHEDULE_ID_PREFIX.length)));
+  // A task created while this pass ran has its schedule a moment before its row commits, so it
+  // can look like an orphan: read the rows again now, and leave young schedules alone.
+  const rowsNow = await existingTaskIds(
+    em,
+    candidates.map((id) => id.slice(SCHEDULE_ID_PREFIX.length)),
+  );
+  const orphans = candidates.filter((id) => !rowsNow.has(id.slice(SCHEDULE_ID_PREFIX.length)));
+  const graceMs = deps.orphanGraceMs ?? ORPHAN_GRACE_MS;
   await forEachLimited(orphans, deps.concurrency ?? 16, stopped, async (scheduleId) => {
     try {
-      await client.schedule.getHandle(scheduleId).delete();
+      const handle = client.schedule.getHandle(scheduleId);
+      const { info } = await handle.describe();
+      if (Date.now() - info.createdAt.getTime() < graceMs) {
+        summary.youngOrphans += 1;
+        logger.info(
+          { scheduleId },
+          'reconcile: schedule without a task is too young to delete; next pass',
+        );
+        return;
+      }
+      await handle.delete();
       summary.deleted += 1;
     } catch (error) {
       if (error instanceof ScheduleNotFoundError) return;
@@ -190,12 +214,27 @@ export async function reconcileSchedules(deps: {
   return summary;
 }
 
+/**
+ * How old a schedule without a task row must be before reconcile deletes it. Far longer than a
+ * create's window between the schedule call and the row's commit (bounded by the 5 s deadline).
+ */
+export const ORPHAN_GRACE_MS = 10 * 60_000;
+
+async function existingTaskIds(em: EntityManager, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await em
+    .getConnection()
+    .execute<{ id: string }[]>('select id from tasks where id in (?)', [ids]);
+  return new Set(rows.map((row: { id: string }) => row.id));
+}
+
 /** The aspects in which a schedule differs from the one its task describes; empty when equal. */
 export function scheduleDrift(actual: ScheduleDescription, desired: ScheduleOptions): string[] {
   const drift = specDrift(actual.spec, desired.spec);
   if (actual.state.paused !== (desired.state?.paused ?? false)) drift.push('paused');
   const action = actual.action as { workflowType?: string; taskQueue?: string; args?: unknown[] };
-  if (JSON.stringify(action.args ?? []) !== JSON.stringify(desired.action.args ?? [])) drift.push('argument');
+  if (JSON.stringify(action.args ?? []) !== JSON.stringify(desired.action.args ?? []))
+    drift.push('argument');
   if (action.workflowType !== desired.action.workflowType) drift.push('workflow');
   if (action.taskQueue !== desired.action.taskQueue) drift.push('taskQueue');
   const policies = actual.policies;
@@ -213,7 +252,11 @@ export function scheduleDrift(actual: ScheduleDescription, desired: ScheduleOpti
  * The aspects in which a listed schedule may differ from the desired one ('fingerprint' when its
  * note's does not match, which covers what the list does not show); empty when it is unchanged.
  */
-export function listedDrift(listed: ListedSchedule, desired: ScheduleOptions, fingerprint: string): string[] {
+export function listedDrift(
+  listed: ListedSchedule,
+  desired: ScheduleOptions,
+  fingerprint: string,
+): string[] {
   const drift = listed.spec ? specDrift(listed.spec, desired.spec) : ['spec'];
   if (fingerprintInNote(listed.state.note) !== fingerprint) drift.push('fingerprint');
   if (listed.state.paused !== (desired.state?.paused ?? false)) drift.push('paused');

@@ -15,7 +15,12 @@ describe('reconcileSchedules', () => {
 
   beforeAll(async () => {
     t = await createTestApp();
-    services = createServices({ config: loadConfig(process.env), orm: t.orm, temporal: t.temporal, logger });
+    services = createServices({
+      config: loadConfig(process.env),
+      orm: t.orm,
+      temporal: t.temporal,
+      logger,
+    });
   });
   afterAll(() => t.close());
 
@@ -28,7 +33,7 @@ describe('reconcileSchedules', () => {
       payload: { content: 'hi' },
       maxRetry: 2,
     });
-  const reconcile = (opts: { deep?: boolean } = {}) =>
+  const reconcile = (opts: { deep?: boolean; orphanGraceMs?: number } = {}) =>
     reconcileSchedules({
       orm: t.orm,
       client: t.temporal.client,
@@ -42,7 +47,10 @@ describe('reconcileSchedules', () => {
    * Waits until Temporal's schedule list (a visibility store, behind the schedules by a moment)
    * shows what a test wrote; `shows` gets the listed schedule, undefined when it is not listed.
    */
-  const waitForListing = async (scheduleId: string, shows: (listed?: ScheduleSummary) => boolean) => {
+  const waitForListing = async (
+    scheduleId: string,
+    shows: (listed?: ScheduleSummary) => boolean,
+  ) => {
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
       let found: ScheduleSummary | undefined;
@@ -55,7 +63,10 @@ describe('reconcileSchedules', () => {
     throw new Error(`the schedule list did not show the expected ${scheduleId} in time`);
   };
   const listedNote = (taskId: string, expected: (note: string) => boolean) =>
-    waitForListing(`task-${taskId}`, (listed) => listed !== undefined && expected(listed.state.note ?? ''));
+    waitForListing(
+      `task-${taskId}`,
+      (listed) => listed !== undefined && expected(listed.state.note ?? ''),
+    );
   const listedWithFingerprint = (taskId: string) =>
     listedNote(taskId, (note) => fingerprintInNote(note) !== undefined);
   /** Runs reconcile with describe() watched; returns the summary and the task ids it described. */
@@ -69,10 +80,22 @@ describe('reconcileSchedules', () => {
     }
   };
   const rowOf = async (taskId: string) =>
-    (await t.orm.em.fork().getConnection().execute(
-      'select id, name, schedule, timezone, max_retry as "maxRetry", status from tasks where id = ?',
-      [taskId],
-    ))[0] as { id: string; name: string; schedule: string; timezone: string; maxRetry: number; status: 'ACTIVE' };
+    (
+      await t.orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          'select id, name, schedule, timezone, max_retry as "maxRetry", status from tasks where id = ?',
+          [taskId],
+        )
+    )[0] as {
+      id: string;
+      name: string;
+      schedule: string;
+      timezone: string;
+      maxRetry: number;
+      status: 'ACTIVE';
+    };
 
   it('when a schedule is missing, drifted or orphaned, and one row is bad, then each is repaired and the bad row is reported', async () => {
     const missing = await createTask('missing');
@@ -83,19 +106,30 @@ describe('reconcileSchedules', () => {
     await handle(drifted.id).update((previous) => ({
       ...previous,
       spec: { intervals: [{ every: '1h' }] },
-      action: { ...(previous.action as object), args: [{ taskId: drifted.id, maxRetry: 9 }] } as never,
+      action: {
+        ...(previous.action as object),
+        args: [{ taskId: drifted.id, maxRetry: 9 }],
+      } as never,
     }));
     await handle(pausedDrift.id).pause('paused by hand');
     const orphanId = randomUUID();
     await t.temporal.client.schedule.create({
       scheduleId: `task-${orphanId}`,
       spec: { intervals: [{ every: '1h' }] },
-      action: { type: 'startWorkflow', workflowType: 'sendWebhook', taskQueue: 'discord-webhooks', args: [] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'sendWebhook',
+        taskQueue: 'discord-webhooks',
+        args: [],
+      },
       state: { paused: true },
     });
     // Reconcile judges from the schedule list first, which shows changes a moment late.
     await waitForListing(`task-${missing.id}`, (listed) => listed === undefined);
-    await waitForListing(`task-${drifted.id}`, (listed) => (listed?.spec?.intervals ?? []).length > 0);
+    await waitForListing(
+      `task-${drifted.id}`,
+      (listed) => (listed?.spec?.intervals ?? []).length > 0,
+    );
     await listedNote(pausedDrift.id, (note) => note === 'paused by hand');
     const badId = randomUUID();
     await t.orm.em.getConnection().execute(
@@ -105,7 +139,7 @@ describe('reconcileSchedules', () => {
     );
 
     try {
-      const summary = await reconcile();
+      const summary = await reconcile({ orphanGraceMs: 0 });
       expect(summary.created).toBeGreaterThanOrEqual(1);
       expect(summary.updated).toBeGreaterThanOrEqual(2);
       expect(summary.deleted).toBeGreaterThanOrEqual(1);
@@ -114,11 +148,15 @@ describe('reconcileSchedules', () => {
         { scheduleId: `task-${badId}`, error: expect.stringMatching(/@reboot/) },
       ]);
 
-      expect((await handle(missing.id).describe()).action).toMatchObject({ args: [{ taskId: missing.id, maxRetry: 2 }] });
+      expect((await handle(missing.id).describe()).action).toMatchObject({
+        args: [{ taskId: missing.id, maxRetry: 2 }],
+      });
       const repaired = await handle(drifted.id).describe();
       expect(repaired.spec.intervals ?? []).toEqual([]);
       expect(repaired.spec.calendars?.[0]?.comment).toBe('*/10 * * * *');
-      expect((repaired.action as { args: unknown[] }).args).toEqual([{ taskId: drifted.id, maxRetry: 2 }]);
+      expect((repaired.action as { args: unknown[] }).args).toEqual([
+        { taskId: drifted.id, maxRetry: 2 },
+      ]);
       expect((await handle(pausedDrift.id).describe()).state.paused).toBe(false);
       expect((await handle(healthy.id).describe()).state.paused).toBe(false);
       await expect(handle(orphanId).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
@@ -128,6 +166,58 @@ describe('reconcileSchedules', () => {
       expect(again).toMatchObject({ created: 0, updated: 0, deleted: 0, failed: 1 });
     } finally {
       await t.orm.em.getConnection().execute('delete from tasks where id = ?', [badId]);
+    }
+  });
+
+  it('when a schedule without a task row is younger than the grace period, then it is kept for a later pass', async () => {
+    // What a create in flight looks like: its schedule exists, its row is not committed yet.
+    const inFlightId = randomUUID();
+    await t.temporal.client.schedule.create({
+      scheduleId: `task-${inFlightId}`,
+      spec: { intervals: [{ every: '1h' }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'sendWebhook',
+        taskQueue: 'discord-webhooks',
+        args: [],
+      },
+      state: { paused: true },
+    });
+    await waitForListing(`task-${inFlightId}`, (listed) => listed !== undefined);
+    try {
+      const summary = await reconcile();
+      expect(summary.youngOrphans).toBeGreaterThanOrEqual(1);
+      await expect(handle(inFlightId).describe()).resolves.toBeTruthy();
+
+      // Its row commits after reconcile read the tasks but before the orphan step: the schedule is
+      // kept even with no grace period, because the rows are read again before deleting.
+      const connection = t.orm.em.getConnection();
+      const execute = connection.execute.bind(connection);
+      const spy = jest.spyOn(connection, 'execute').mockImplementation((async (
+        sql: unknown,
+        ...rest: unknown[]
+      ) => {
+        if (typeof sql === 'string' && sql.startsWith('select id from tasks where id in')) {
+          await execute(
+            `insert into tasks (id, name, schedule, webhook_url, payload, created_at, updated_at)
+             values (?, 'late row', '0 0 1 1 *', 'https://discord.com/api/webhooks/1/t', '{"content":"x"}', now(), now())`,
+            [inFlightId],
+          );
+        }
+        return (execute as (...args: unknown[]) => Promise<unknown>)(sql, ...rest);
+      }) as never);
+      try {
+        await reconcile({ orphanGraceMs: 0 });
+        expect(spy).toHaveBeenCalled();
+      } finally {
+        spy.mockRestore();
+      }
+      await expect(handle(inFlightId).describe()).resolves.toBeTruthy();
+    } finally {
+      await t.orm.em.getConnection().execute('delete from tasks where id = ?', [inFlightId]);
+      await handle(inFlightId)
+        .delete()
+        .catch(() => undefined);
     }
   });
 
@@ -162,24 +252,38 @@ describe('reconcileSchedules', () => {
     it("when a task's maxRetry was changed in the database behind Temporal's back, then its schedule is repaired", async () => {
       const task = await createTask('retry changed');
       await listedWithFingerprint(task.id);
-      await t.orm.em.getConnection().execute('update tasks set max_retry = 7 where id = ?', [task.id]);
+      await t.orm.em
+        .getConnection()
+        .execute('update tasks set max_retry = 7 where id = ?', [task.id]);
 
       const { summary, described } = await reconcileCountingDescribes();
 
       expect(described).toContain(task.id);
       expect(summary.updated).toBeGreaterThanOrEqual(1);
       const repaired = await handle(task.id).describe();
-      expect((repaired.action as { args: unknown[] }).args).toEqual([{ taskId: task.id, maxRetry: 7 }]);
-      expect(fingerprintInNote(repaired.state.note)).toBe(scheduleFingerprint(await rowOf(task.id), settings));
+      expect((repaired.action as { args: unknown[] }).args).toEqual([
+        { taskId: task.id, maxRetry: 7 },
+      ]);
+      expect(fingerprintInNote(repaired.state.note)).toBe(
+        scheduleFingerprint(await rowOf(task.id), settings),
+      );
     });
 
     it('when an operator changed the spec and left the note alone, then the list shows it and the schedule is repaired', async () => {
       const task = await createTask('spec edited by hand');
       await listedWithFingerprint(task.id);
-      await handle(task.id).update((previous) => ({ ...previous, spec: { intervals: [{ every: '1h' }] } }));
+      await handle(task.id).update((previous) => ({
+        ...previous,
+        spec: { intervals: [{ every: '1h' }] },
+      }));
       const edited = await handle(task.id).describe();
-      expect(fingerprintInNote(edited.state.note)).toBe(scheduleFingerprint(await rowOf(task.id), settings));
-      await waitForListing(`task-${task.id}`, (listed) => (listed?.spec?.intervals ?? []).length > 0);
+      expect(fingerprintInNote(edited.state.note)).toBe(
+        scheduleFingerprint(await rowOf(task.id), settings),
+      );
+      await waitForListing(
+        `task-${task.id}`,
+        (listed) => (listed?.spec?.intervals ?? []).length > 0,
+      );
 
       const { described } = await reconcileCountingDescribes();
 
@@ -193,10 +297,18 @@ describe('reconcileSchedules', () => {
       const active = await createTask('old version');
       const failed = await createTask('old version, paused after a failure');
       await services.tasks.toggle(failed.id);
-      await t.orm.em.getConnection().execute(`update tasks set status = 'FAILED' where id = ?`, [failed.id]);
+      await t.orm.em
+        .getConnection()
+        .execute(`update tasks set status = 'FAILED' where id = ?`, [failed.id]);
       const failureNote = 'paused due to workflow failure: task-x-2026: HTTP 404';
-      await handle(active.id).update((previous) => ({ ...previous, state: { ...previous.state, note: 'active' } }));
-      await handle(failed.id).update((previous) => ({ ...previous, state: { ...previous.state, note: failureNote } }));
+      await handle(active.id).update((previous) => ({
+        ...previous,
+        state: { ...previous.state, note: 'active' },
+      }));
+      await handle(failed.id).update((previous) => ({
+        ...previous,
+        state: { ...previous.state, note: failureNote },
+      }));
       await listedNote(active.id, (note) => note === 'active');
       await listedNote(failed.id, (note) => note === failureNote);
 
@@ -205,7 +317,9 @@ describe('reconcileSchedules', () => {
       expect(described).toEqual(expect.arrayContaining([active.id, failed.id]));
       expect(summary.fingerprinted).toBeGreaterThanOrEqual(2);
       const activeFingerprint = scheduleFingerprint(await rowOf(active.id), settings);
-      expect((await handle(active.id).describe()).state.note).toBe(`active · config ${activeFingerprint}`);
+      expect((await handle(active.id).describe()).state.note).toBe(
+        `active · config ${activeFingerprint}`,
+      );
       // A paused schedule keeps the reason it was paused with.
       const failedFingerprint = scheduleFingerprint(await rowOf(failed.id), settings);
       expect((await handle(failed.id).describe()).state).toEqual({
@@ -226,7 +340,10 @@ describe('reconcileSchedules', () => {
       // An edit the list cannot show: the argument, under an untouched note.
       await handle(task.id).update((previous) => ({
         ...previous,
-        action: { ...(previous.action as object), args: [{ taskId: task.id, maxRetry: 9 }] } as never,
+        action: {
+          ...(previous.action as object),
+          args: [{ taskId: task.id, maxRetry: 9 }],
+        } as never,
       }));
 
       const fast = await reconcileCountingDescribes();
@@ -237,7 +354,9 @@ describe('reconcileSchedules', () => {
       const { described, unchanged, updated, fingerprinted } = deep.summary;
       expect(described).toBeGreaterThanOrEqual(unchanged + updated + fingerprinted);
       expect(deep.summary.updated).toBeGreaterThanOrEqual(1);
-      expect((await handle(task.id).describe()).action).toMatchObject({ args: [{ taskId: task.id, maxRetry: 2 }] });
+      expect((await handle(task.id).describe()).action).toMatchObject({
+        args: [{ taskId: task.id, maxRetry: 2 }],
+      });
     });
   });
 });

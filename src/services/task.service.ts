@@ -105,27 +105,36 @@ export function createTaskService(deps: TaskServiceDeps) {
   const rowsOf = createQueryRows(orm);
 
   function validate(input: UpdateTaskInput): void {
+    const errors = fieldErrors(input, 'body');
+    if (errors.length > 0) throw new ValidationError('The task is invalid; see errors.', errors);
+  }
+
+  /** What the OpenAPI schema cannot check: schedule, zone, URL origin, payload limits, templates. */
+  function fieldErrors(input: UpdateTaskInput, at: string): FieldError[] {
     const errors: FieldError[] = [];
     if (input.schedule !== undefined) {
       const parsed = parseSchedule(input.schedule);
-      if (!parsed.ok) errors.push({ path: 'body.schedule', message: parsed.reason });
+      if (!parsed.ok) errors.push({ path: `${at}.schedule`, message: parsed.reason });
     }
     if (input.timezone !== undefined && !isValidTimeZone(input.timezone)) {
-      errors.push({ path: 'body.timezone', message: `unknown IANA time zone "${input.timezone}"` });
+      errors.push({
+        path: `${at}.timezone`,
+        message: `unknown IANA time zone "${input.timezone}"`,
+      });
     }
     if (input.webhookUrl !== undefined) {
       const url = validateWebhookUrl(input.webhookUrl, settings.allowedOrigins);
-      if (!url.ok) errors.push({ path: 'body.webhookUrl', message: url.reason });
+      if (!url.ok) errors.push({ path: `${at}.webhookUrl`, message: url.reason });
     }
     if (input.payload !== undefined) {
       for (const error of [
         ...validatePayload(input.payload),
         ...findTemplateErrors(input.payload),
       ]) {
-        errors.push({ path: `body.${error.path}`, message: error.message });
+        errors.push({ path: `${at}.${error.path}`, message: error.message });
       }
     }
-    if (errors.length > 0) throw new ValidationError('The task is invalid; see errors.', errors);
+    return errors;
   }
 
   async function load(em: EntityManager, id: string, lock = false): Promise<ITask> {
@@ -135,6 +144,38 @@ export function createTaskService(deps: TaskServiceDeps) {
       lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
     );
     if (!task) throw new NotFoundError(`Task ${id} does not exist.`);
+    return task;
+  }
+
+  /** The row and its schedule together (see writeTogether); the input is already validated. */
+  async function insertWithSchedule(input: CreateTaskInput): Promise<ITask> {
+    const em = orm.em.fork();
+    const task = em.create(Task, {
+      id: randomUUID(),
+      name: input.name,
+      schedule: input.schedule.trim(),
+      timezone: input.timezone ?? 'UTC',
+      webhookUrl: input.webhookUrl,
+      payload: input.payload,
+      maxRetry: input.maxRetry ?? 3,
+      status: input.status ?? 'ACTIVE',
+    });
+    let scheduled = false;
+    await writeTogether(
+      async (tx) => {
+        tx.persist(task);
+        return task;
+      },
+      async (created) => {
+        await schedules.create(created);
+        scheduled = true;
+      },
+    ).catch(async (error: unknown) => {
+      // The commit itself failed after the schedule was made: remove the schedule again.
+      if (scheduled) await schedules.delete(task.id).catch(() => undefined);
+      throw error;
+    });
+    nextRuns.forget(task.id);
     return task;
   }
 
@@ -169,34 +210,49 @@ export function createTaskService(deps: TaskServiceDeps) {
   return {
     async create(input: CreateTaskInput): Promise<TaskResource> {
       validate(input);
-      const em = orm.em.fork();
-      const task = em.create(Task, {
-        id: randomUUID(),
-        name: input.name,
-        schedule: input.schedule.trim(),
-        timezone: input.timezone ?? 'UTC',
-        webhookUrl: input.webhookUrl,
-        payload: input.payload,
-        maxRetry: input.maxRetry ?? 3,
-        status: input.status ?? 'ACTIVE',
-      });
-      let scheduled = false;
-      await writeTogether(
-        async (tx) => {
-          tx.persist(task);
-          return task;
-        },
-        async (created) => {
-          await schedules.create(created);
-          scheduled = true;
-        },
-      ).catch(async (error: unknown) => {
-        // The commit itself failed after the schedule was made: remove the schedule again.
-        if (scheduled) await schedules.delete(task.id).catch(() => undefined);
-        throw error;
-      });
-      nextRuns.forget(task.id);
-      return toResource(task);
+      return toResource(await insertWithSchedule(input));
+    },
+
+    /**
+     * Many tasks, each exactly as create() makes it (its row commits only once its schedule
+     * exists), `concurrency` at a time, without reading each new schedule's next run back from
+     * Temporal (that read costs as much as the create). Every input is validated before any is
+     * written; an invalid one fails the whole call with paths like `body[3].schedule`. If a write
+     * fails, no new one starts, those in flight finish, and the error says how many were created
+     * (rows and schedules of those stay: each task is whole or absent, never half).
+     */
+    async createMany(
+      inputs: CreateTaskInput[],
+      options: { concurrency?: number } = {},
+    ): Promise<{ ids: string[] }> {
+      const errors = inputs.flatMap((input, i) => fieldErrors(input, `body[${i}]`));
+      if (errors.length > 0)
+        throw new ValidationError('Some tasks are invalid; see errors.', errors);
+      const ids: string[] = [];
+      let next = 0;
+      let failure: { error: unknown } | undefined;
+      const runner = async () => {
+        while (next < inputs.length && !failure) {
+          const input = inputs[next++]!;
+          try {
+            ids.push((await insertWithSchedule(input)).id);
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
+      };
+      await Promise.all(
+        Array.from({ length: Math.min(options.concurrency ?? 16, inputs.length) }, runner),
+      );
+      if (failure) {
+        const reason =
+          failure.error instanceof Error ? failure.error.message : String(failure.error);
+        throw Object.assign(
+          new Error(`bulk create stopped after ${ids.length} of ${inputs.length} tasks: ${reason}`),
+          { cause: failure.error, createdIds: ids },
+        );
+      }
+      return { ids };
     },
 
     /** The task and its ten newest logs, in one query. */

@@ -49,8 +49,13 @@ export function createLogger(
         return store ? { requestId: store.requestId } : {};
       },
       serializers: {
-        // pino's serialized error is not a plain object: copy its fields to scrub them.
-        err: (error: Error) => scrubDeep({ ...pino.stdSerializers.err(error) }, scrub),
+        // pino's serialized error is not a plain object: copy its fields to scrub them. Anything
+        // else given as `err` (a string, a number) is kept as scrubbed text, not spread into
+        // one field per character.
+        err: (error: unknown) =>
+          error instanceof Error || (typeof error === 'object' && error !== null)
+            ? scrubDeep({ ...pino.stdSerializers.err(error as Error) }, scrub)
+            : scrub(String(error)),
       },
       formatters: { log: (object) => scrubDeep(object, scrub) as Record<string, unknown> },
       hooks: {

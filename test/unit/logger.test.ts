@@ -18,6 +18,18 @@ function capture(secrets: readonly string[] = []) {
 }
 
 describe('logger', () => {
+  it('when err is a string rather than an Error, then it is logged as scrubbed text', () => {
+    const { logger, lines } = capture([API_KEY]);
+    logger.warn({ err: `could not reach ${URL} with ${API_KEY}` }, 'string err');
+    const line = JSON.parse(lines[0]!) as { err: unknown };
+    expect(typeof line.err).toBe('string');
+    expect(line.err).toMatch(
+      /^could not reach https:\/\/discord\.com\/api\/webhooks\/123456789012345678\//,
+    );
+    expect(JSON.stringify(line)).not.toContain(TOKEN);
+    expect(JSON.stringify(line)).not.toContain(API_KEY);
+  });
+
   it('when anything carrying a webhook URL or an API key is logged, then neither the token nor the key is written', () => {
     const { logger, text } = capture([API_KEY]);
     logger.info({ webhookUrl: URL, task: { webhookUrl: URL } }, 'by key');

@@ -12,12 +12,12 @@
  * Temporal server is needed (their nextRunAt is null without asking Temporal).
  */
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { cpuMs } from './proc';
 import express, { type Express } from 'express';
 import { createApp } from '../src/api/app';
 import { initOrm } from '../src/db/orm';
@@ -50,12 +50,6 @@ const samplePage = () => ({
   })),
   meta: { page: 1, limit: 20, total: 1000, totalPages: 50 },
 });
-
-/** CPU time (user + system) of a process so far, from /proc/<pid>/stat, in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 /** The child: serves one mode on a free port and reports the port. */
 async function serve(mode: Mode): Promise<void> {

@@ -8,11 +8,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { forEachLimited } from '../src/concurrency';
 import { loadConfig } from '../src/config';
 import { initOrm } from '../src/db/orm';
 import { startEmbeddedPostgres } from '../src/embedded/postgres';
@@ -25,6 +25,7 @@ import { createServices } from '../src/services';
 import { createTemporalClient, type TemporalClientHandle } from '../src/temporal/client';
 import { reconcileSchedules } from '../src/temporal/reconcile';
 import { startBenchDiscord } from './mock-discord';
+import { cpuMs, peakRssMiB } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
@@ -408,7 +409,10 @@ async function main(): Promise<void> {
     // --- 9. memory ------------------------------------------------------------------------------
     rows.push({
       scenario: 'peak RSS',
-      figures: { api_mib: peakRssMiB(api.pid!), worker_mib: peakRssMiB(worker.pid!) },
+      figures: {
+        api_mib: round(peakRssMiB(api.pid!), 0),
+        worker_mib: round(peakRssMiB(worker.pid!), 0),
+      },
       target: 'reported',
       met: null,
     });
@@ -544,33 +548,7 @@ async function settle(pid: number, timeoutMs: number): Promise<number> {
   return Date.now() - start;
 }
 
-/** CPU time (user + system) the process has used so far, from /proc/<pid>/stat. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-function peakRssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
-  return round(kb / 1024, 0);
-}
-
 const range = (n: number) => Array.from({ length: Math.max(0, n) }, (_, i) => i);
-
-async function forEachLimited<T>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    range(Math.min(limit, items.length)).map(async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
 
 async function report(totalSeconds: number): Promise<void> {
   const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${round(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}`;

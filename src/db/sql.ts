@@ -32,6 +32,36 @@ export function whereAll(conditions: (SqlFilter | false | undefined)[]): SqlFilt
   };
 }
 
+/**
+ * One page of `from` and the total number of rows `filter` matches, in one query: the total rides
+ * on every row as an uncorrelated subquery, which PostgreSQL computes once. Only a page past the
+ * end, which has no row to carry it, costs a second query. `countFrom` (default `from`) may drop
+ * joins the count does not need; it must keep the aliases `filter` uses.
+ */
+export async function readPage<T>(
+  rowsOf: QueryRows,
+  page: {
+    columns: string;
+    from: string;
+    countFrom?: string;
+    filter: SqlFilter;
+    orderBy: string;
+    page: number;
+    limit: number;
+  },
+): Promise<{ rows: T[]; total: number }> {
+  const { filter } = page;
+  const countSql = `select count(*)::int as total from ${page.countFrom ?? page.from} ${filter.sql}`;
+  const rows = await rowsOf<T & { total: number }>(
+    `select ${page.columns}, (${countSql}) as total from ${page.from} ${filter.sql}
+     order by ${page.orderBy} limit ? offset ?`,
+    [...filter.params, ...filter.params, page.limit, (page.page - 1) * page.limit],
+  );
+  const total =
+    rows[0]?.total ?? (await rowsOf<{ total: number }>(countSql, filter.params))[0]?.total ?? 0;
+  return { rows, total };
+}
+
 /** Runs one read query and returns its rows. `text` uses `?` placeholders, in order. */
 export type QueryRows = <T>(text: string, values?: readonly unknown[]) => Promise<T[]>;
 

@@ -1,7 +1,7 @@
 import { NotFoundError } from '../api/errors';
 import type { ExecutionStatus } from '../db/entities';
 import type { Orm } from '../db/orm';
-import { createQueryRows, type SqlFilter, whereAll } from '../db/sql';
+import { createQueryRows, readPage, whereAll } from '../db/sql';
 import { type LogResource, type LogRow, logColumns, toLogResource } from './log.mapper';
 import { type Page, pageMeta } from './task.service';
 
@@ -21,11 +21,7 @@ export interface LogQuery {
  */
 const NEWEST_FIRST = 'l.execution_time desc, l.attempt desc, l.id desc';
 
-/**
- * Execution logs, read side. A page is one query: the logs joined to their task's name, with the
- * filter's total as an uncorrelated subquery (PostgreSQL computes it once). Only a page past the
- * end, which has no row to carry the total, costs a second query.
- */
+/** Execution logs, read side: a page is one query, the logs joined to their task's name. */
 export function createLogService(deps: { orm: Orm }) {
   const rowsOf = createQueryRows(deps.orm);
 
@@ -36,24 +32,20 @@ export function createLogService(deps: { orm: Orm }) {
       query.from !== undefined && { sql: 'l.execution_time >= ?', params: [query.from] },
       query.to !== undefined && { sql: 'l.execution_time <= ?', params: [query.to] },
     ]);
-    const rows = await rowsOf<LogRow & { task_name: string | null; total: number }>(
-      `select ${logColumns('l')}, t.name as task_name, (${countSql(filter)}) as total
-       from task_logs l left join tasks t on t.id = l.task_id
-       ${filter.sql}
-       order by ${NEWEST_FIRST}
-       limit ? offset ?`,
-      [...filter.params, ...filter.params, query.limit, (query.page - 1) * query.limit],
-    );
-    const total = rows[0]?.total ?? (await count(filter));
+    const { rows, total } = await readPage<LogRow & { task_name: string | null }>(rowsOf, {
+      columns: `${logColumns('l')}, t.name as task_name`,
+      from: 'task_logs l left join tasks t on t.id = l.task_id',
+      // The total needs no join: every log has its task (foreign key).
+      countFrom: 'task_logs l',
+      filter,
+      orderBy: NEWEST_FIRST,
+      page: query.page,
+      limit: query.limit,
+    });
     return {
       data: rows.map((row) => toLogResource(row, row.task_name)),
       meta: pageMeta(query, total),
     };
-  }
-
-  async function count(filter: SqlFilter): Promise<number> {
-    const [row] = await rowsOf<{ total: number }>(countSql(filter), filter.params);
-    return row?.total ?? 0;
   }
 
   return {
@@ -73,10 +65,6 @@ export function createLogService(deps: { orm: Orm }) {
       return findPage(query);
     },
   };
-}
-
-function countSql(filter: SqlFilter): string {
-  return `select count(*)::int as total from task_logs l ${filter.sql}`;
 }
 
 export type LogService = ReturnType<typeof createLogService>;

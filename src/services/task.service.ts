@@ -12,8 +12,9 @@ import {
   ValidationError,
   type FieldError,
 } from '../api/errors';
+import { forEachLimited } from '../concurrency';
 import { type DiscordPayload, type ITask, Task, type TaskStatus } from '../db/entities';
-import { createQueryRows, escapeLike, isoTimestamp, whereAll } from '../db/sql';
+import { createQueryRows, escapeLike, isoTimestamp, readPage, whereAll } from '../db/sql';
 import type { Orm } from '../db/orm';
 import { validatePayload } from '../discord/payload-schema';
 import { findTemplateErrors } from '../discord/template';
@@ -229,20 +230,18 @@ export function createTaskService(deps: TaskServiceDeps) {
       if (errors.length > 0)
         throw new ValidationError('Some tasks are invalid; see errors.', errors);
       const ids: string[] = [];
-      let next = 0;
       let failure: { error: unknown } | undefined;
-      const runner = async () => {
-        while (next < inputs.length && !failure) {
-          const input = inputs[next++]!;
+      await forEachLimited(
+        inputs,
+        options.concurrency ?? 16,
+        async (input) => {
           try {
             ids.push((await insertWithSchedule(input)).id);
           } catch (error) {
             failure ??= { error };
           }
-        }
-      };
-      await Promise.all(
-        Array.from({ length: Math.min(options.concurrency ?? 16, inputs.length) }, runner),
+        },
+        () => failure !== undefined,
       );
       if (failure) {
         const reason =
@@ -268,7 +267,7 @@ export function createTaskService(deps: TaskServiceDeps) {
       };
     },
 
-    /** One query: the page, with the filter's total as an uncorrelated subquery (computed once). */
+    /** One query for the page and its total (see readPage). */
     async list(query: ListTasksQuery): Promise<Page<TaskResource>> {
       const filter = whereAll([
         query.status !== undefined && { sql: 't.status = ?', params: [query.status] },
@@ -277,16 +276,14 @@ export function createTaskService(deps: TaskServiceDeps) {
           params: [`%${escapeLike(query.search)}%`],
         },
       ]);
-      const countSql = `select count(*)::int as total from tasks t ${filter.sql}`;
-      const rows = await rowsOf<TaskRow & { total: number }>(
-        `select ${taskColumns('t')}, (${countSql}) as total from tasks t ${filter.sql}
-         order by ${SORTS[query.sort ?? '-createdAt'] ?? SORTS['-createdAt']}
-         limit ? offset ?`,
-        [...filter.params, ...filter.params, query.limit, (query.page - 1) * query.limit],
-      );
-      // A page past the end has no row to carry the total.
-      const total =
-        rows[0]?.total ?? (await rowsOf<{ total: number }>(countSql, filter.params))[0]?.total ?? 0;
+      const { rows, total } = await readPage<TaskRow>(rowsOf, {
+        columns: taskColumns('t'),
+        from: 'tasks t',
+        filter,
+        orderBy: SORTS[query.sort ?? '-createdAt'] ?? SORTS['-createdAt']!,
+        page: query.page,
+        limit: query.limit,
+      });
       return { data: await Promise.all(rows.map(rowToResource)), meta: pageMeta(query, total) };
     },
 

@@ -8,6 +8,7 @@ import {
 } from '@temporalio/client';
 import type { EntityManager } from '@mikro-orm/core';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { forEachLimited } from '../concurrency';
 import { Task } from '../db/entities';
 import type { Orm } from '../db/orm';
 import type { Logger } from '../logger';
@@ -121,60 +122,65 @@ export async function reconcileSchedules(deps: {
     em.clear();
     if (batch.length === 0) break;
     after = batch[batch.length - 1]!.id;
-    await forEachLimited(batch, deps.concurrency ?? 16, stopped, async (task) => {
-      summary.tasks += 1;
-      taskIds.add(task.id);
-      const scheduleId = scheduleIdForTask(task.id);
-      let desired: ScheduleOptions;
-      let fingerprint: string;
-      try {
-        ({ options: desired, fingerprint } = desiredSchedule(task, settings));
-      } catch (error) {
-        return fail(scheduleId, error);
-      }
-      try {
-        const listed = existing.get(scheduleId);
-        if (!deps.deep && listed && listedDrift(listed, desired, fingerprint).length === 0) {
-          summary.unchanged += 1;
-          return;
-        }
-        if (!listed) {
-          try {
-            await schedules.create(task);
-            summary.created += 1;
-            return;
-          } catch (error) {
-            if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-          }
-        }
-        let description: ScheduleDescription;
+    await forEachLimited(
+      batch,
+      deps.concurrency ?? 16,
+      async (task) => {
+        summary.tasks += 1;
+        taskIds.add(task.id);
+        const scheduleId = scheduleIdForTask(task.id);
+        let desired: ScheduleOptions;
+        let fingerprint: string;
         try {
-          summary.described += 1;
-          description = await schedules.describe(task.id);
+          ({ options: desired, fingerprint } = desiredSchedule(task, settings));
         } catch (error) {
-          if (!(error instanceof ScheduleNotFoundError)) throw error;
-          await schedules.create(task);
-          summary.created += 1;
-          return;
+          return fail(scheduleId, error);
         }
-        const drift = scheduleDrift(description, desired);
-        if (drift.length === 0) {
-          if (fingerprintInNote(description.state.note) === fingerprint) {
+        try {
+          const listed = existing.get(scheduleId);
+          if (!deps.deep && listed && listedDrift(listed, desired, fingerprint).length === 0) {
             summary.unchanged += 1;
             return;
           }
-          // Equal, but the list cannot tell yet: add the fingerprint so that the next pass can.
-          await schedules.update(task, { keepNote: noteText(description.state.note) });
-          summary.fingerprinted += 1;
-          return;
+          if (!listed) {
+            try {
+              await schedules.create(task);
+              summary.created += 1;
+              return;
+            } catch (error) {
+              if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+            }
+          }
+          let description: ScheduleDescription;
+          try {
+            summary.described += 1;
+            description = await schedules.describe(task.id);
+          } catch (error) {
+            if (!(error instanceof ScheduleNotFoundError)) throw error;
+            await schedules.create(task);
+            summary.created += 1;
+            return;
+          }
+          const drift = scheduleDrift(description, desired);
+          if (drift.length === 0) {
+            if (fingerprintInNote(description.state.note) === fingerprint) {
+              summary.unchanged += 1;
+              return;
+            }
+            // Equal, but the list cannot tell yet: add the fingerprint so that the next pass can.
+            await schedules.update(task, { keepNote: noteText(description.state.note) });
+            summary.fingerprinted += 1;
+            return;
+          }
+          await schedules.update(task);
+          summary.updated += 1;
+          logger.info({ scheduleId, drift }, 'reconcile: schedule repaired');
+        } catch (error) {
+          fail(scheduleId, error);
         }
-        await schedules.update(task);
-        summary.updated += 1;
-        logger.info({ scheduleId, drift }, 'reconcile: schedule repaired');
-      } catch (error) {
-        fail(scheduleId, error);
-      }
-    });
+      },
+      stopped,
+    );
   }
 
   // 3. Orphans: task schedules whose task is gone.
@@ -190,25 +196,30 @@ export async function reconcileSchedules(deps: {
   );
   const orphans = candidates.filter((id) => !rowsNow.has(id.slice(SCHEDULE_ID_PREFIX.length)));
   const graceMs = deps.orphanGraceMs ?? ORPHAN_GRACE_MS;
-  await forEachLimited(orphans, deps.concurrency ?? 16, stopped, async (scheduleId) => {
-    try {
-      const handle = client.schedule.getHandle(scheduleId);
-      const { info } = await handle.describe();
-      if (Date.now() - info.createdAt.getTime() < graceMs) {
-        summary.youngOrphans += 1;
-        logger.info(
-          { scheduleId },
-          'reconcile: schedule without a task is too young to delete; next pass',
-        );
-        return;
+  await forEachLimited(
+    orphans,
+    deps.concurrency ?? 16,
+    async (scheduleId) => {
+      try {
+        const handle = client.schedule.getHandle(scheduleId);
+        const { info } = await handle.describe();
+        if (Date.now() - info.createdAt.getTime() < graceMs) {
+          summary.youngOrphans += 1;
+          logger.info(
+            { scheduleId },
+            'reconcile: schedule without a task is too young to delete; next pass',
+          );
+          return;
+        }
+        await handle.delete();
+        summary.deleted += 1;
+      } catch (error) {
+        if (error instanceof ScheduleNotFoundError) return;
+        fail(scheduleId, error);
       }
-      await handle.delete();
-      summary.deleted += 1;
-    } catch (error) {
-      if (error instanceof ScheduleNotFoundError) return;
-      fail(scheduleId, error);
-    }
-  });
+    },
+    stopped,
+  );
 
   summary.durationMs = Date.now() - started;
   return summary;
@@ -262,20 +273,4 @@ export function listedDrift(
   if (listed.state.paused !== (desired.state?.paused ?? false)) drift.push('paused');
   if (listed.workflowType !== desired.action.workflowType) drift.push('workflow');
   return drift;
-}
-
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  stopped: () => boolean,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length && !stopped()) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
 }

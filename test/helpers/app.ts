@@ -3,7 +3,7 @@ import { createApp, type AppDeps } from '../../src/api/app';
 import { initOrm, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';
-import { createServices } from '../../src/services';
+import { createServices, type Services } from '../../src/services';
 import { loadConfig } from '../../src/config';
 import { createTemporalClient, type TemporalClientHandle } from '../../src/temporal/client';
 
@@ -12,18 +12,28 @@ export const ROTATED_API_KEY = 'rotated-key-fedcba9876543210';
 
 export interface TestApp {
   app: Express;
+  /** The services the app was built with (unless overridden), for tests that call them directly. */
+  services: Services;
   orm: Orm;
   temporal: TemporalClientHandle;
   close(): Promise<void>;
 }
 
 /** Environment exported by the Jest global setup. */
-export function testEnv(): { databaseUrl: string; temporalAddress: string; temporalCliPath: string } {
+export function testEnv(): {
+  databaseUrl: string;
+  temporalAddress: string;
+  temporalCliPath: string;
+} {
   const { DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_CLI_PATH } = process.env;
   if (!DATABASE_URL || !TEMPORAL_ADDRESS || !TEMPORAL_CLI_PATH) {
     throw new Error('run this test through jest so that the global setup starts the services');
   }
-  return { databaseUrl: DATABASE_URL, temporalAddress: TEMPORAL_ADDRESS, temporalCliPath: TEMPORAL_CLI_PATH };
+  return {
+    databaseUrl: DATABASE_URL,
+    temporalAddress: TEMPORAL_ADDRESS,
+    temporalCliPath: TEMPORAL_CLI_PATH,
+  };
 }
 
 /** The real app on the real services, validating every response against the OpenAPI document. */
@@ -34,13 +44,17 @@ export async function createTestApp(
   const orm = overrides.orm ?? (await initOrm({ databaseUrl: env.databaseUrl, poolMax: 4 }));
   const temporal =
     overrides.temporal ??
-    createTemporalClient({ address: overrides.temporalAddress ?? env.temporalAddress, namespace: 'default' });
+    createTemporalClient({
+      address: overrides.temporalAddress ?? env.temporalAddress,
+      namespace: 'default',
+    });
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const config = loadConfig({ ...process.env, ...overrides.env });
+  const services = createServices({ config, orm, temporal, logger });
   const app = createApp({
     logger,
     metrics: createMetrics(),
-    services: createServices({ config, orm, temporal, logger }),
+    services,
     apiKeys: [TEST_API_KEY, ROTATED_API_KEY],
     validateResponses: true,
     ...overrides,
@@ -49,6 +63,7 @@ export async function createTestApp(
   });
   return {
     app,
+    services,
     orm,
     temporal,
     async close() {

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
 import { ValidationError } from '../../src/api/errors';
-import { loadConfig } from '../../src/config';
-import { createServices, type Services } from '../../src/services';
+import type { Services } from '../../src/services';
 import type { CreateTaskInput } from '../../src/services/task.service';
 import { createTestApp, type TestApp } from '../helpers/app';
 
@@ -12,12 +10,7 @@ describe('TaskService.createMany', () => {
 
   beforeAll(async () => {
     t = await createTestApp();
-    services = createServices({
-      config: loadConfig(process.env),
-      orm: t.orm,
-      temporal: t.temporal,
-      logger: pino({ level: 'silent' }),
-    });
+    services = t.services;
   });
   afterAll(() => t.close());
 

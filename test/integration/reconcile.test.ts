@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ScheduleNotFoundError, type ScheduleSummary } from '@temporalio/client';
 import pino from 'pino';
-import { loadConfig } from '../../src/config';
-import { createServices, type Services } from '../../src/services';
+import type { Services } from '../../src/services';
 import { reconcileSchedules } from '../../src/temporal/reconcile';
 import { fingerprintInNote, scheduleFingerprint } from '../../src/temporal/schedules';
 import { createTestApp, type TestApp } from '../helpers/app';
@@ -15,15 +14,23 @@ describe('reconcileSchedules', () => {
 
   beforeAll(async () => {
     t = await createTestApp();
-    services = createServices({
-      config: loadConfig(process.env),
-      orm: t.orm,
-      temporal: t.temporal,
-      logger,
-    });
+    services = t.services;
   });
   afterAll(() => t.close());
 
+  /** A `task-*` schedule with no row behind it (an orphan, or a create whose row is not committed). */
+  const createBareSchedule = (taskId: string) =>
+    t.temporal.client.schedule.create({
+      scheduleId: `task-${taskId}`,
+      spec: { intervals: [{ every: '1h' }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'sendWebhook',
+        taskQueue: 'discord-webhooks',
+        args: [],
+      },
+      state: { paused: true },
+    });
   const handle = (taskId: string) => t.temporal.client.schedule.getHandle(`task-${taskId}`);
   const createTask = (name: string, schedule = '*/10 * * * *') =>
     services.tasks.create({
@@ -113,17 +120,7 @@ describe('reconcileSchedules', () => {
     }));
     await handle(pausedDrift.id).pause('paused by hand');
     const orphanId = randomUUID();
-    await t.temporal.client.schedule.create({
-      scheduleId: `task-${orphanId}`,
-      spec: { intervals: [{ every: '1h' }] },
-      action: {
-        type: 'startWorkflow',
-        workflowType: 'sendWebhook',
-        taskQueue: 'discord-webhooks',
-        args: [],
-      },
-      state: { paused: true },
-    });
+    await createBareSchedule(orphanId);
     // Reconcile judges from the schedule list first, which shows changes a moment late.
     await waitForListing(`task-${missing.id}`, (listed) => listed === undefined);
     await waitForListing(
@@ -172,17 +169,7 @@ describe('reconcileSchedules', () => {
   it('when a schedule without a task row is younger than the grace period, then it is kept for a later pass', async () => {
     // What a create in flight looks like: its schedule exists, its row is not committed yet.
     const inFlightId = randomUUID();
-    await t.temporal.client.schedule.create({
-      scheduleId: `task-${inFlightId}`,
-      spec: { intervals: [{ every: '1h' }] },
-      action: {
-        type: 'startWorkflow',
-        workflowType: 'sendWebhook',
-        taskQueue: 'discord-webhooks',
-        args: [],
-      },
-      state: { paused: true },
-    });
+    await createBareSchedule(inFlightId);
     await waitForListing(`task-${inFlightId}`, (listed) => listed !== undefined);
     try {
       const summary = await reconcile();

@@ -56,6 +56,11 @@ export const DEFAULT_SQLITE_PRAGMAS: Readonly<Record<string, string>> = {
 const STOP_GRACE_MS = 10_000;
 const MAX_PORT_ATTEMPTS = 3;
 const STDERR_TAIL_LINES = 20;
+/** Error lines kept besides the tail: a Go panic's trace alone would push them out of it. */
+const STDERR_ERROR_LINES = 5;
+const ERROR_LINE = /^(panic:|Error:|fatal error:)|level=(ERROR|FATAL)|address already in use/;
+/** Go's wording when a listener cannot bind, for any of the server's listeners. */
+const PORT_IN_USE = /:(\d+): bind: address already in use/;
 
 class PortInUseError extends Error {
   constructor(
@@ -101,10 +106,13 @@ export async function startTemporalDevServer(
     try {
       return await startOnce(opts, host, ports);
     } catch (error) {
-      // A port we picked was taken between the check and the bind: pick again.
+      // A port was taken between its pick and its bind: one we picked, or one of the internal
+      // ports the server picks for itself while it starts. Start again on other ports; a port
+      // the caller asked for is theirs to free.
       if (
         error instanceof PortInUseError &&
-        picked.has(error.port) &&
+        error.port !== opts.port &&
+        error.port !== opts.uiPort &&
         attempt < MAX_PORT_ATTEMPTS
       ) {
         opts.log?.(`port ${error.port} was taken meanwhile; starting again on other ports`);
@@ -169,6 +177,8 @@ async function startOnce(
   // Not detached: same process group as ours, so a terminal's Ctrl-C stops it as well.
   const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
   const stderrTail: string[] = [];
+  const errorLines: string[] = [];
+  let portInUse: number | undefined;
   readline.createInterface({ input: child.stdout }).on('line', (line) => {
     if (line.trim()) log(line);
   });
@@ -176,6 +186,8 @@ async function startOnce(
     if (!line.trim()) return;
     stderrTail.push(line);
     if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift();
+    if (ERROR_LINE.test(line) && errorLines.length < STDERR_ERROR_LINES) errorLines.push(line);
+    portInUse ??= Number(PORT_IN_USE.exec(line)?.[1]) || undefined;
     log(line);
   });
 
@@ -208,15 +220,18 @@ async function startOnce(
 
   const connectHost = hostToConnect(host);
   const address = `${formatHost(connectHost)}:${ports.frontend}`;
+  // The error lines first, then the rest of the tail.
+  const stderrText = (): string =>
+    [...errorLines, ...stderrTail.filter((line) => !errorLines.includes(line))].join('\n');
+  const failure = (message: string): Error =>
+    portInUse ? new PortInUseError(message, portInUse) : new Error(message);
   const exitedEarly = (): Error => {
     const state = exit ?? { code: null, signal: null };
     const how = state.error
       ? `could not be started (${state.error.message})`
       : `exited with ${state.signal ? `signal ${state.signal}` : `code ${state.code}`} before it was ready`;
-    const tail = stderrTail.join('\n');
-    const message = `temporal server start-dev ${how}${tail ? `:\n${tail}` : ''}`;
-    const inUse = /can't set [\w ]*port (\d+):.*address already in use/i.exec(tail);
-    return inUse?.[1] ? new PortInUseError(message, Number(inUse[1])) : new Error(message);
+    const tail = stderrText();
+    return failure(`temporal server start-dev ${how}${tail ? `:\n${tail}` : ''}`);
   };
 
   try {
@@ -229,7 +244,12 @@ async function startOnce(
       ended,
       hasExited: () => exit !== undefined,
       exitedEarly,
-      stderrTail,
+      notReady: (lastError) => {
+        const tail = stderrText();
+        return failure(
+          `temporal dev server at ${address} was not ready in time (last error: ${lastError})${tail ? `:\n${tail}` : ''}`,
+        );
+      },
     });
   } catch (error) {
     await stop();
@@ -253,7 +273,7 @@ async function waitUntilReady(w: {
   ended: Promise<void>;
   hasExited: () => boolean;
   exitedEarly: () => Error;
-  stderrTail: string[];
+  notReady: (lastError: string) => Error;
 }): Promise<void> {
   const remaining = () => w.deadline - Date.now();
   let lastError = `nothing answered HTTP/2 on port ${w.port}`;
@@ -262,13 +282,13 @@ async function waitUntilReady(w: {
   const exitedFirst = w.ended.then(() => false);
   while (!(await Promise.race([speaksHttp2(w.connectHost, w.port, 1_000), exitedFirst]))) {
     if (w.hasExited()) throw w.exitedEarly();
-    if (remaining() <= 0) throw notReady(w, lastError);
+    if (remaining() <= 0) throw w.notReady(lastError);
     await settlesWithin(w.ended, 100);
   }
 
   for (;;) {
     if (w.hasExited()) throw w.exitedEarly();
-    if (remaining() <= 0) throw notReady(w, lastError);
+    if (remaining() <= 0) throw w.notReady(lastError);
     // A fresh connection per attempt: a channel that failed once backs off for seconds.
     const connection = Connection.lazy({
       address: w.address,
@@ -297,16 +317,6 @@ async function waitUntilReady(w: {
     }
     await settlesWithin(w.ended, 200);
   }
-}
-
-function notReady(
-  w: { address: string; deadline: number; stderrTail: string[] },
-  lastError: string,
-): Error {
-  const tail = w.stderrTail.join('\n');
-  return new Error(
-    `temporal dev server at ${w.address} was not ready in time (last error: ${lastError})${tail ? `:\n${tail}` : ''}`,
-  );
 }
 
 /**

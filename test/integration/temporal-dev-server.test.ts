@@ -4,7 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { ensureTemporalCli } from '../../src/embedded/temporal-cli';
-import { startTemporalDevServer } from '../../src/embedded/temporal-dev-server';
+import {
+  startTemporalDevServer,
+  type TemporalDevServer,
+} from '../../src/embedded/temporal-dev-server';
 
 jest.setTimeout(60_000);
 
@@ -34,6 +37,50 @@ function isRunning(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Like Promise.all, but when one start fails the others are stopped, not left running. */
+async function startAll<T extends readonly Promise<TemporalDevServer>[]>(
+  starts: T,
+): Promise<{ -readonly [K in keyof T]: TemporalDevServer }> {
+  const results = await Promise.allSettled(starts);
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) {
+    await Promise.all(
+      results.map((result) => (result.status === 'fulfilled' ? result.value.stop() : undefined)),
+    );
+    throw failed.reason;
+  }
+  return results.map((result) => (result as PromiseFulfilledResult<TemporalDevServer>).value) as {
+    -readonly [K in keyof T]: TemporalDevServer;
+  };
+}
+
+/**
+ * A stand-in for the CLI whose first `runs` starts fail as the real one does when another
+ * process binds one of its internal ports first (an ERROR line, then a Go panic, exit 2); later
+ * starts run the real CLI.
+ */
+async function cliFailingFirst(dir: string, runs: number, realCli: string): Promise<string> {
+  const script = path.join(dir, 'temporal');
+  const counter = path.join(dir, 'runs');
+  await fs.writeFile(
+    script,
+    [
+      '#!/bin/sh',
+      `n=$(cat '${counter}' 2>/dev/null || echo 0); echo $((n + 1)) > '${counter}'`,
+      `if [ "$n" -lt ${runs} ]; then`,
+      `  echo 'time=2026-11-29T00:00:00Z level=ERROR msg="Failed to start gRPC listener" error="listen tcp 127.0.0.1:40404: bind: address already in use" service=history' >&2`,
+      `  echo 'panic: runtime error: invalid memory address or nil pointer dereference' >&2`,
+      `  for i in $(seq 1 40); do echo "	goroutine frame $i" >&2; done`,
+      '  exit 2',
+      'fi',
+      `exec '${realCli}' "$@"`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return script;
 }
 
 describe('startTemporalDevServer', () => {
@@ -66,10 +113,10 @@ describe('startTemporalDevServer', () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-dev-server-'));
     const cli = await cliPath();
     const dbFilename = path.join(dir, 'not', 'yet', 'there', 'temporal.db');
-    const [a, b] = await Promise.all([
+    const [a, b] = await startAll([
       startTemporalDevServer({ cliPath: cli, namespace: 'tasks-a', dbFilename }),
       startTemporalDevServer({ cliPath: cli, namespace: 'tasks-b' }),
-    ]);
+    ] as const);
     try {
       expect(a.address).not.toBe(b.address);
       expect(a.uiUrl).toBeDefined();
@@ -140,6 +187,45 @@ describe('startTemporalDevServer', () => {
       } finally {
         await server.stop();
       }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when the server dies at start because another process bound one of its ports, then it starts again on other ports', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-dev-server-'));
+    const lines: string[] = [];
+    try {
+      const server = await startTemporalDevServer({
+        cliPath: await cliFailingFirst(dir, 1, await cliPath()),
+        uiPort: false,
+        log: (line) => lines.push(line),
+      });
+      try {
+        const connection = await Connection.connect({ address: server.address });
+        await connection.workflowService.getSystemInfo({});
+        await connection.close();
+      } finally {
+        await server.stop();
+      }
+      expect(await fs.readFile(path.join(dir, 'runs'), 'utf8')).toBe('2\n');
+      expect(lines).toContain('port 40404 was taken meanwhile; starting again on other ports');
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when every start dies that way, then it gives up after three and the error leads with the lines that say why', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-dev-server-'));
+    try {
+      const started = startTemporalDevServer({
+        cliPath: await cliFailingFirst(dir, 99, await cliPath()),
+        uiPort: false,
+      });
+      await expect(started).rejects.toThrow(
+        /exited with code 2 before it was ready:\n.*level=ERROR msg="Failed to start gRPC listener".*address already in use.*\npanic: runtime error/,
+      );
+      expect(await fs.readFile(path.join(dir, 'runs'), 'utf8')).toBe('3\n');
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }

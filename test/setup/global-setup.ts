@@ -22,7 +22,9 @@ export default async function globalSetup(): Promise<void> {
     const cli = await ensureTemporalCli({ log: (line) => process.stderr.write(`[temporal-cli] ${line}\n`) });
     process.env.TEMPORAL_CLI_PATH = cli.path;
 
-    const [databaseUrl, temporalAddress] = await Promise.all([
+    // allSettled: when one fails, the other has finished starting (and registered its stop)
+    // before the catch below stops everything.
+    const [database, temporal] = await Promise.allSettled([
       process.env.DATABASE_URL ||
         (async () => {
           const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-test-pg-'));
@@ -45,6 +47,9 @@ export default async function globalSetup(): Promise<void> {
           return devServer.address;
         })(),
     ]);
+    if (database.status === 'rejected') throw database.reason;
+    if (temporal.status === 'rejected') throw temporal.reason;
+    const [databaseUrl, temporalAddress] = [database.value, temporal.value];
     await prepareDatabase(databaseUrl, logger);
     process.env.DATABASE_URL = databaseUrl;
     process.env.TEMPORAL_ADDRESS = temporalAddress;

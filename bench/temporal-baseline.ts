@@ -1,8 +1,9 @@
 /**
  * `npx tsx bench/temporal-baseline.ts [count]`: the Temporal dev server's own ceiling on this
  * machine, with none of our code in the path: `count` workflows that run one no-op activity,
- * on one worker, and `count` bare schedule creations. Compare with `npm run bench`'s deliveries
- * and creates to tell the server's limit from ours.
+ * on one worker; `count` bare schedule creations; sequential creations and describes; and up to
+ * 200 bare schedules due on the same second. Compare with `npm run bench`'s deliveries, creates
+ * and due tasks to tell the server's limit from ours.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -30,6 +31,20 @@ const PRAGMAS: Record<string, string> | undefined = PRAGMA_ARGS.includes('none')
     ? undefined
     : Object.fromEntries(PRAGMA_ARGS.map((pair) => pair.split('=', 2) as [string, string]));
 
+/**
+ * `--dynamic-config key=json` (repeatable): dynamic config for the dev server, to try its knobs,
+ * e.g. `--dynamic-config worker.schedulerNamespaceStartWorkflowRPS=1000`.
+ */
+const DYNAMIC_CONFIG = Object.fromEntries(
+  process.argv.flatMap((arg, i, all) => {
+    const pair = arg === '--dynamic-config' ? all[i + 1] : undefined;
+    if (!pair?.includes('=')) return [];
+    const at = pair.indexOf('=');
+    return [[pair.slice(0, at), JSON.parse(pair.slice(at + 1)) as unknown]];
+  }),
+);
+const DUE_COUNT = Math.min(COUNT, 200);
+
 const WORKFLOW_SOURCE = `
 const { proxyActivities } = require('@temporalio/workflow');
 const { noop } = proxyActivities({ startToCloseTimeout: '10s' });
@@ -45,8 +60,11 @@ async function main(): Promise<void> {
     uiPort: false,
     dbFilename: path.join(tmp, 'temporal.db'),
     sqlitePragmas: PRAGMAS,
+    dynamicConfig: DYNAMIC_CONFIG,
   });
   console.log(`dev server pragmas: ${JSON.stringify(PRAGMAS ?? DEFAULT_SQLITE_PRAGMAS)}`);
+  if (Object.keys(DYNAMIC_CONFIG).length > 0)
+    console.log(`dev server dynamic config: ${JSON.stringify(DYNAMIC_CONFIG)}`);
   try {
     const workflowsPath = path.join(tmp, 'baseline-workflows.js');
     await fs.writeFile(workflowsPath, WORKFLOW_SOURCE);
@@ -58,12 +76,17 @@ async function main(): Promise<void> {
       }),
     });
     const taskQueue = `baseline-${randomBytes(4).toString('hex')}`;
+    const ranAt: number[] = [];
     const nativeConnection = await NativeConnection.connect({ address: dev.address });
     const worker = await Worker.create({
       connection: nativeConnection,
       taskQueue,
       workflowBundle,
-      activities: { noop: async () => undefined },
+      activities: {
+        noop: async () => {
+          ranAt.push(Date.now());
+        },
+      },
     });
     const connection = await Connection.connect({ address: dev.address });
     const client = new Client({ connection });
@@ -104,21 +127,60 @@ async function main(): Promise<void> {
         `${COUNT} schedule creations (32 at a time): ${createSeconds.toFixed(1)} s, ${(COUNT / createSeconds).toFixed(1)}/s`,
       );
 
-      // One at a time, as the API's sequential-create scenario does: the server's own latency.
-      const latencies: number[] = [];
+      // One at a time, as the API's sequential-create scenario does: the server's own latency,
+      // for the creation and for the describe that reads the next fire time back.
+      const creates: number[] = [];
+      const describes: number[] = [];
       for (let i = 0; i < Math.min(COUNT, 200); i++) {
         const t0 = performance.now();
-        await client.schedule.create({
+        const handle = await client.schedule.create({
           scheduleId: `baseline-sequential-${i}`,
           spec: { calendars: [{ comment: 'yearly', month: 'JANUARY', dayOfMonth: 1 }] },
           action: { type: 'startWorkflow', workflowType: 'baseline', taskQueue, args: [] },
         });
-        latencies.push(performance.now() - t0);
+        const t1 = performance.now();
+        await handle.describe();
+        creates.push(t1 - t0);
+        describes.push(performance.now() - t1);
       }
-      latencies.sort((a, b) => a - b);
-      const at = (p: number) => latencies[Math.ceil((p / 100) * latencies.length) - 1]!.toFixed(1);
       console.log(
-        `${latencies.length} sequential schedule creations: p50 ${at(50)} ms, p99 ${at(99)} ms`,
+        `${creates.length} sequential schedule creations: ${percentiles(creates, 1)}; each then described: ${percentiles(describes, 1)}`,
+      );
+
+      // Bare schedules all due on one second, a calendar far enough ahead to create them first:
+      // the time from that second to each no-op activity's start.
+      ranAt.length = 0;
+      const fireAt = Math.ceil((Date.now() + 10_000 + DUE_COUNT * 50) / 10_000) * 10_000;
+      const due = new Date(fireAt);
+      let nextDue = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (nextDue < DUE_COUNT) {
+            const i = nextDue++;
+            await client.schedule.create({
+              scheduleId: `baseline-due-${i}`,
+              spec: {
+                calendars: [
+                  {
+                    second: due.getUTCSeconds(),
+                    minute: due.getUTCMinutes(),
+                    hour: due.getUTCHours(),
+                    dayOfMonth: due.getUTCDate(),
+                  },
+                ],
+              },
+              action: { type: 'startWorkflow', workflowType: 'baseline', taskQueue, args: [] },
+            });
+          }
+        }),
+      );
+      while (ranAt.length < DUE_COUNT && Date.now() < fireAt + 120_000)
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      console.log(
+        `${DUE_COUNT} schedules due on one second: ${ranAt.length} ran; from that second to the activity: ${percentiles(
+          ranAt.map((t) => t - fireAt),
+          0,
+        )}`,
       );
     });
     await connection.close();
@@ -127,6 +189,13 @@ async function main(): Promise<void> {
     await dev.stop();
     await fs.rm(tmp, { recursive: true, force: true });
   }
+}
+
+function percentiles(values: number[], digits: number): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) =>
+    (sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN).toFixed(digits);
+  return `p50 ${at(50)} ms, p99 ${at(99)} ms, max ${at(100)} ms`;
 }
 
 main().then(

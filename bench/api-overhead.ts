@@ -8,6 +8,8 @@
  *              validation, error handling) with the task service answering from memory;
  * - `full`:    our app and our service on an embedded PostgreSQL holding 1,000 tasks.
  *
+ * `BENCH_CPU_PROF=<dir>` also writes a V8 CPU profile of each server process there.
+ *
  * The difference between two lines is what that layer costs. Tasks are INACTIVE so that no
  * Temporal server is needed (their nextRunAt is null without asking Temporal).
  */
@@ -117,7 +119,12 @@ async function main(): Promise<void> {
     console.log('mode     req/s   API CPU per request');
     for (const mode of MODES) {
       const child = fork(__filename, ['--serve', mode], {
-        execArgv: process.execArgv,
+        execArgv: [
+          ...process.execArgv,
+          ...(process.env.BENCH_CPU_PROF
+            ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+            : []),
+        ],
         env: { ...process.env, DATABASE_URL: pg.databaseUrl },
       });
       const port = await new Promise<number>((resolve) =>

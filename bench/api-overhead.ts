@@ -88,6 +88,8 @@ async function serve(mode: Mode): Promise<void> {
       temporal: {} as never,
       apiKeys: [API_KEY],
       services,
+      // As in production (per-key limit, in memory), set too high to ever answer 429 here.
+      rateLimit: { perMinute: 1_000_000_000 },
     });
   }
   process.on('SIGTERM', () => process.exit(0));

@@ -25,6 +25,8 @@ export interface Config {
   readonly scheduleCatchupWindowMs: number;
   readonly logLevel: string;
   readonly redisUrl: string | undefined;
+  /** Requests per minute each API key may make (SPEC §7); 0: no limit. */
+  readonly rateLimitPerMinute: number;
   /**
    * Where a reverse proxy exposes this service's `/api` routes (e.g. `/api/task-scheduler`), for
    * the served OpenAPI document and Swagger UI; unset: `/api`, or derived from X-Forwarded-Prefix.
@@ -124,6 +126,7 @@ const schema = Joi.object({
     .uri({ scheme: ['redis', 'rediss'] })
     .allow('')
     .optional(),
+  RATE_LIMIT_PER_MINUTE: Joi.number().integer().min(0).default(600),
   PUBLIC_API_PATH: Joi.string()
     .pattern(/^(\/[\w.~-]+)+$/)
     .allow('')
@@ -196,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     scheduleCatchupWindowMs: v.SCHEDULE_CATCHUP_WINDOW,
     logLevel: v.LOG_LEVEL,
     redisUrl: v.REDIS_URL || undefined,
+    rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
     publicApiPath: v.PUBLIC_API_PATH || undefined,
     metricsPort: v.METRICS_PORT,
     embedded: {

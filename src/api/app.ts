@@ -10,6 +10,7 @@ import type { Services } from '../services';
 import { pingTemporal, type TemporalClientHandle } from '../temporal/client';
 import { createErrorHandler, notFoundHandler } from './error-handler';
 import { createApiKeyAuth } from './middleware/auth';
+import { createRateLimit, type RateLimitOptions } from './middleware/rate-limit';
 import { createRequestContext } from './middleware/request-context';
 import { loadOpenApiDocument } from './openapi';
 import { openApiForPublicPath, publicApiPath } from './public-path';
@@ -39,6 +40,8 @@ export interface AppDeps {
   healthChecks?: { database?: HealthCheck; temporal?: HealthCheck };
   /** PUBLIC_API_PATH: where a reverse proxy exposes `/api` (see public-path.ts). */
   publicApiPath?: string;
+  /** Per-key rate limit of the `/api` routes; none when omitted or perMinute is 0. */
+  rateLimit?: Omit<RateLimitOptions, 'logger'>;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -97,6 +100,8 @@ export function createApp(deps: AppDeps): Express {
 
   const api = Router();
   api.use(createApiKeyAuth(deps.apiKeys));
+  const rateLimit = deps.rateLimit && createRateLimit({ ...deps.rateLimit, logger });
+  if (rateLimit) api.use(rateLimit);
   api.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
   app.use('/api', api);
   app.use(

@@ -42,6 +42,13 @@ export class NotFoundError extends AppError {
   }
 }
 
+export class TooManyRequestsError extends AppError {
+  override readonly name = 'TooManyRequestsError';
+  constructor(detail: string) {
+    super(429, 'rate-limited', 'Too Many Requests', detail);
+  }
+}
+
 export class UpstreamUnavailableError extends AppError {
   override readonly name = 'UpstreamUnavailableError';
   constructor(detail: string) {

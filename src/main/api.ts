@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app';
+import { createRedisRateLimitStore } from '../api/redis-rate-limit-store';
 import type { Config } from '../config';
 import { initOrm } from '../db/orm';
 import type { Logger } from '../logger';
@@ -35,6 +36,11 @@ export async function startApi(deps: {
     namespace: config.temporalNamespace,
   });
   const services = createServices({ config, orm, temporal, logger });
+  // In this process unless REDIS_URL names a store that every API replica shares.
+  const rateLimitStore =
+    config.redisUrl && config.rateLimitPerMinute > 0
+      ? createRedisRateLimitStore(config.redisUrl, logger)
+      : undefined;
   const app = createApp({
     logger,
     orm,
@@ -43,6 +49,7 @@ export async function startApi(deps: {
     services,
     apiKeys: deps.apiKeys,
     publicApiPath: config.publicApiPath,
+    rateLimit: { perMinute: config.rateLimitPerMinute, store: rateLimitStore },
   });
 
   const server = app.listen(config.port, deps.host ?? '0.0.0.0');
@@ -78,6 +85,7 @@ export async function startApi(deps: {
     clearTimeout(timer);
     await orm.close();
     await temporal.close();
+    await rateLimitStore?.close();
     logger.info('API stopped');
   };
   return {

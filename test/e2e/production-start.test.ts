@@ -6,9 +6,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { initOrm } from '../../src/db/orm';
 import { getFreePort } from '../../src/embedded/ports';
+import { createClient } from '@redis/client';
 import { TEST_API_KEY, testEnv } from '../helpers/app';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
 import { ROOT, startProcess, type StartedProcess } from '../helpers/process';
+import { ensureRedisServer, startRedisServer, type RedisServer } from '../helpers/redis-server';
 
 const DIST = path.join(ROOT, 'dist');
 const run = promisify(execFile);
@@ -106,6 +108,7 @@ describe('the production start path, from a build (what the image runs)', () => 
     let workerEnv: NodeJS.ProcessEnv;
     let base: string;
     let workerPort: number;
+    let redis: RedisServer;
     const token = `tok${randomUUID().replace(/-/g, '')}SECRETTOKEN`;
     const requestId = `prod-test-${randomUUID()}`;
 
@@ -125,13 +128,16 @@ describe('the production start path, from a build (what the image runs)', () => 
       const apiPort = await getFreePort();
       workerPort = await getFreePort();
       base = `http://127.0.0.1:${apiPort}`;
-      apiEnv = { ...env, ROLE: 'api', PORT: String(apiPort) };
+      // The rate limit's counts go to a Redis, as with API replicas behind Traefik.
+      redis = await startRedisServer(await ensureRedisServer());
+      apiEnv = { ...env, ROLE: 'api', PORT: String(apiPort), REDIS_URL: redis.url };
       workerEnv = { ...env, ROLE: 'worker', METRICS_PORT: String(workerPort) };
       [api, worker] = await Promise.all([startCompiled(apiEnv), startCompiled(workerEnv)]);
     }, 120_000);
-    afterAll(() => {
+    afterAll(async () => {
       api?.child.kill('SIGKILL');
       worker?.child.kill('SIGKILL');
+      await redis?.stop();
     });
 
     const call = (route: string, init: RequestInit = {}) =>
@@ -213,6 +219,27 @@ describe('the production start path, from a build (what the image runs)', () => 
       for (const id of [task.id, goneTask.id])
         expect((await call(`/api/tasks/${id}`, { method: 'DELETE' })).status).toBe(204);
     }, 90_000);
+
+    it('then the API counts each key’s requests in Redis, under a digest of the key, and says so in RateLimit', async () => {
+      const first = await call('/api/tasks?limit=1');
+      const second = await call('/api/tasks?limit=1');
+      expect(first.headers.get('ratelimit-policy')).toBe('600;w=60');
+      const remaining = (res: Response) =>
+        Number(/remaining=(\d+)/.exec(res.headers.get('ratelimit') ?? '')?.[1]);
+      expect(remaining(first) - remaining(second)).toBe(1);
+
+      const client = createClient({ url: redis.url });
+      await client.connect();
+      try {
+        const keys = await client.keys('dts:rate-limit:*');
+        expect(keys).toHaveLength(1);
+        expect(keys[0]).not.toContain(TEST_API_KEY);
+        expect(600 - Number(await client.get(keys[0]!))).toBe(remaining(second));
+        expect(await client.pTTL(keys[0]!)).toBeGreaterThan(0);
+      } finally {
+        await client.close();
+      }
+    });
 
     it('then on SIGTERM both stop cleanly with exit code 0', async () => {
       api.child.kill('SIGTERM');

@@ -65,19 +65,6 @@ export function createRedisRateLimitStore(url: string, logger: Logger): RedisRat
         resetTime: new Date(Date.now() + Math.max(0, Number(ttl))),
       };
     },
-    async get(name: string): Promise<ClientRateLimitInfo | undefined> {
-      const k = key(name);
-      const [hits, ttl] = (await client
-        .multi()
-        .addCommand(['GET', k])
-        .addCommand(['PTTL', k])
-        .exec()) as unknown as [string | null, number];
-      if (hits === null) return undefined;
-      return {
-        totalHits: Number(hits),
-        resetTime: new Date(Date.now() + Math.max(0, Number(ttl))),
-      };
-    },
     async decrement(name: string) {
       // As in increment: a key whose window has ended gets a new one, never a key without expiry.
       const k = key(name);

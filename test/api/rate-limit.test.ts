@@ -1,3 +1,4 @@
+import { createClient } from '@redis/client';
 import request from 'supertest';
 import {
   createRedisRateLimitStore,
@@ -135,6 +136,31 @@ describe('per-key rate limit', () => {
       expect((await get(a, ROTATED_API_KEY)).status).toBe(200);
     });
 
+    it('when the store counts, decrements and resets a key, then the window keeps its expiry throughout', async () => {
+      const store = createRedisRateLimitStore(redis.url, createLogger({ level: 'silent' }));
+      stores.push(store);
+      store.init?.({ windowMs: 60_000 } as never);
+      const name = `unit-${Date.now()}`;
+      await expect(store.increment(name)).resolves.toMatchObject({ totalHits: 1 });
+      const second = await store.increment(name);
+      expect(second.totalHits).toBe(2);
+      expect(second.resetTime!.getTime() - Date.now()).toBeGreaterThan(55_000);
+      await store.decrement(name);
+      await expect(store.increment(name)).resolves.toMatchObject({ totalHits: 2 });
+      await store.resetKey(name);
+      await expect(store.increment(name)).resolves.toMatchObject({ totalHits: 1 });
+      // A decrement after the window ended leaves a fresh window, not a key that never expires.
+      const other = `${name}-gone`;
+      await store.decrement(other);
+      const client = createClient({ url: redis.url });
+      await client.connect();
+      try {
+        expect(await client.pTTL(`dts:rate-limit:${other}`)).toBeGreaterThan(0);
+      } finally {
+        await client.close();
+      }
+    });
+
     it('when Redis is unreachable, then requests pass unlimited and a warning says why; when it is back, the limit holds again', async () => {
       const own = await startRedisServer(binary);
       const { logger, lines } = capturingLogger();
@@ -144,6 +170,9 @@ describe('per-key rate limit', () => {
       await own.stop();
       for (let i = 0; i < 4; i++) expect((await get(t)).status).toBe(200);
       expect(lines.some((line) => String(line.msg).includes('Redis unreachable'))).toBe(true);
+      // Four requests failed to count: one line from the limiter about its store, not four.
+      const storeErrors = lines.filter((line) => /error from store/.test(String(line.msg)));
+      expect(storeErrors).toHaveLength(1);
       expect(JSON.stringify(lines)).not.toContain(TEST_API_KEY);
 
       const again = await startRedisServer(binary, own.port);

@@ -4,11 +4,12 @@ import type { Logger } from '../../logger';
 import { TooManyRequestsError } from '../errors';
 
 export const RATE_LIMIT_WINDOW_MS = 60_000;
+const STORE_ERROR_LOG_INTERVAL_MS = 30_000;
 
 export interface RateLimitOptions {
   /** Requests each API key may make per minute; 0 turns the limit off. */
   perMinute: number;
-  /** Where the counts live: in this process when omitted, or shared (redis-store.ts). */
+  /** Where the counts live: in this process when omitted, or shared (redis-rate-limit-store.ts). */
   store?: Store;
   logger: Logger;
 }
@@ -23,6 +24,8 @@ export interface RateLimitOptions {
 export function createRateLimit(options: RateLimitOptions): RequestHandler | undefined {
   if (options.perMinute <= 0) return undefined;
   const { logger } = options;
+  // A failing store fails every request: say so once in a while, not once per request.
+  let storeErrorLogged = 0;
   return rateLimit({
     windowMs: RATE_LIMIT_WINDOW_MS,
     limit: options.perMinute,
@@ -41,8 +44,11 @@ export function createRateLimit(options: RateLimitOptions): RequestHandler | und
     },
     logger: {
       warn: (message: unknown) => logger.warn({ err: message }, 'rate limit'),
-      error: (error: unknown, message?: string) =>
-        logger.warn({ err: error }, message ?? 'rate limit store failed; request let through'),
+      error: (error: unknown, message?: string) => {
+        if (Date.now() - storeErrorLogged < STORE_ERROR_LOG_INTERVAL_MS) return;
+        storeErrorLogged = Date.now();
+        logger.warn({ err: error }, message ?? 'rate limit store failed; request let through');
+      },
     },
   });
 }

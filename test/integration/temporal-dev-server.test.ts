@@ -8,6 +8,7 @@ import {
   startTemporalDevServer,
   type TemporalDevServer,
 } from '../../src/embedded/temporal-dev-server';
+import { acceptsConnections } from '../helpers/process';
 
 jest.setTimeout(60_000);
 
@@ -17,17 +18,6 @@ async function cliPath(): Promise<string> {
 
 function portOf(address: string): number {
   return Number(address.slice(address.lastIndexOf(':') + 1));
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 function isRunning(pid: number): boolean {
@@ -104,7 +94,7 @@ describe('startTemporalDevServer', () => {
       await server.stop();
     }
 
-    expect(await accepts(portOf(server.address))).toBe(false);
+    expect(await acceptsConnections(portOf(server.address))).toBe(false);
     expect(isRunning(server.pid)).toBe(false);
     await expect(server.stop()).resolves.toBeUndefined();
   });

@@ -35,6 +35,15 @@ module.exports = {
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
     },
     {
+      // SPEC §9 fault suite (`npm run test:faults`): starts the product as a user does, kills and
+      // cuts its dependencies, and counts runs due vs. delivered vs. logged. Not part of `npm test`
+      // (it takes minutes of real outages); .ci/run runs it on its own.
+      displayName: 'faults',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
+    },
+    {
       // Dockerfile and Compose files, checked with real validators (hadolint, ShellCheck,
       // compose-go) provisioned and cached on first use; no services needed.
       displayName: 'deploy',

@@ -27,6 +27,14 @@ import {
   type ScheduleSpec,
 } from '@temporalio/client';
 
+export interface ParseOptions {
+  /**
+   * Accept a cron whose day-of-month no listed month has (`0 0 31 2 *`). New schedules are
+   * rejected for it; a task stored before that rule still gets its (idle) Temporal Schedule.
+   */
+  allowNeverFiring?: boolean;
+}
+
 export type ScheduleParseResult =
   | {
       ok: true;
@@ -229,12 +237,61 @@ function weekdayNames(ranges: NumericRange[]): Range<DayOfWeek>[] {
   });
 }
 
-function cronToCalendars(fields: string[], comment: string): CalendarSpec[] {
+/** The longest each month can be (February: 29, in leap years). */
+const LONGEST_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+const MONTH_NAMES = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+] as const;
+
+function values(ranges: NumericRange[]): number[] {
+  const out: number[] = [];
+  for (const { start, end, step } of ranges) for (let v = start; v <= end; v += step) out.push(v);
+  return out;
+}
+
+/**
+ * A day-of-month that no listed month has (`0 0 31 2 *`, `0 0 30 2 *`, `0 0 31 4,6 *`) would never
+ * fire: Temporal accepts such a spec and simply never runs it. Only checked where the days must
+ * match (day-of-week `*`); with a day-of-week too, cron fires on either, so `0 0 31 2 MON` runs on
+ * February's Mondays.
+ */
+function checkDaysExist(domText: string, dom: NumericRange[], month: NumericRange[]): void {
+  const days = values(dom);
+  const months = values(month);
+  const smallest = Math.min(...days);
+  if (months.some((m) => smallest <= (LONGEST_MONTH[m - 1] ?? 31))) return;
+  const names = months.map((m) => MONTH_NAMES[m - 1] ?? String(m));
+  const list =
+    names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
+  const longest = Math.max(...months.map((m) => LONGEST_MONTH[m - 1] ?? 31));
+  throw new FieldError(
+    `day-of-month ${domText} never occurs in ${list} (at most ${longest} days), so this schedule would never fire`,
+  );
+}
+
+function cronToCalendars(
+  fields: string[],
+  comment: string,
+  options: ParseOptions = {},
+): CalendarSpec[] {
   const [minuteText = '', hourText = '', domText = '', monthText = '', dowText = ''] = fields;
   const minute = numbers(parseField(minuteText, MINUTE));
   const hour = numbers(parseField(hourText, HOUR));
-  const dayOfMonth = numbers(parseField(domText, DAY_OF_MONTH));
-  const month = monthNames(parseField(monthText, MONTH));
+  const domRanges = parseField(domText, DAY_OF_MONTH);
+  const monthRanges = parseField(monthText, MONTH);
+  const dayOfMonth = numbers(domRanges);
+  const month = monthNames(monthRanges);
   const dayOfWeek = weekdayNames(parseField(dowText, DAY_OF_WEEK));
 
   const calendar = (
@@ -255,7 +312,10 @@ function cronToCalendars(fields: string[], comment: string): CalendarSpec[] {
   // always ANDs within one calendar, so the OR case becomes two calendars whose union is it.
   const domStar = domText.startsWith('*');
   const dowStar = dowText.startsWith('*');
-  if (domStar || dowStar) return [calendar({ dayOfMonth, dayOfWeek }, comment)];
+  if (domStar || dowStar) {
+    if (!options.allowNeverFiring) checkDaysExist(domText, domRanges, monthRanges);
+    return [calendar({ dayOfMonth, dayOfWeek }, comment)];
+  }
   return [
     calendar(
       { dayOfMonth, dayOfWeek: weekdayNames([range(0, 6)]) },
@@ -317,12 +377,14 @@ function parseAt(tokens: string[], expression: string): ScheduleParseResult {
  * - 5 fields `minute hour day-of-month month day-of-week` with `*`, `a`, `a-b`, lists, steps
  *   (`*\/n`, `a-b/n`, `a/n` = a to the field's max), names JAN-DEC and SUN-SAT (any case),
  *   day-of-week 0-7 (7 = Sunday), any whitespace between fields. Day-of-month OR day-of-week
- *   when both are restricted (Vixie rules, see cronToCalendars).
+ *   when both are restricted (Vixie rules, see cronToCalendars). Rejected: a day-of-month no
+ *   listed month has, where it must match (`0 0 31 2 *` never fires; `0 0 29 2 *` does, in leap
+ *   years), unless `options.allowNeverFiring`.
  * - `@yearly @annually @monthly @weekly @daily @hourly` (any case); not `@midnight` or `@reboot`.
  * - `@every <n><s|m|h|d>`, 1 second to 3650 days. Temporal aligns intervals to the Unix epoch
  *   in UTC (`@every 1d` fires at 00:00 UTC whatever the task's time zone).
  */
-export function parseSchedule(expression: string): ScheduleParseResult {
+export function parseSchedule(expression: string, options: ParseOptions = {}): ScheduleParseResult {
   if (typeof expression !== 'string') return { ok: false, reason: 'schedule must be a string' };
   const normalized = expression.trim().split(/\s+/).join(' ');
   if (normalized === '') return { ok: false, reason: 'schedule is empty' };
@@ -348,7 +410,11 @@ export function parseSchedule(expression: string): ScheduleParseResult {
     return { ok: false, reason: `expected 5 fields (${FIELDS_HELP}), got ${tokens.length}` };
   }
   try {
-    return { ok: true, kind: 'cron', spec: { calendars: cronToCalendars(tokens, normalized) } };
+    return {
+      ok: true,
+      kind: 'cron',
+      spec: { calendars: cronToCalendars(tokens, normalized, options) },
+    };
   } catch (error) {
     if (error instanceof FieldError) return { ok: false, reason: error.message };
     throw error;
@@ -382,7 +448,9 @@ export function isValidTimeZone(name: string): boolean {
 
 /** The ScheduleSpec for a task, or a ScheduleError saying what is wrong with it. */
 export function toScheduleSpec(expression: string, timezone: string): ScheduleSpec {
-  const parsed = parseSchedule(expression);
+  // Stored schedules were validated when they were saved; one saved before a rule was added must
+  // still reconcile and update (it is idle, not invalid, to Temporal).
+  const parsed = parseSchedule(expression, { allowNeverFiring: true });
   if (!parsed.ok) throw new ScheduleError(parsed.reason, 'schedule');
   if (!isValidTimeZone(timezone)) {
     throw new ScheduleError(

@@ -526,3 +526,58 @@ describe('isValidTimeZone', () => {
     expect(isValidTimeZone(name)).toBe(false);
   });
 });
+
+describe('a day-of-month no listed month has (issue 10)', () => {
+  it.each([
+    [
+      '0 0 31 2 *',
+      'day-of-month 31 never occurs in February (at most 29 days), so this schedule would never fire',
+    ],
+    [
+      '0 0 30 2 *',
+      'day-of-month 30 never occurs in February (at most 29 days), so this schedule would never fire',
+    ],
+    [
+      '0 0 31 4,6,9,11 *',
+      'day-of-month 31 never occurs in April, June, September or November (at most 30 days), so this schedule would never fire',
+    ],
+    [
+      '0 0 30-31 FEB *',
+      'day-of-month 30-31 never occurs in February (at most 29 days), so this schedule would never fire',
+    ],
+    [
+      '0 0 31 2 */2',
+      'day-of-month 31 never occurs in February (at most 29 days), so this schedule would never fire',
+    ],
+  ])(
+    'when the cron is %j, then it is rejected saying it would never fire',
+    (expression, reason) => {
+      expect(parseSchedule(expression)).toEqual({ ok: false, reason });
+    },
+  );
+
+  it.each(['0 0 29 2 *', '0 0 31 * *', '0 0 31 1-2 *', '0 0 30,31 2,3 *', '0 0 */30 2 *'])(
+    'when the cron is %j, then it is accepted: some listed month has that day',
+    (expression) => {
+      expect(parseSchedule(expression).ok).toBe(true);
+    },
+  );
+
+  it('when the day falls only on a leap day (0 0 29 2 *), then it fires on February 29', () => {
+    const parsed = parseSchedule('0 0 29 2 *');
+    if (!parsed.ok) throw new Error(parsed.reason);
+    expect(firesAt(parsed.spec.calendars ?? [], new Date(Date.UTC(2028, 1, 29)))).toBe(true);
+  });
+
+  it('when a day-of-week is set too (0 0 31 2 1), then it is accepted: cron fires on either, so on February Mondays', () => {
+    const parsed = parseSchedule('0 0 31 2 1');
+    if (!parsed.ok) throw new Error(parsed.reason);
+    const mondayInFebruary = new Date(Date.UTC(2026, 1, 2));
+    expect(mondayInFebruary.getUTCDay()).toBe(1);
+    expect(firesAt(parsed.spec.calendars ?? [], mondayInFebruary)).toBe(true);
+  });
+
+  it('when a task stored before this rule is turned into a spec, then it still is (it idles)', () => {
+    expect(toScheduleSpec('0 0 31 2 *', 'UTC').calendars).toHaveLength(1);
+  });
+});

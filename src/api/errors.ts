@@ -9,6 +9,12 @@ export interface FieldError {
 
 export const PROBLEM_BASE = 'https://discord-task-scheduler.dev/problems';
 
+/**
+ * `Retry-After` of every 503: a dependency that is down is probed again about once a second, so
+ * a client that waits this long sees it back soon after it is.
+ */
+export const RETRY_AFTER_SECONDS = 2;
+
 export class AppError extends Error {
   constructor(
     readonly status: number,
@@ -55,3 +61,6 @@ export class UpstreamUnavailableError extends AppError {
     super(503, 'service-unavailable', 'Service Unavailable', detail);
   }
 }
+
+export const DATABASE_UNAVAILABLE = 'The database is unreachable; try again shortly.';
+export const TEMPORAL_UNAVAILABLE = 'Temporal is unreachable; nothing was changed. Try again shortly.';

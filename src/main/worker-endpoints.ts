@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RETRY_AFTER_SECONDS } from '../api/errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 
@@ -10,8 +11,9 @@ export interface WorkerEndpoints {
 
 /**
  * ROLE=worker has no API to carry /metrics and /health, so it serves them itself on METRICS_PORT:
- * `/metrics` for Prometheus (delivery metrics and the Temporal SDK's worker metrics) and `/health`
- * for the container's HEALTHCHECK (200 while the worker polls, 503 before and while it drains).
+ * `/metrics` for Prometheus (delivery metrics and the Temporal SDK's worker metrics), `/health`
+ * for the container's HEALTHCHECK (200 while the worker polls, 503 before and while it drains)
+ * and `/health/live` (200 while the process serves, whatever the worker's state).
  */
 export async function startWorkerEndpoints(deps: {
   port: number;
@@ -26,6 +28,12 @@ export async function startWorkerEndpoints(deps: {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
     }
+    if (path === '/health/live') {
+      res
+        .writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
+        .end('{"status":"ok"}');
+      return;
+    }
     if (path === '/health') {
       const worker = deps.workerState();
       const ok = worker === 'RUNNING';
@@ -33,6 +41,7 @@ export async function startWorkerEndpoints(deps: {
         .writeHead(ok ? 200 : 503, {
           'Content-Type': 'application/json',
           'Cache-Control': 'no-store',
+          ...(ok ? {} : { 'Retry-After': String(RETRY_AFTER_SECONDS) }),
         })
         .end(
           JSON.stringify({ status: ok ? 'ok' : 'error', checks: { worker: worker.toLowerCase() } }),

@@ -1,12 +1,16 @@
-import { isGrpcServiceError, ScheduleNotFoundError } from '@temporalio/client';
-import {
-  ConnectionException,
-  NotFoundError as OrmNotFoundError,
-  UniqueConstraintViolationException,
-} from '@mikro-orm/core';
+import { ScheduleNotFoundError } from '@temporalio/client';
+import { NotFoundError as OrmNotFoundError, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { isDatabaseUnavailable } from '../db/orm';
 import type { Logger } from '../logger';
-import { AppError, type FieldError, PROBLEM_BASE } from './errors';
+import { isTemporalUnavailable } from '../temporal/client';
+import {
+  AppError,
+  DATABASE_UNAVAILABLE,
+  type FieldError,
+  PROBLEM_BASE,
+  RETRY_AFTER_SECONDS,
+} from './errors';
 
 export interface Problem {
   type: string;
@@ -56,6 +60,8 @@ export function problem(status: number, detail: string, errors?: FieldError[]): 
 }
 
 export function sendProblem(res: Response, body: Problem): void {
+  // Every 503 is a dependency outage (SPEC §5): tell the client when to ask again.
+  if (body.status === 503) res.set('Retry-After', String(RETRY_AFTER_SECONDS));
   res.status(body.status).type('application/problem+json').json(body);
 }
 
@@ -93,10 +99,10 @@ export function toProblem(err: unknown): Problem {
   if (err instanceof UniqueConstraintViolationException) {
     return problem(409, 'The resource already exists.');
   }
-  if (err instanceof ConnectionException) {
-    return problem(503, 'The database is unreachable; try again shortly.');
+  if (isDatabaseUnavailable(err)) {
+    return problem(503, DATABASE_UNAVAILABLE);
   }
-  if (isGrpcServiceError(err) && [4, 14].includes(err.code)) {
+  if (isTemporalUnavailable(err)) {
     return problem(503, 'Temporal is unreachable; try again shortly.');
   }
   return problem(500, 'The server failed to handle the request.');
@@ -111,8 +117,14 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
     const body = toProblem(err);
-    if (body.status >= 500) {
-      logger.error({ err, method: req.method, url: req.originalUrl.split('?')[0] }, 'request failed');
+    const where = { method: req.method, url: req.originalUrl.split('?')[0] };
+    if (body.status === 503) {
+      // An outage is logged once by the circuit that found it; each request it fails is not an
+      // error of ours (a fail-fast answer only at debug, a driver's own error as a warning).
+      if (err instanceof AppError) logger.debug({ ...where, detail: body.detail }, 'dependency unavailable');
+      else logger.warn({ err, ...where }, 'dependency unavailable');
+    } else if (body.status >= 500) {
+      logger.error({ err, ...where }, 'request failed');
     }
     sendProblem(res, body);
   };

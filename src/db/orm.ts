@@ -1,3 +1,4 @@
+import { ConnectionException } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../logger';
 import { createOrmConfig } from './mikro-orm.config';
@@ -7,6 +8,8 @@ export type Orm = MikroORM;
 export async function initOrm(options: {
   databaseUrl: string;
   poolMax?: number;
+  /** How long a query may wait for a pooled connection (default in mikro-orm.config.ts). */
+  acquireTimeoutMs?: number;
   /** false: do not connect now (the first query connects); used by health tests. */
   connect?: boolean;
 }): Promise<Orm> {
@@ -36,4 +39,48 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   } finally {
     await orm.close(true);
   }
+}
+
+/** Socket errors, and SQLSTATEs of class 08 (connection exception), 53300 and 57P0x. */
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '08000', // connection_exception
+  '08001', // sqlclient_unable_to_establish_sqlconnection
+  '08003', // connection_does_not_exist
+  '08004', // sqlserver_rejected_establishment_of_sqlconnection
+  '08006', // connection_failure
+  '53300', // too_many_connections
+  '57P01', // admin_shutdown: "terminating connection due to administrator command"
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: "the database system is starting up / shutting down"
+]);
+
+/** What pg, knex and the pool say when there is no usable connection (they set no code). */
+const CONNECTION_ERROR_MESSAGES =
+  /Timeout acquiring a connection|Unable to acquire a connection|Connection terminated|Connection ended unexpectedly|is not queryable|timeout expired|Query read timeout|the database system is (?:starting up|shutting down|in recovery mode|not (?:yet )?accepting connections)|terminating connection due to administrator command/i;
+
+/**
+ * True when `error` says the database could not be reached or dropped the connection (as opposed
+ * to rejecting a statement): the server refused, reset or never answered the connection, the pool
+ * timed out waiting for one, or PostgreSQL is shutting down or starting up. Looks through the
+ * wrappers MikroORM puts around driver errors (`cause`, copied `code`) and AggregateErrors.
+ */
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (depth > 5 || typeof error !== 'object' || error === null) return false;
+  if (error instanceof ConnectionException) return true;
+  const e = error as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.code === 'string' && CONNECTION_ERROR_CODES.has(e.code)) return true;
+  if (typeof e.message === 'string' && CONNECTION_ERROR_MESSAGES.test(e.message)) return true;
+  if (Array.isArray(e.errors) && e.errors.some((inner) => isDatabaseUnavailable(inner, depth + 1))) {
+    return true;
+  }
+  return isDatabaseUnavailable(e.cause, depth + 1);
 }

@@ -1,6 +1,7 @@
 import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { msToNumber, msToTs, tsToMs } from '@temporalio/common/lib/time';
 import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
 import type { Config } from '../src/config';
 import { type ExecutionStatus, type ITask, Task, TaskLog } from '../src/db/entities';
@@ -9,12 +10,17 @@ import type { AttemptOutcome, DeliveryMetrics } from '../src/metrics';
 import { validatePayload } from '../src/discord/payload-schema';
 import { renderPayload } from '../src/discord/template';
 import { redactWebhookTokens, toDeliveryUrl, validateWebhookUrl } from '../src/discord/webhook-url';
+import { toScheduleSpec } from '../src/schedule/cron';
 import {
   type DeliverWebhookInput,
   type DeliverWebhookResult,
   DeliveryErrorType,
   type DeliveryPolicy,
+  type InfrastructureFailureDetails,
   type MarkTaskFailedInput,
+  OutageErrorType,
+  type PendingAttemptRow,
+  type RecordAttemptInput,
   scheduleIdForTask,
 } from '../src/temporal/contracts';
 import { version } from '../package.json';
@@ -23,14 +29,28 @@ export const USER_AGENT = `DiscordBot (https://github.com/discord-task-scheduler
 
 export interface DiscordActivityDeps {
   orm: Orm;
-  config: Pick<Config, 'webhookTimeoutMs' | 'webhookAllowedOrigins' | 'retry'>;
-  /** Pauses a task's schedule when its delivery fails for good (also for manual triggers). */
-  temporal?: Pick<Client, 'schedule'>;
+  config: Pick<Config, 'webhookTimeoutMs' | 'webhookAllowedOrigins' | 'retry'> &
+    Partial<Pick<Config, 'scheduleCatchupWindowMs'>>;
+  /**
+   * Pauses a task's schedule when its delivery fails for good (also for manual triggers), and
+   * tells a late run whether a later one of its schedule has come due meanwhile.
+   */
+  temporal?: Pick<Client, 'schedule'> & Partial<Pick<Client, 'workflowService'>>;
+  /** Each database call of a delivery gives up after this long and counts as our outage; default 5 s. */
+  databaseTimeoutMs?: number;
   http?: AxiosInstance;
   /** Jitter added to Discord's retry_after so that retries don't collide; default 0-500 ms. */
   jitterMs?: () => number;
   /** Prometheus counters and histograms of deliveries (SPEC §8); none when omitted. */
   metrics?: DeliveryMetrics;
+}
+
+/** A database call that failed or timed out: our outage, not Discord's failure (SPEC §6). */
+class DatabaseUnavailable extends Error {
+  constructor(cause: unknown) {
+    super(`database unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'DatabaseUnavailable';
+  }
 }
 
 interface Attempt {
@@ -78,40 +98,150 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     }
   }
 
+  const databaseTimeoutMs = deps.databaseTimeoutMs ?? 5_000;
+  const catchupWindowMs = config.scheduleCatchupWindowMs ?? 300_000;
+
+  /** Runs a database call with a deadline; any failure becomes DatabaseUnavailable. */
+  async function database<T>(fn: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${databaseTimeoutMs} ms`)), databaseTimeoutMs);
+    });
+    try {
+      return await Promise.race([fn(), deadline]);
+    } catch (error) {
+      throw new DatabaseUnavailable(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function rowFor(
+    attempt: Attempt,
+    status: ExecutionStatus,
+    outcome: { httpStatus?: number | null; message: string },
+  ): PendingAttemptRow {
+    const now = new Date();
+    return {
+      taskId: attempt.task.id,
+      workflowId: attempt.workflowId,
+      runId: attempt.runId,
+      attempt: attempt.attempt,
+      status,
+      httpStatus: outcome.httpStatus ?? null,
+      message: redactWebhookTokens(outcome.message).slice(0, 2000),
+      durationMs: now.getTime() - attempt.startedAt.getTime(),
+      executionTime: attempt.startedAt.toISOString(),
+      scheduledTime: attempt.scheduledTime?.toISOString() ?? null,
+      createdAt: now.toISOString(),
+    };
+  }
+
+  /** Writes an attempt's row (and, for a SUCCESS, the task's last execution); idempotent. */
+  async function insertRow(row: PendingAttemptRow): Promise<void> {
+    const em = orm.em.fork();
+    // (workflow_id, attempt) is unique: a re-run of an attempt that already wrote its row is a
+    // no-op; a task deleted meanwhile takes no row (rather than a foreign-key error).
+    await em.getConnection().execute(
+      `insert into task_logs (id, task_id, execution_time, status, retry_count, message, attempt,
+         http_status, duration_ms, scheduled_time, workflow_id, run_id, created_at)
+       select gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+       where exists (select 1 from tasks where id = ?)
+       on conflict (workflow_id, attempt) do nothing`,
+      [
+        row.taskId,
+        new Date(row.executionTime),
+        row.status,
+        row.attempt - 1,
+        row.message,
+        row.attempt,
+        row.httpStatus,
+        row.durationMs,
+        row.scheduledTime ? new Date(row.scheduledTime) : null,
+        row.workflowId,
+        row.runId,
+        new Date(row.createdAt),
+        row.taskId,
+      ],
+    );
+    if (row.status === 'SUCCESS') {
+      await em.nativeUpdate(
+        Task,
+        { id: row.taskId },
+        { lastExecutionAt: new Date(row.executionTime), lastExecutionStatus: 'SUCCESS' },
+      );
+    }
+  }
+
+  /**
+   * Writes the attempt's row. When the database cannot take it, the attempt did reach Discord, so
+   * the row travels in the failure to the workflow, which records it once the database is back.
+   */
   async function writeLog(
     attempt: Attempt,
     status: ExecutionStatus,
     outcome: { httpStatus?: number | null; message: string },
+    retryDelayMs?: number,
   ): Promise<void> {
-    const em = orm.em.fork();
-    const now = new Date();
-    // (workflow_id, attempt) is unique: a re-run of an attempt that already wrote its row is a no-op.
-    await em.getConnection().execute(
-      `insert into task_logs (id, task_id, execution_time, status, retry_count, message, attempt,
-         http_status, duration_ms, scheduled_time, workflow_id, run_id, created_at)
-       values (gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       on conflict (workflow_id, attempt) do nothing`,
-      [
-        attempt.task.id,
-        attempt.startedAt,
-        status,
-        attempt.attempt - 1,
-        redactWebhookTokens(outcome.message).slice(0, 2000),
-        attempt.attempt,
-        outcome.httpStatus ?? null,
-        now.getTime() - attempt.startedAt.getTime(),
-        attempt.scheduledTime,
-        attempt.workflowId,
-        attempt.runId,
-        now,
-      ],
-    );
-    if (status === 'SUCCESS') {
-      await em.nativeUpdate(
-        Task,
-        { id: attempt.task.id },
-        { lastExecutionAt: attempt.startedAt, lastExecutionStatus: 'SUCCESS' },
-      );
+    const row = rowFor(attempt, status, outcome);
+    try {
+      await database(() => insertRow(row));
+    } catch (error) {
+      throw outage(error, { attemptsMade: attempt.attempt, pendingRow: row, retryDelayMs });
+    }
+  }
+
+  /** The failure that hands our outage to the workflow, which waits it out without using a retry. */
+  function outage(error: unknown, details: InfrastructureFailureDetails): ApplicationFailure {
+    const message = redactWebhookTokens(error instanceof Error ? error.message : String(error));
+    log.warn('delivery interrupted by our own outage; the workflow will try again', {
+      attemptsMade: details.attemptsMade,
+      rowPending: details.pendingRow !== undefined,
+      message,
+    });
+    return ApplicationFailure.create({
+      message,
+      type: OutageErrorType.INFRASTRUCTURE,
+      nonRetryable: true,
+      details: [details],
+    });
+  }
+
+  /** The backoff Temporal's retry policy would wait after a failure of attempt `n`. */
+  function backoffMs(n: number): number {
+    const { initialIntervalMs, backoffCoefficient, maximumIntervalMs } = config.retry;
+    return Math.min(maximumIntervalMs, initialIntervalMs * backoffCoefficient ** Math.max(0, n - 1));
+  }
+
+  /**
+   * For a late scheduled run: the time of a later run of the same schedule that is already due,
+   * or null. `@every` schedules step by their interval; calendar schedules (a minute apart at
+   * the least) ask Temporal which times the schedule matched since, and only when the run is a
+   * minute or more late. When Temporal cannot tell, the run is not superseded (it is delivered).
+   */
+  async function laterRunDue(task: ITask, scheduledTime: Date, now: Date, namespace: string): Promise<Date | null> {
+    const spec = toScheduleSpec(task.schedule, task.timezone);
+    const interval = spec.intervals?.[0];
+    if (interval) {
+      const next = new Date(scheduledTime.getTime() + msToNumber(interval.every));
+      return next.getTime() <= now.getTime() ? next : null;
+    }
+    if (now.getTime() - scheduledTime.getTime() < 60_000 || !deps.temporal?.workflowService) return null;
+    try {
+      const response = await deps.temporal.workflowService.listScheduleMatchingTimes({
+        namespace,
+        scheduleId: scheduleIdForTask(task.id),
+        startTime: msToTs(scheduledTime.getTime() + 1_000),
+        endTime: msToTs(now.getTime()),
+      });
+      const first = response.startTime?.[0];
+      return first ? new Date(tsToMs(first)) : null;
+    } catch (error) {
+      log.warn('could not ask Temporal whether a later run is due; delivering this one', {
+        taskId: task.id,
+        error: String(error),
+      });
+      return null;
     }
   }
 
@@ -124,7 +254,6 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     nextRetryDelayMs?: number,
   ): Promise<never> {
     const final = kind === 'permanent' || attempt.lastAttempt;
-    await writeLog(attempt, final ? 'FAILED' : 'RETRYING', { httpStatus, message });
     recordOutcome(
       attempt,
       kind === 'permanent'
@@ -135,6 +264,12 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
             ? 'network_error'
             : 'server_error',
       final,
+    );
+    await writeLog(
+      attempt,
+      final ? 'FAILED' : 'RETRYING',
+      { httpStatus, message },
+      final ? undefined : (nextRetryDelayMs ?? backoffMs(attempt.attempt)),
     );
     const safe = redactWebhookTokens(message);
     log.warn('delivery attempt failed', { taskId: attempt.task.id, attempt: attempt.attempt, httpStatus, message: safe });
@@ -161,24 +296,80 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       const info = Context.current().info;
       const execution = info.workflowExecution;
       if (!execution) throw ApplicationFailure.nonRetryable('deliverWebhook runs inside a workflow only', 'Misuse');
-      const em = orm.em.fork();
-      const task = await em.findOne(Task, { id: input.taskId });
-      if (!task) return { status: 'TASK_DELETED' };
-
       const workflowId = execution.workflowId;
+      // Attempt numbers continue across the workflow's re-invocations after our own outages.
+      const number = (input.attemptOffset ?? 0) + info.attempt;
+      const scheduledTime = input.scheduledTime ? new Date(input.scheduledTime) : null;
+
+      let task: ITask | null;
+      let earlier: { attempt: number; status: ExecutionStatus; http_status: number | null; message: string | null }[];
+      try {
+        [task, earlier] = await database(() => {
+          const em = orm.em.fork();
+          return Promise.all([
+            em.findOne(Task, { id: input.taskId }),
+            // An earlier attempt may have posted and logged, then lost its completion: a SUCCESS
+            // means nothing is posted again; this attempt's own row means it already ran.
+            em
+              .getConnection()
+              .execute<{ attempt: number; status: ExecutionStatus; http_status: number | null; message: string | null }[]>(
+                `select attempt, status, http_status, message from task_logs
+                  where workflow_id = ? and (status = 'SUCCESS' or attempt = ?)`,
+                [workflowId, number],
+              ),
+          ]);
+        });
+      } catch (error) {
+        throw outage(error, { attemptsMade: number - 1 });
+      }
+      if (!task) return { status: 'TASK_DELETED' };
+      if (earlier.some((row) => row.status === 'SUCCESS')) return { status: 'ALREADY_DELIVERED' };
+      const replay = earlier.find((row) => row.attempt === number);
+      if (replay) throw replayedFailure(replay);
+
       const attempt: Attempt = {
         task,
         workflowId,
         runId: execution.runId,
-        attempt: info.attempt,
-        lastAttempt: info.attempt >= input.maxAttempts,
-        scheduledTime: input.scheduledTime ? new Date(input.scheduledTime) : null,
+        attempt: number,
+        lastAttempt: number >= input.maxAttempts,
+        scheduledTime,
         startedAt: new Date(),
       };
 
-      // An earlier attempt of this execution may have posted and logged, then lost its completion.
-      const delivered = await em.count(TaskLog, { workflowId, status: 'SUCCESS' });
-      if (delivered > 0) return { status: 'ALREADY_DELIVERED' };
+      // Before a scheduled run's first post: is it still wanted? (SPEC §6 "missed runs")
+      if (scheduledTime && number === 1) {
+        if (task.status !== 'ACTIVE') {
+          log.info('scheduled run of a task that is not active; nothing delivered', { taskId: task.id });
+          return { status: 'SKIPPED', reason: 'NOT_ACTIVE' };
+        }
+        const later = await laterRunDue(task, scheduledTime, attempt.startedAt, info.workflowNamespace ?? info.activityNamespace);
+        if (later) {
+          log.info('missed run skipped: a later run is already due', {
+            taskId: task.id,
+            scheduledTime: scheduledTime.toISOString(),
+            laterRun: later.toISOString(),
+          });
+          metrics?.deliveries.inc({ outcome: 'skipped' });
+          return { status: 'SKIPPED', reason: 'SUPERSEDED' };
+        }
+        const lateMs = attempt.startedAt.getTime() - scheduledTime.getTime();
+        if (lateMs > catchupWindowMs) {
+          const row = rowFor(attempt, 'FAILED', {
+            message:
+              `not delivered: this run was due at ${scheduledTime.toISOString()} and could only start ` +
+              `${Math.round(lateMs / 1000)} s later, after an outage of ours; runs later than ` +
+              `SCHEDULE_CATCHUP_WINDOW (${Math.round(catchupWindowMs / 1000)} s) are not posted stale`,
+          });
+          try {
+            await database(() => insertRow(row));
+          } catch (error) {
+            throw outage(error, { attemptsMade: 0 });
+          }
+          metrics?.deliveries.inc({ outcome: 'skipped' });
+          return { status: 'SKIPPED', reason: 'STALE' };
+        }
+      }
 
       const url = validateWebhookUrl(task.webhookUrl, config.webhookAllowedOrigins);
       if (!url.ok) return fail(attempt, 'permanent', `webhook URL refused: ${url.reason}`, null);
@@ -207,11 +398,11 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       requestTimer?.({ outcome: httpOutcome(status) });
       if (status >= 200 && status < 300) {
         const messageId = typeof response.data?.id === 'string' ? (response.data.id as string) : null;
+        recordOutcome(attempt, 'success', true);
         await writeLog(attempt, 'SUCCESS', {
           httpStatus: status,
           message: messageId ? `delivered: Discord message ${messageId}` : `delivered (HTTP ${status})`,
         });
-        recordOutcome(attempt, 'success', true);
         return { status: 'SUCCESS', messageId, httpStatus: status };
       }
       const discordText = describeDiscordError(response);
@@ -236,6 +427,11 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       return fail(attempt, 'permanent', `HTTP ${status}${hint}: ${discordText}`, status);
     },
 
+    /** The row of an attempt that reached Discord while the database was down (see writeLog). */
+    async recordAttempt(row: RecordAttemptInput): Promise<void> {
+      await insertRow(row);
+    },
+
     /** After the last failed attempt: the task becomes FAILED and its schedule is paused. */
     async markTaskFailed(input: MarkTaskFailedInput): Promise<void> {
       const em = orm.em.fork();
@@ -254,6 +450,22 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         });
     },
   };
+}
+
+/**
+ * The outcome of an attempt that already ran and logged (its completion was lost, e.g. to a
+ * worker crash), thrown again without posting a second time.
+ */
+function replayedFailure(row: { http_status: number | null; message: string | null }): ApplicationFailure {
+  const message = row.message ?? 'attempt failed';
+  const status = row.http_status;
+  if (status !== null && status < 500 && status !== 429) {
+    return ApplicationFailure.nonRetryable(message, DeliveryErrorType.REJECTED);
+  }
+  return ApplicationFailure.create({
+    message,
+    type: status === 429 ? DeliveryErrorType.RATE_LIMITED : DeliveryErrorType.UNAVAILABLE,
+  });
 }
 
 function httpOutcome(status: number): AttemptOutcome {

@@ -4,65 +4,122 @@ import {
   log,
   proxyActivities,
   proxyLocalActivities,
+  sleep,
+  TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
+  DeliveryErrorType,
+  type InfrastructureFailureDetails,
   NON_RETRYABLE_DELIVERY_ERRORS,
+  OutageErrorType,
   type SendWebhookInput,
   type SendWebhookResult,
 } from '../src/temporal/contracts';
 
 const { getDeliveryPolicy } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s' });
-// Recording the failure must not give up while the database is briefly away.
-const { markTaskFailed } = proxyActivities<Activities>({
+// Recording an outcome must not give up while the database is away: these wait it out.
+const { markTaskFailed, recordAttempt } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '1m' },
+  retry: { initialInterval: '1s', maximumInterval: '30s' },
 });
+
+const DISCORD_FAILURES: string[] = Object.values(DeliveryErrorType);
+
+/** How long a run waits out our own outage before it gives up without failing the task. */
+const OUTAGE_GIVE_UP_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Started by a task's Temporal Schedule (or a manual trigger): delivers the task's message once,
  * under a retry policy of maxRetry + 1 attempts with exponential backoff. A permanent failure, or
  * the last failed attempt, marks the task FAILED and fails this workflow, so that the schedule
  * (pauseOnFailure) pauses itself. The input holds ids only: URL and payload stay in PostgreSQL.
+ *
+ * Our own outages (SPEC §6) are not Discord's failures: when the activity could not reach the
+ * database, or lost its last attempt to a worker crash, this workflow waits (a durable timer) and
+ * calls it again with the attempts made so far, so that they never use up maxRetry, mark the task
+ * FAILED or pause the schedule. An attempt that reached Discord while its row could not be
+ * written comes back in the failure's details and is recorded here once the database is back.
  */
 export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookResult> {
   const policy = await getDeliveryPolicy();
   const maxAttempts = input.maxRetry + 1;
-  const { deliverWebhook } = proxyActivities<Activities>({
-    startToCloseTimeout: policy.activityTimeoutMs,
-    retry: {
-      maximumAttempts: maxAttempts,
-      initialInterval: policy.initialIntervalMs,
-      backoffCoefficient: policy.backoffCoefficient,
-      maximumInterval: policy.maximumIntervalMs,
-      nonRetryableErrorTypes: NON_RETRYABLE_DELIVERY_ERRORS,
-    },
-  });
-
   const scheduled = workflowInfo().searchAttributes['TemporalScheduledStartTime']?.[0];
   const scheduledTime = scheduled instanceof Date ? scheduled.toISOString() : typeof scheduled === 'string' ? scheduled : null;
+  const startedAt = Date.now();
 
-  try {
-    const result = await deliverWebhook({ taskId: input.taskId, scheduledTime, maxAttempts });
-    if (result.status === 'TASK_DELETED') {
-      log.info('task was deleted; nothing delivered', { taskId: input.taskId });
+  let attemptsMade = 0;
+  for (let interruptions = 0; ; interruptions++) {
+    const { deliverWebhook } = proxyActivities<Activities>({
+      startToCloseTimeout: policy.activityTimeoutMs,
+      retry: {
+        maximumAttempts: Math.max(1, maxAttempts - attemptsMade),
+        initialInterval: policy.initialIntervalMs,
+        backoffCoefficient: policy.backoffCoefficient,
+        maximumInterval: policy.maximumIntervalMs,
+        nonRetryableErrorTypes: NON_RETRYABLE_DELIVERY_ERRORS,
+      },
+    });
+    let waitMs: number;
+    try {
+      const result = await deliverWebhook({
+        taskId: input.taskId,
+        scheduledTime,
+        maxAttempts,
+        ...(attemptsMade > 0 ? { attemptOffset: attemptsMade } : {}),
+      });
+      if (result.status === 'TASK_DELETED') {
+        log.info('task was deleted; nothing delivered', { taskId: input.taskId });
+        return { status: 'SKIPPED' };
+      }
+      if (result.status === 'SKIPPED') return { status: 'SKIPPED' };
+      return {
+        status: 'SUCCESS',
+        messageId: result.status === 'SUCCESS' ? (result.messageId ?? undefined) : undefined,
+      };
+    } catch (error) {
+      const cause = error instanceof ActivityFailure ? error.cause : undefined;
+      if (cause instanceof ApplicationFailure && cause.type && DISCORD_FAILURES.includes(cause.type)) {
+        return failTask(input.taskId, cause.message);
+      }
+      if (cause instanceof ApplicationFailure && cause.type === OutageErrorType.INFRASTRUCTURE) {
+        const details = (cause.details?.[0] ?? { attemptsMade }) as InfrastructureFailureDetails;
+        attemptsMade = details.attemptsMade;
+        const row = details.pendingRow;
+        if (row) {
+          await recordAttempt(row);
+          if (row.status === 'SUCCESS') return { status: 'SUCCESS' };
+          if (row.status === 'FAILED') return failTask(input.taskId, row.message);
+        }
+        waitMs = row ? (details.retryDelayMs ?? policy.initialIntervalMs) : outageBackoffMs(interruptions);
+      } else if (cause instanceof TimeoutFailure || error instanceof ActivityFailure) {
+        // The last attempt the policy allowed was lost to a worker crash or an outage (or an
+        // unexpected error of ours): whether it reached Discord is unknown, so it is run again
+        // under the same number; a row it wrote makes the re-run replay its outcome.
+        attemptsMade = maxAttempts - 1;
+        waitMs = outageBackoffMs(interruptions);
+      } else {
+        throw error;
+      }
+    }
+    if (Date.now() - startedAt > OUTAGE_GIVE_UP_MS) {
+      log.warn('gave up waiting for our own outage to end; the task is left as it was', { taskId: input.taskId });
       return { status: 'SKIPPED' };
     }
-    return {
-      status: 'SUCCESS',
-      messageId: result.status === 'SUCCESS' ? (result.messageId ?? undefined) : undefined,
-    };
-  } catch (error) {
-    const reason = failureReason(error);
-    await markTaskFailed({ taskId: input.taskId, reason });
-    throw ApplicationFailure.nonRetryable(`delivery failed: ${reason}`, 'DeliveryFailed');
+    log.info('delivery interrupted by our own outage; trying again', { taskId: input.taskId, waitMs, attemptsMade });
+    await sleep(waitMs);
   }
 }
 
-function failureReason(error: unknown): string {
-  if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) {
-    return error.cause.message;
-  }
-  return error instanceof Error ? error.message : String(error);
+/** The task becomes FAILED (its schedule pauses) and the workflow fails: Discord said no for good. */
+async function failTask(taskId: string, reason: string): Promise<never> {
+  await markTaskFailed({ taskId, reason });
+  throw ApplicationFailure.nonRetryable(`delivery failed: ${reason}`, 'DeliveryFailed');
+}
+
+/** 1 s, 2 s, 4 s, 8 s, then every 10 s for about 5 minutes, then every minute. */
+function outageBackoffMs(interruptions: number): number {
+  if (interruptions > 33) return 60_000;
+  return Math.min(10_000, 1_000 * 2 ** interruptions);
 }

@@ -39,18 +39,69 @@ export interface DeliveryPolicy {
   activityTimeoutMs: number;
 }
 
+/** The activity that writes an attempt's row which the database could not take at the time. */
+export type RecordAttemptInput = PendingAttemptRow;
+
 export interface DeliverWebhookInput {
   taskId: string;
   /** When the schedule meant this run to happen; null for a manual trigger. ISO 8601. */
   scheduledTime: string | null;
   /** maxRetry + 1: the activity needs it to know whether a failure is the last one. */
   maxAttempts: number;
+  /**
+   * Attempts already made by earlier invocations of the activity in this run (the workflow calls
+   * it again after our own outage interrupted it): attempt numbers continue from here. 0 or absent
+   * on the first invocation.
+   */
+  attemptOffset?: number;
 }
+
+/** Why a run ended without posting and without counting as a failure. */
+export type SkipReason =
+  /** A later run of the task had already come due (missed runs: only the latest is delivered). */
+  | 'SUPERSEDED'
+  /** Later than SCHEDULE_CATCHUP_WINDOW after our outage: not posted stale, a row says why. */
+  | 'STALE'
+  /** A scheduled run of a task that is no longer ACTIVE (started before the pause, or buffered). */
+  | 'NOT_ACTIVE';
 
 export type DeliverWebhookResult =
   | { status: 'SUCCESS'; messageId: string | null; httpStatus: number }
   | { status: 'ALREADY_DELIVERED' }
-  | { status: 'TASK_DELETED' };
+  | { status: 'TASK_DELETED' }
+  | { status: 'SKIPPED'; reason: SkipReason };
+
+/**
+ * An attempt's task_logs row as the activity meant to write it, carried in Temporal (failure
+ * details) when the database could not take it, so that the workflow records it once the
+ * database is back. The message is already redacted: no token ever enters Temporal history.
+ */
+export interface PendingAttemptRow {
+  taskId: string;
+  workflowId: string;
+  runId: string;
+  attempt: number;
+  status: 'SUCCESS' | 'FAILED' | 'RETRYING';
+  httpStatus: number | null;
+  message: string;
+  durationMs: number;
+  /** ISO 8601. */
+  executionTime: string;
+  scheduledTime: string | null;
+  createdAt: string;
+}
+
+/** Details of an InfrastructureUnavailable failure. */
+export interface InfrastructureFailureDetails {
+  /** Attempts that reached Discord in this invocation before the outage (the offset to go on from). */
+  attemptsMade: number;
+  /** The row of an attempt that reached Discord but could not be logged. */
+  pendingRow?: PendingAttemptRow;
+  /** With a pendingRow of a retryable failure: when to try again (429's retry_after), in ms. */
+  retryDelayMs?: number;
+}
+
+
 
 export interface MarkTaskFailedInput {
   taskId: string;
@@ -65,6 +116,15 @@ export const DeliveryErrorType = {
   RATE_LIMITED: 'DiscordRateLimited',
   /** 5xx, timeout, connection error: retried with backoff. */
   UNAVAILABLE: 'DiscordUnavailable',
+} as const;
+
+/**
+ * Failures that are ours, not Discord's (SPEC §6 "our outages"): thrown non-retryable so that the
+ * workflow, not the activity's retry policy, waits them out; they never use up maxRetry.
+ */
+export const OutageErrorType = {
+  /** The database (or another dependency of ours) could not be reached; details: InfrastructureFailureDetails. */
+  INFRASTRUCTURE: 'InfrastructureUnavailable',
 } as const;
 
 export const NON_RETRYABLE_DELIVERY_ERRORS: string[] = [DeliveryErrorType.REJECTED];

@@ -35,7 +35,7 @@ export interface ScheduleSettings {
 /**
  * The one mapping from a task row to its Temporal Schedule (SPEC §6): id `task-<taskId>`, action
  * `sendWebhook` with `{ taskId, maxRetry }` only (no URL, no payload: secrets stay out of
- * history), memo `{ taskName }`, overlap SKIP, the configured catch-up window, pause on failure,
+ * history), memo `{ taskName }`, overlap BUFFER_ALL, the configured catch-up window, pause on failure,
  * paused exactly when the task is not ACTIVE. The note says why the schedule runs or not and ends
  * with the configuration's fingerprint (see scheduleFingerprint).
  */
@@ -102,7 +102,10 @@ function buildScheduleUpdate(
       memo: memoFor(task),
     },
     policies: {
-      overlap: ScheduleOverlapPolicy.SKIP,
+      // Runs of one task never overlap, and none is dropped: a run that comes due while another
+      // is still running (a late catch-up run, Discord's retries) waits its turn. The delivery
+      // activity then skips any run whose successor is already due (SPEC §6 "missed runs").
+      overlap: ScheduleOverlapPolicy.BUFFER_ALL,
       catchupWindow: settings.catchupWindowMs,
       pauseOnFailure: true,
     },

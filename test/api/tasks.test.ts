@@ -81,7 +81,7 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       expect(description.scheduleId).toBe(`task-${task.id}`);
       expect(description.state.paused).toBe(false);
       expect(description.memo).toEqual({ taskName: body.name });
-      expect(description.policies).toMatchObject({ overlap: 'SKIP', pauseOnFailure: true });
+      expect(description.policies).toMatchObject({ overlap: 'BUFFER_ALL', pauseOnFailure: true });
       const action = description.action as { workflowType: string; workflowId: string; args: unknown[]; taskQueue: string };
       expect(action.workflowType).toBe('sendWebhook');
       expect(action.workflowId).toBe(`task-${task.id}`);

@@ -15,7 +15,9 @@ import type {
   DeliverWebhookInput,
   DeliverWebhookResult,
   DeliveryPolicy,
+  InfrastructureFailureDetails,
   MarkTaskFailedInput,
+  PendingAttemptRow,
   SendWebhookInput,
   SendWebhookResult,
 } from '../../src/temporal/contracts';
@@ -64,7 +66,10 @@ afterAll(async () => {
 
 /** Mocked activities; `deliver` decides each attempt's outcome from its attempt number. */
 function mockActivities(
-  deliver: (attempt: number, input: DeliverWebhookInput) => DeliverWebhookResult,
+  deliver: (
+    attempt: number,
+    input: DeliverWebhookInput,
+  ) => DeliverWebhookResult | Promise<DeliverWebhookResult>,
   policy: DeliveryPolicy = POLICY,
 ) {
   const calls: Call[] = [];
@@ -82,7 +87,8 @@ function mockActivities(
     },
   );
   const markTaskFailed = jest.fn(async (_input: MarkTaskFailedInput): Promise<void> => undefined);
-  return { calls, activities: { getDeliveryPolicy, deliverWebhook, markTaskFailed } };
+  const recordAttempt = jest.fn(async (_row: PendingAttemptRow): Promise<void> => undefined);
+  return { calls, activities: { getDeliveryPolicy, deliverWebhook, markTaskFailed, recordAttempt } };
 }
 
 type Mocks = ReturnType<typeof mockActivities>;
@@ -369,5 +375,131 @@ describe('sendWebhook outcomes', () => {
     // Scheduled shortly before the activity ran (an every-1s interval fires on whole seconds).
     expect(scheduledMs).toBeLessThanOrEqual(call.at);
     expect(call.at - scheduledMs).toBeLessThan(5_000);
+  });
+});
+
+describe('sendWebhook during our own outages (SPEC §6)', () => {
+  const outage = (details: InfrastructureFailureDetails) =>
+    ApplicationFailure.create({
+      message: 'database unavailable: connect ECONNREFUSED 127.0.0.1:5432',
+      type: 'InfrastructureUnavailable',
+      nonRetryable: true,
+      details: [details],
+    });
+
+  function pendingRow(taskId: string, status: PendingAttemptRow['status'], attempt: number): PendingAttemptRow {
+    return {
+      taskId,
+      workflowId: 'w',
+      runId: 'r',
+      attempt,
+      status,
+      httpStatus: status === 'SUCCESS' ? 200 : 500,
+      message: status === 'SUCCESS' ? 'delivered: Discord message 1' : 'HTTP 500: Internal Server Error',
+      durationMs: 12,
+      executionTime: new Date().toISOString(),
+      scheduledTime: null,
+      createdAt: new Date().toISOString(),
+    };
+  }
+
+  it('when the database is unreachable before anything is posted, then the run waits and tries again without using up maxRetry, and the task is not FAILED', async () => {
+    const taskId = randomUUID();
+    let calls = 0;
+    const mocks = mockActivities(() => {
+      calls += 1;
+      if (calls <= 3) throw outage({ attemptsMade: 0 });
+      return { status: 'SUCCESS', messageId: '42', httpStatus: 200 };
+    });
+
+    // maxRetry 0: one Discord attempt; three outages must not use it up.
+    const result = await runWorkflow(mocks, { taskId, maxRetry: 0 });
+
+    expect(result).toEqual(expect.objectContaining({ status: 'SUCCESS', messageId: '42' }));
+    expect(mocks.calls).toHaveLength(4);
+    expect(mocks.calls.map((c) => c.attempt)).toEqual([1, 1, 1, 1]);
+    expect(mocks.calls.map((c) => c.input.attemptOffset ?? 0)).toEqual([0, 0, 0, 0]);
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+    // Waited 1 s, 2 s and 4 s between the tries.
+    const waits = gaps(mocks.calls);
+    expect(waits[0]).toBeGreaterThanOrEqual(900);
+    expect(waits[2]).toBeGreaterThanOrEqual(3_900);
+  });
+
+  it('when an attempt reached Discord but its row could not be written, then the workflow records that row and the next attempt carries on from it', async () => {
+    const taskId = randomUUID();
+    const workflowId = `task-${taskId}-${randomUUID()}`;
+    const row = pendingRow(taskId, 'RETRYING', 1);
+    const mocks = mockActivities((attempt, input) => {
+      if ((input.attemptOffset ?? 0) === 0 && attempt === 1) {
+        throw outage({ attemptsMade: 1, pendingRow: row, retryDelayMs: 1_000 });
+      }
+      return { status: 'SUCCESS', messageId: '7', httpStatus: 200 };
+    });
+
+    const result = await runWorkflow(mocks, { taskId, maxRetry: 3 }, workflowId);
+
+    expect(result.status).toBe('SUCCESS');
+    expect(mocks.activities.recordAttempt).toHaveBeenCalledTimes(1);
+    expect(mocks.activities.recordAttempt).toHaveBeenCalledWith(row);
+    expect(mocks.calls.map((c) => c.input.attemptOffset ?? 0)).toEqual([0, 1]);
+    // The second invocation has the 3 attempts that are left, not a fresh 4.
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    const budgets = (history.events ?? [])
+      .map((event) => event.activityTaskScheduledEventAttributes)
+      .filter((attrs) => attrs?.activityType?.name === 'deliverWebhook')
+      .map((attrs) => attrs?.retryPolicy?.maximumAttempts);
+    expect(budgets).toEqual([4, 3]);
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+  });
+
+  it('when a successful post could not be logged, then the row is recorded and nothing is posted again', async () => {
+    const taskId = randomUUID();
+    const row = pendingRow(taskId, 'SUCCESS', 1);
+    const mocks = mockActivities(() => {
+      throw outage({ attemptsMade: 1, pendingRow: row });
+    });
+
+    const result = await runWorkflow(mocks, { taskId, maxRetry: 3 });
+
+    expect(result.status).toBe('SUCCESS');
+    expect(mocks.calls).toHaveLength(1);
+    expect(mocks.activities.recordAttempt).toHaveBeenCalledWith(row);
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+  });
+
+  it('when the last attempt that could not be logged was a final failure, then the row is recorded and the task is marked FAILED', async () => {
+    const taskId = randomUUID();
+    const row = { ...pendingRow(taskId, 'FAILED', 1), httpStatus: 404, message: 'HTTP 404: Unknown Webhook' };
+    const mocks = mockActivities(() => {
+      throw outage({ attemptsMade: 1, pendingRow: row });
+    });
+
+    await expect(runWorkflow(mocks, { taskId, maxRetry: 3 })).rejects.toBeInstanceOf(WorkflowFailedError);
+
+    expect(mocks.activities.recordAttempt).toHaveBeenCalledWith(row);
+    expect(mocks.activities.markTaskFailed).toHaveBeenCalledWith({ taskId, reason: 'HTTP 404: Unknown Webhook' });
+  });
+
+  it('when the last allowed attempt times out (a worker killed mid-attempt), then the task is not FAILED and that attempt runs again', async () => {
+    const taskId = randomUUID();
+    let calls = 0;
+    const mocks = mockActivities(
+      async () => {
+        calls += 1;
+        if (calls === 1) {
+          // Outlives the activity's start-to-close timeout, as an attempt whose worker died would.
+          await new Promise((resolve) => setTimeout(resolve, 3_000));
+        }
+        return { status: 'SUCCESS', messageId: '9', httpStatus: 200 };
+      },
+      { ...POLICY, activityTimeoutMs: 1_000 },
+    );
+
+    const result = await runWorkflow(mocks, { taskId, maxRetry: 0 });
+
+    expect(result.status).toBe('SUCCESS');
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+    expect(mocks.calls.map((c) => c.input.attemptOffset ?? 0)).toEqual([0, 0]);
   });
 });

@@ -18,6 +18,8 @@ import { createHealthRouter, type HealthCheck } from './routes/health.router';
 import { createDashboardRouter } from './routes/dashboard.router';
 import { createLogsRouter } from './routes/logs.router';
 import { createTasksRouter } from './routes/tasks.router';
+import { createPatternMessages, rejectUnstorableText, UUID_FORMAT } from './validation';
+import { createMethodGuard } from './validation-methods';
 
 export const BODY_LIMIT = '64kb';
 
@@ -60,6 +62,9 @@ export function createApp(deps: AppDeps): Express {
   // TLS-terminating proxy), where that directive would break Swagger UI's assets.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(recordHttpMetrics(metrics));
+  // 405 with Allow for a method a known route does not serve, before auth (the methods are public
+  // in the document anyway); HEAD wherever GET is; unknown paths fall through to 404.
+  app.use(createMethodGuard(apiSpec));
 
   app.use(
     createHealthRouter({
@@ -107,14 +112,19 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     OpenApiValidator.middleware({
       apiSpec,
-      validateRequests: { allErrors: true, coerceTypes: true, removeAdditional: false },
+      // coerceTypes applies to the JSON body only: the validator always coerces path and query
+      // parameters (they arrive as text), so `?page=2` is 2 while `"maxRetry": "3"` is a 400
+      // (SPEC §5: strings are not coerced into numbers in JSON bodies).
+      validateRequests: { allErrors: true, coerceTypes: false, removeAdditional: false },
       validateResponses: deps.validateResponses ?? false,
       validateSecurity: false,
       validateFormats: true,
+      formats: { uuid: UUID_FORMAT },
       ignoreUndocumented: false,
       ignorePaths: /^\/(health|metrics|api\/docs|api\/openapi\.json)/,
     }),
   );
+  app.use('/api', rejectUnstorableText);
   // No per-request EntityManager (RequestContext): reads are plain SQL and every write forks its
   // own EntityManager in the service, so a fork per request would only cost time.
 
@@ -123,6 +133,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', createDashboardRouter({ stats: deps.services.stats }));
 
   app.use(notFoundHandler);
+  app.use(createPatternMessages(apiSpec));
   app.use(createErrorHandler(logger));
   return app;
 }

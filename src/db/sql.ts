@@ -51,11 +51,20 @@ export async function readPage<T>(
   },
 ): Promise<{ rows: T[]; total: number }> {
   const { filter } = page;
+  const offset = (page.page - 1) * page.limit;
+  // The API bounds page and limit (openapi.yaml); this keeps any other caller from sending
+  // PostgreSQL a number it cannot read as a bigint (a 500), or one rounded on the way.
+  const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
+  if (!whole(page.page - 1) || !whole(page.limit - 1) || !whole(offset)) {
+    throw new RangeError(
+      `page ${page.page} of ${page.limit} rows is not a page PostgreSQL can read`,
+    );
+  }
   const countSql = `select count(*)::int as total from ${page.countFrom ?? page.from} ${filter.sql}`;
   const rows = await rowsOf<T & { total: number }>(
     `select ${page.columns}, (${countSql}) as total from ${page.from} ${filter.sql}
      order by ${page.orderBy} limit ? offset ?`,
-    [...filter.params, ...filter.params, page.limit, (page.page - 1) * page.limit],
+    [...filter.params, ...filter.params, page.limit, offset],
   );
   const total =
     rows[0]?.total ?? (await rowsOf<{ total: number }>(countSql, filter.params))[0]?.total ?? 0;

@@ -5,15 +5,21 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { ExitStatus, ServiceProcess } from './supervisor';
 
 const execFileAsync = promisify(execFile);
 
-export interface EmbeddedPostgres {
+export interface EmbeddedPostgres extends ServiceProcess {
   /** postgres://… URL of the application database (created by the migration step if missing). */
   readonly databaseUrl: string;
   readonly port: number;
   readonly pid: number;
+  /** Settles once the postmaster has exited (stopped, crashed or killed). */
+  readonly exited: Promise<ExitStatus>;
+  /** Fast shutdown (SIGINT), SIGKILL after 15 s; resolves once the postmaster has exited. */
   stop(): Promise<void>;
+  /** Immediate shutdown (SIGQUIT) without waiting: for a process that must exit now. */
+  kill(): void;
 }
 
 export interface EmbeddedPostgresOptions {
@@ -21,6 +27,8 @@ export interface EmbeddedPostgresOptions {
   port: number;
   database?: string;
   log?: (line: string) => void;
+  /** Aborting it while the server starts stops it, and the start rejects. */
+  signal?: AbortSignal;
 }
 
 interface Binaries {
@@ -49,7 +57,10 @@ export async function startEmbeddedPostgres(
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     log(`initialising PostgreSQL data directory ${dataDir}`);
     await initialise(bins, dataDir, owner);
+  } else {
+    await removeStalePidFile(dataDir, log);
   }
+  options.signal?.throwIfAborted();
 
   const child = spawn(
     bins.postgres,
@@ -69,20 +80,101 @@ export async function startEmbeddedPostgres(
     ],
     { ...owner.ids, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
   );
-  await waitUntilReady(child, log);
-
-  const pid = child.pid ?? -1;
-
+  const exited = new Promise<ExitStatus>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', () => resolve({ code: child.exitCode, signal: child.signalCode }));
+  });
   let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= stopChild(child));
+  const abort = () => void stop();
+  options.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    await waitUntilReady(child, log);
+  } catch (error) {
+    await stop();
+    if (options.signal?.aborted) {
+      throw new Error('embedded PostgreSQL start interrupted: a stop was requested', { cause: error });
+    }
+    throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+  }
+  if (options.signal?.aborted) {
+    await stop();
+    throw new Error('embedded PostgreSQL start interrupted: a stop was requested');
+  }
+
   return {
     databaseUrl: urlFor(options.port, database),
     port: options.port,
-    pid,
-    stop() {
-      stopping ??= stopChild(child);
-      return stopping;
+    pid: child.pid ?? -1,
+    exited,
+    stop,
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGQUIT');
     },
   };
+}
+
+/**
+ * A postmaster killed without its shutdown (kill -9, a crash, the whole app killed) leaves
+ * postmaster.pid behind. PostgreSQL starts anyway when that pid no longer exists, but refuses
+ * ("lock file already exists") when the pid still names a process: a zombie nobody reaps (the
+ * postmaster of an app that was killed whole is adopted by an init that may never reap it), or an
+ * unrelated process that reused the number. The file is removed only when its process is gone in
+ * that sense and no process is still attached to the shared memory it names; a live postmaster,
+ * or backends still attached, keep it, and the start fails with PostgreSQL's own reason.
+ */
+export async function removeStalePidFile(dataDir: string, log: (line: string) => void): Promise<boolean> {
+  const file = path.join(dataDir, 'postmaster.pid');
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return false;
+  const lines = text.split('\n');
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (await isPostgresProcess(pid)) return false;
+  // Line 7: "<shared memory key> <shmid>"; a segment still attached means backends still run.
+  const shmid = Number(lines[6]?.trim().split(/\s+/)[1]);
+  if (Number.isInteger(shmid) && (await sharedMemoryAttachments(shmid)) > 0) return false;
+  await fs.rm(file, { force: true });
+  log(`removed the stale ${file} of postmaster ${pid}, which is gone`);
+  return true;
+}
+
+/** Whether `pid` is a live (not zombie) PostgreSQL process. */
+async function isPostgresProcess(pid: number): Promise<boolean> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch((error: NodeJS.ErrnoException) =>
+    error.code === 'ENOENT' ? null : undefined,
+  );
+  if (stat === null) return false;
+  if (stat === undefined) {
+    // No /proc (macOS): alive is all we can tell, and PostgreSQL judges that case itself.
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  if (state === 'Z' || state === 'X') return false;
+  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  return comm.startsWith('postgres');
+}
+
+/** nattch of a System V shared memory segment; 0 when it is gone or cannot be read. */
+async function sharedMemoryAttachments(shmid: number): Promise<number> {
+  const table = await fs.readFile('/proc/sysvipc/shm', 'utf8').catch(() => '');
+  const [header, ...rows] = table.trim().split('\n');
+  const columns = header?.trim().split(/\s+/) ?? [];
+  const idColumn = columns.indexOf('shmid');
+  const attachColumn = columns.indexOf('nattch');
+  if (idColumn < 0 || attachColumn < 0) return 0;
+  for (const row of rows) {
+    const cells = row.trim().split(/\s+/);
+    if (Number(cells[idColumn]) === shmid) return Number(cells[attachColumn]) || 0;
+  }
+  return 0;
 }
 
 function urlFor(port: number, database: string): string {
@@ -216,9 +308,12 @@ function waitUntilReady(child: ChildProcess, log: (line: string) => void): Promi
     });
     child.once('exit', (code, signal) => {
       if (!ready) {
+        // The lines that say why first (a FATAL is often preceded by the LOG that explains it).
+        const why = recent.filter((line) => /\b(FATAL|PANIC|ERROR):|could not bind/.test(line));
+        const rest = recent.filter((line) => !why.includes(line));
         reject(
           new Error(
-            `embedded PostgreSQL exited before it was ready (code ${code}, signal ${signal}):\n${recent.join('\n')}`,
+            `embedded PostgreSQL exited before it was ready (code ${code}, signal ${signal}):\n${[...why, ...rest].join('\n')}`,
           ),
         );
       }

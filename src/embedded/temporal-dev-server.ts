@@ -5,6 +5,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Connection } from '@temporalio/client';
 import { getFreePort } from './ports';
+import type { ExitStatus, ServiceProcess } from './supervisor';
 
 export interface TemporalDevServerOptions {
   /** The `temporal` binary, e.g. from ensureTemporalCli(). */
@@ -30,15 +31,21 @@ export interface TemporalDevServerOptions {
   sqlitePragmas?: Record<string, string>;
   /** Dynamic config (`--dynamic-config-value KEY=JSON`), e.g. `{ 'frontend.rps': 10000 }`. */
   dynamicConfig?: Record<string, unknown>;
+  /** Aborting it while the server starts stops it, and the start rejects. */
+  signal?: AbortSignal;
 }
 
-export interface TemporalDevServer {
+export interface TemporalDevServer extends ServiceProcess {
   /** host:port of the frontend, for Connection.connect / NativeConnection.connect. */
   readonly address: string;
   readonly uiUrl?: string;
   readonly pid: number;
+  /** Settles once the process has exited (stopped, crashed or killed). */
+  readonly exited: Promise<ExitStatus>;
   /** SIGTERM, then SIGKILL after 10 s; resolves once the process has exited. Idempotent. */
   stop(): Promise<void>;
+  /** SIGKILL without waiting: for a process that must exit now. */
+  kill(): void;
 }
 
 /**
@@ -103,9 +110,15 @@ export async function startTemporalDevServer(
       http: await pick(),
       metrics: await pick(),
     };
+    opts.signal?.throwIfAborted();
     try {
       return await startOnce(opts, host, ports);
     } catch (error) {
+      if (opts.signal?.aborted) {
+        throw new Error('temporal dev server start interrupted: a stop was requested', {
+          cause: error,
+        });
+      }
       // A port was taken between its pick and its bind: one we picked, or one of the internal
       // ports the server picks for itself while it starts. Start again on other ports; a port
       // the caller asked for is theirs to free.
@@ -234,7 +247,10 @@ async function startOnce(
     return failure(`temporal server start-dev ${how}${tail ? `:\n${tail}` : ''}`);
   };
 
+  const abort = () => void stop();
+  opts.signal?.addEventListener('abort', abort, { once: true });
   try {
+    opts.signal?.throwIfAborted();
     await waitUntilReady({
       connectHost,
       port: ports.frontend,
@@ -251,16 +267,23 @@ async function startOnce(
         );
       },
     });
+    opts.signal?.throwIfAborted();
   } catch (error) {
     await stop();
     throw error;
+  } finally {
+    opts.signal?.removeEventListener('abort', abort);
   }
 
   return {
     address,
     uiUrl: ports.ui === undefined ? undefined : `http://${formatHost(connectHost)}:${ports.ui}`,
     pid: child.pid ?? -1,
+    exited: ended.then(() => ({ code: exit?.code ?? null, signal: exit?.signal ?? null })),
     stop,
+    kill() {
+      if (!exit) child.kill('SIGKILL');
+    },
   };
 }
 

@@ -3,16 +3,39 @@ import { createLogger, type Logger } from '../logger';
 import { createMetrics } from '../metrics';
 import { resolveApiKeys } from './api-keys';
 import { type RunningApi, startApi } from './api';
-import { prepareDatabase, provideInfrastructure } from './infrastructure';
-import { type RunningWorker, startWorker } from './worker';
+import { type Killable, prepareDatabase, provideInfrastructure } from './infrastructure';
+import { keepWorkerRunning, type RunningWorker, startWorker } from './worker';
 import { startWorkerEndpoints, type WorkerEndpoints } from './worker-endpoints';
 
 /**
+ * A second SIGINT/SIGTERM this soon after the first is the same stop request: a terminal's Ctrl-C
+ * reaches the whole process group, and `npm start`'s tsx relays it to us as well, so one Ctrl-C
+ * often arrives twice.
+ */
+export const SAME_STOP_REQUEST_MS = 2_000;
+
+/** How long a stop waits for a start-up step under way (it is interrupted where it can be). */
+const STARTUP_SETTLE_MS = 20_000;
+
+/**
+ * Whether a stop signal, arriving while a stop is already running, asks to exit at once: a
+ * later one, or a third within the window. `earlier` holds when each earlier signal arrived.
+ */
+export function exitsAtOnce(earlier: readonly number[], now: number): boolean {
+  const first = earlier[0];
+  if (first === undefined) return false;
+  return now - first >= SAME_STOP_REQUEST_MS || earlier.length >= 2;
+}
+
+/**
  * The process entry point for every role. ROLE=all (the default) runs the API and a worker in one
- * process; with DATABASE_URL / TEMPORAL_ADDRESS unset it first starts the embedded services.
- * Shutdown (SIGINT/SIGTERM) runs in reverse: API (in-flight requests finish), worker (in-flight
- * activities finish within the grace period), embedded Temporal, embedded PostgreSQL; then the
- * process exits 0. A second signal exits at once.
+ * process; with DATABASE_URL / TEMPORAL_ADDRESS unset it first starts the embedded services and
+ * supervises them (SPEC §2): one that dies is started again, and when it cannot be, the process
+ * stops in order and exits 1. Shutdown (SIGINT/SIGTERM, also during start-up) runs in reverse:
+ * API (in-flight requests finish), worker (in-flight activities finish within the grace period),
+ * embedded Temporal, embedded PostgreSQL; then the process exits 0. A repeat of the signal within
+ * SAME_STOP_REQUEST_MS is the same request; a later one (or a third) kills the embedded services
+ * and exits at once.
  */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config: Config;
@@ -27,12 +50,33 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   }
   const logger = createLogger({ level: config.logLevel, secrets: config.apiKeys });
   const closers: { name: string; close: () => Promise<void> }[] = [];
+  const stopRequested = new AbortController();
+  /** The embedded services running, for the last-resort kill. */
+  const running = new Set<Killable>();
+  const killEmbedded = () => {
+    for (const service of running) {
+      try {
+        service.kill();
+      } catch {
+        // already gone
+      }
+    }
+  };
+  // Whatever ends this process (an exit at once, an uncaught error), no child outlives it.
+  process.once('exit', killEmbedded);
+
+  let startup: Promise<void> = Promise.resolve();
+  const signalsSeen: number[] = [];
   let shuttingDown = false;
 
   const shutdown = async (reason: string, exitCode: number) => {
     if (shuttingDown) return;
     shuttingDown = true;
+    stopRequested.abort();
     logger.info({ reason }, 'shutting down');
+    // A start-up step under way first finishes or is interrupted, so that what it started is
+    // among the closers.
+    await settlesWithin(startup, STARTUP_SETTLE_MS);
     for (const { name, close } of closers.splice(0).reverse()) {
       await close().catch((error: unknown) => logger.error({ err: error, name }, 'shutdown step failed'));
     }
@@ -41,21 +85,39 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      if (shuttingDown) {
-        console.error(`\n${signal} again: exiting now`);
-        process.exit(130);
+      const now = Date.now();
+      if (!shuttingDown) {
+        signalsSeen.push(now);
+        void shutdown(signal, 0);
+      } else if (!exitsAtOnce(signalsSeen, now)) {
+        signalsSeen.push(now);
+        logger.info({ signal }, 'already stopping (the same stop request)');
+      } else {
+        logger.warn({ signal }, `${signal} again: stopping the embedded services at once and exiting`);
+        killEmbedded();
+        logger.flush();
+        process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
       }
-      void shutdown(signal, 0);
     });
   }
 
-  try {
+  const onServiceLost = (reason: string) => {
+    logger.error({ reason }, `exiting: ${reason}`);
+    void shutdown(reason, 1);
+  };
+
+  startup = (async () => {
     const infra = await provideInfrastructure(config, logger, {
       temporal: true,
+      signal: stopRequested.signal,
+      onServiceLost,
+      running,
     });
     closers.push({ name: 'embedded services', close: infra.stop });
+    stopRequested.signal.throwIfAborted();
 
     if (config.role !== 'worker') await prepareDatabase(infra.databaseUrl, logger);
+    stopRequested.signal.throwIfAborted();
 
     // One registry per process: in ROLE=all the API's /metrics also shows the worker's metrics.
     const metrics = createMetrics();
@@ -71,21 +133,23 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         logger,
       });
       closers.push({ name: 'worker endpoints', close: endpoints.close });
+      stopRequested.signal.throwIfAborted();
     }
     if (config.role !== 'api') {
-      worker = await startWorker({
-        config,
+      const running = await keepWorkerRunning(
+        () =>
+          startWorker({
+            config,
+            logger,
+            databaseUrl: infra.databaseUrl,
+            temporalAddress: infra.temporalAddress,
+            metrics,
+          }),
         logger,
-        databaseUrl: infra.databaseUrl,
-        temporalAddress: infra.temporalAddress,
-        metrics,
-      });
-      const running = worker;
+      );
+      worker = running;
       closers.push({ name: 'worker', close: () => running.shutdown() });
-      running.finished.catch((error: unknown) => {
-        logger.error({ err: error }, 'worker failed');
-        void shutdown('worker failed', 1);
-      });
+      stopRequested.signal.throwIfAborted();
     }
     if (config.role !== 'worker') {
       const keys = await resolveApiKeys(config);
@@ -99,11 +163,31 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         metrics,
       });
       closers.push({ name: 'api', close: api.close });
+      stopRequested.signal.throwIfAborted();
     }
     printBanner({ config, api, worker, endpoints, temporalUiUrl: infra.temporalUiUrl, developmentKey, logger });
-  } catch (error) {
+  })().catch((error: unknown) => {
+    if (stopRequested.signal.aborted) {
+      // Stopped during start-up: not a failure; the shutdown under way stops what was started.
+      logger.info({ reason: error instanceof Error ? error.message : String(error) }, 'start-up interrupted');
+      return;
+    }
     logger.error({ err: error }, 'start-up failed');
-    await shutdown('start-up failed', 1);
+    void shutdown('start-up failed', 1);
+  });
+  await startup;
+}
+
+/** True when `promise` settled within `ms`; the timer never outlives the wait. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -14,6 +14,7 @@ import { createActivities } from '../../activities';
 import type { Config } from '../config';
 import { initOrm } from '../db/orm';
 import { getFreePort } from '../embedded/ports';
+import { abortableSleep } from '../embedded/supervisor';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 
@@ -103,6 +104,97 @@ export async function startWorker(deps: {
     await connection?.close();
     throw error;
   }
+}
+
+/** Waits before restarting a failed worker: doubling from 1 s, at most 30 s, without end. */
+export function workerRestartDelay(attempt: number): number {
+  return Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
+}
+
+/** A restarted worker that has polled this long counts as recovered (the delays start over). */
+const WORKER_STABLE_AFTER_MS = 60_000;
+
+/**
+ * Keeps a worker running: when its run() fails (Temporal gone for longer than the SDK retries,
+ * a fatal poll error), the failure is logged and a new worker (new connection, new ORM) is
+ * started with backoff, instead of the process exiting while the API keeps serving. The first
+ * start is the caller's: it throws as startWorker does. `finished` settles once shutdown() has
+ * stopped the current worker.
+ */
+export async function keepWorkerRunning(
+  start: () => Promise<RunningWorker>,
+  logger: Logger,
+  options: {
+    delay?: (attempt: number) => number;
+    stableAfterMs?: number;
+    now?: () => number;
+    sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  } = {},
+): Promise<RunningWorker> {
+  const delay = options.delay ?? workerRestartDelay;
+  const stableAfterMs = options.stableAfterMs ?? WORKER_STABLE_AFTER_MS;
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? abortableSleep;
+  const stopRequested = new AbortController();
+  let current: RunningWorker | undefined = await start();
+  let attempts = 0;
+
+  const loop = async (): Promise<void> => {
+    let startedAt = now();
+    for (;;) {
+      const error = await current!.finished.then(
+        () => undefined,
+        (failure: unknown) => failure ?? new Error('worker failed'),
+      );
+      if (stopRequested.signal.aborted) return;
+      if (!error) {
+        // run() ended without shutdown() from us: not expected either; start it again.
+        logger.error('worker stopped polling without being asked to; restarting it');
+      } else {
+        logger.error({ err: error }, 'worker failed; restarting it');
+      }
+      current = undefined;
+      if (now() - startedAt >= stableAfterMs) attempts = 0;
+      for (;;) {
+        const waitMs = delay(attempts);
+        attempts += 1;
+        logger.info({ attempt: attempts, delayMs: waitMs }, `restarting the worker in ${waitMs} ms`);
+        await sleep(waitMs, stopRequested.signal);
+        if (stopRequested.signal.aborted) return;
+        try {
+          const worker = await start();
+          if (stopRequested.signal.aborted) {
+            await worker.shutdown();
+            return;
+          }
+          current = worker;
+          startedAt = now();
+          logger.info({ attempt: attempts }, 'worker restarted');
+          break;
+        } catch (startError) {
+          logger.error({ err: startError, attempt: attempts }, 'worker could not be restarted');
+        }
+      }
+    }
+  };
+  const looping = loop();
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      stopRequested.abort();
+      // The loop waits on the current worker's end (or on a restart under way, which it then
+      // stops itself), so the current worker is stopped first.
+      await current?.shutdown();
+      await looping;
+    })());
+  return {
+    finished: looping.then(async () => {
+      await stopping;
+    }),
+    state: () => current?.state() ?? (stopRequested.signal.aborted ? 'STOPPED' : 'RESTARTING'),
+    shutdown,
+  };
 }
 
 const PINO_LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {

@@ -1,8 +1,14 @@
+import { type Circuit, createCircuit } from '../circuit';
+import {
+  DATABASE_UNAVAILABLE,
+  TEMPORAL_UNAVAILABLE,
+  UpstreamUnavailableError,
+} from '../api/errors';
 import type { Config } from '../config';
-import type { Orm } from '../db/orm';
+import { isDatabaseUnavailable, type Orm } from '../db/orm';
 import type { Logger } from '../logger';
-import type { TemporalClientHandle } from '../temporal/client';
-import { createScheduleGateway } from '../temporal/schedules';
+import { isTemporalUnavailable, pingTemporal, type TemporalClientHandle } from '../temporal/client';
+import { createScheduleGateway, type ScheduleGateway } from '../temporal/schedules';
 import { createLogService } from './log.service';
 import { createNextRunCache } from './next-run-cache';
 import { createStatsService } from './stats.service';
@@ -13,6 +19,38 @@ export type ServiceConfig = Pick<
   'temporalTaskQueue' | 'scheduleCatchupWindowMs' | 'webhookAllowedOrigins'
 >;
 
+/** A describe for `nextRunAt` is worth this long; a read waits far less (see task.service). */
+const DESCRIBE_DEADLINE_MS = 1_000;
+
+export interface DependencyCircuits {
+  database: Circuit;
+  temporal: Circuit;
+}
+
+/** One circuit per dependency (see circuit.ts), probing it with its cheapest call. */
+export function createDependencyCircuits(deps: {
+  orm: Orm;
+  temporal: TemporalClientHandle;
+  logger: Logger;
+}): DependencyCircuits {
+  return {
+    database: createCircuit({
+      name: 'database',
+      probe: () => deps.orm.em.getConnection().execute('select 1'),
+      isOutage: isDatabaseUnavailable,
+      unavailable: () => new UpstreamUnavailableError(DATABASE_UNAVAILABLE),
+      logger: deps.logger,
+    }),
+    temporal: createCircuit({
+      name: 'temporal',
+      probe: () => pingTemporal(deps.temporal.connection, 1_000),
+      isOutage: isTemporalUnavailable,
+      unavailable: () => new UpstreamUnavailableError(TEMPORAL_UNAVAILABLE),
+      logger: deps.logger,
+    }),
+  };
+}
+
 /** Wires the services the API routers call; shared by the API composition root and tests. */
 export function createServices(deps: {
   config: ServiceConfig;
@@ -21,20 +59,68 @@ export function createServices(deps: {
   logger: Logger;
 }) {
   const { config, orm, temporal, logger } = deps;
-  const schedules = createScheduleGateway({
+  const circuits = createDependencyCircuits({ orm, temporal, logger });
+  const settings = {
+    taskQueue: config.temporalTaskQueue,
+    catchupWindowMs: config.scheduleCatchupWindowMs,
+  };
+  const schedules = guardSchedules(
+    createScheduleGateway({ client: temporal.client, settings }),
+    circuits.temporal,
+  );
+  const quickSchedules = createScheduleGateway({
     client: temporal.client,
-    settings: { taskQueue: config.temporalTaskQueue, catchupWindowMs: config.scheduleCatchupWindowMs },
+    settings,
+    deadlineMs: DESCRIBE_DEADLINE_MS,
   });
-  const nextRuns = createNextRunCache({ schedules, logger });
+  const nextRuns = createNextRunCache({
+    schedules: {
+      describe: (taskId) => circuits.temporal.run(() => quickSchedules.describe(taskId)),
+    },
+    temporalAvailable: () => !circuits.temporal.isOpen(),
+    logger,
+  });
   const tasks = createTaskService({
     orm,
     schedules,
     client: temporal.client,
     nextRuns,
+    circuits,
     logger,
     settings: { taskQueue: config.temporalTaskQueue, allowedOrigins: config.webhookAllowedOrigins },
   });
-  return { schedules, tasks, logs: createLogService({ orm }), stats: createStatsService({ orm }) };
+  return {
+    schedules,
+    tasks,
+    logs: guardReads(createLogService({ orm }), circuits.database),
+    stats: guardReads(createStatsService({ orm }), circuits.database),
+  };
 }
 
 export type Services = ReturnType<typeof createServices>;
+
+/**
+ * The schedule calls behind Temporal's circuit: they fail at once while Temporal is known down,
+ * and a call under which Temporal dies fails within about a second, not at its 5 s deadline.
+ */
+function guardSchedules(gateway: ScheduleGateway, circuit: Circuit): ScheduleGateway {
+  return {
+    create: (task) => circuit.run(() => gateway.create(task)),
+    update: (task, options) => circuit.run(() => gateway.update(task, options)),
+    delete: (taskId) => circuit.run(() => gateway.delete(taskId)),
+    describe: (taskId) => circuit.run(() => gateway.describe(taskId)),
+  };
+}
+
+/** Every method of a read-only service (closures over its deps), behind the database's circuit. */
+function guardReads<S extends object>(service: S, circuit: Circuit): S {
+  return Object.fromEntries(
+    Object.entries(service).map(([name, member]) => [
+      name,
+      typeof member === 'function'
+        ? (...args: unknown[]) =>
+            circuit.run(() => (member as (...a: unknown[]) => Promise<unknown>)(...args))
+        : member,
+    ]),
+  ) as S;
+}

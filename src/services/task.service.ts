@@ -8,10 +8,12 @@ import {
 } from '@temporalio/client';
 import {
   NotFoundError,
+  TEMPORAL_UNAVAILABLE,
   UpstreamUnavailableError,
   ValidationError,
   type FieldError,
 } from '../api/errors';
+import type { Circuit } from '../circuit';
 import { forEachLimited } from '../concurrency';
 import { type DiscordPayload, type ITask, Task, type TaskStatus } from '../db/entities';
 import { createQueryRows, escapeLike, isoTimestamp, readPage, whereAll } from '../db/sql';
@@ -87,11 +89,21 @@ const RECENT_LOGS = `
    from (select ${logColumns('x')} from task_logs x where x.task_id = t.id
          order by x.execution_time desc, x.attempt desc, x.id desc limit 10) l)`;
 
+/**
+ * How long a read waits for Temporal's `nextRunAt` of a task it has not cached (SPEC §5: reads
+ * never wait on Temporal). A describe takes tens of ms; one that takes longer still fills the
+ * cache for the next read, and this read answers what is known.
+ */
+export const READ_NEXT_RUN_WAIT_MS = 100;
+
 export interface TaskServiceDeps {
   orm: Orm;
+  /** Schedule calls behind Temporal's circuit (see services/index.ts). */
   schedules: ScheduleGateway;
   client: Client;
   nextRuns: NextRunCache;
+  /** Fail-fast guards: every database call runs behind `database`, every Temporal call behind `temporal`. */
+  circuits: { database: Circuit; temporal: Circuit };
   logger: Logger;
   settings: { taskQueue: string; allowedOrigins: readonly string[] };
 }
@@ -99,10 +111,12 @@ export interface TaskServiceDeps {
 /**
  * The task behaviour. Every write changes the row and the task's Temporal Schedule together:
  * the row is written inside a transaction, the schedule call is made before the commit, and a
- * failed schedule call rolls the row back, so the two never disagree (SPEC §6).
+ * failed schedule call rolls the row back, so the two never disagree (SPEC §6). A dependency
+ * that is down fails the call within about a second (503); a read never waits on Temporal.
  */
 export function createTaskService(deps: TaskServiceDeps) {
   const { orm, schedules, nextRuns, settings } = deps;
+  const { database } = deps.circuits;
   const rowsOf = createQueryRows(orm);
 
   function validate(input: UpdateTaskInput): void {
@@ -149,7 +163,7 @@ export function createTaskService(deps: TaskServiceDeps) {
   }
 
   /** The row and its schedule together (see writeTogether); the input is already validated. */
-  async function insertWithSchedule(input: CreateTaskInput): Promise<ITask> {
+  async function insertWithSchedule(input: CreateTaskInput, signal: AbortSignal): Promise<ITask> {
     const em = orm.em.fork();
     const task = em.create(Task, {
       id: randomUUID(),
@@ -171,6 +185,7 @@ export function createTaskService(deps: TaskServiceDeps) {
         await schedules.create(created);
         scheduled = true;
       },
+      signal,
     ).catch(async (error: unknown) => {
       // The commit itself failed after the schedule was made: remove the schedule again.
       if (scheduled) await schedules.delete(task.id).catch(() => undefined);
@@ -180,26 +195,37 @@ export function createTaskService(deps: TaskServiceDeps) {
     return task;
   }
 
+  /** A written task as the client sees it; the write has just talked to Temporal, so it may ask. */
   async function toResource(task: ITask): Promise<TaskResource> {
     const nextRunAt = task.status === 'ACTIVE' ? await nextRuns.get(task.id) : null;
     return toTaskResource(task, nextRunAt);
   }
 
+  /** A task read from the database; `nextRunAt` is what Temporal answers quickly, or is known. */
   async function rowToResource(row: TaskRow): Promise<TaskResource> {
-    const nextRunAt = row.status === 'ACTIVE' ? await nextRuns.get(row.id) : null;
+    const nextRunAt =
+      row.status === 'ACTIVE'
+        ? await nextRuns.get(row.id, { waitMs: READ_NEXT_RUN_WAIT_MS })
+        : null;
     return taskRowToResource(row, nextRunAt);
   }
 
-  /** Runs `write` in a transaction that commits only if `syncSchedule` succeeds. */
+  /**
+   * Runs `write` in a transaction that commits only if `syncSchedule` succeeds. `signal` aborts
+   * when the database circuit gave the call up (the client has its 503): work that resumes when
+   * the database answers again then rolls back instead of changing the schedule.
+   */
   async function writeTogether<T>(
     write: (em: EntityManager) => Promise<T>,
     syncSchedule: (result: T) => Promise<void>,
+    signal: AbortSignal,
   ): Promise<T> {
     const em = orm.em.fork();
     try {
       return await em.transactional(async (tx) => {
         const result = await write(tx);
         await tx.flush();
+        signal.throwIfAborted();
         await syncSchedule(result);
         return result;
       });
@@ -211,7 +237,7 @@ export function createTaskService(deps: TaskServiceDeps) {
   return {
     async create(input: CreateTaskInput): Promise<TaskResource> {
       validate(input);
-      return toResource(await insertWithSchedule(input));
+      return toResource(await database.run((signal) => insertWithSchedule(input, signal)));
     },
 
     /**
@@ -236,7 +262,7 @@ export function createTaskService(deps: TaskServiceDeps) {
         options.concurrency ?? 16,
         async (input) => {
           try {
-            ids.push((await insertWithSchedule(input)).id);
+            ids.push((await database.run((signal) => insertWithSchedule(input, signal))).id);
           } catch (error) {
             failure ??= { error };
           }
@@ -256,9 +282,11 @@ export function createTaskService(deps: TaskServiceDeps) {
 
     /** The task and its ten newest logs, in one query. */
     async get(id: string): Promise<TaskResource & { recentLogs: LogResource[] }> {
-      const [row] = await rowsOf<TaskRow & { recent_logs: LogRow[] }>(
-        `select ${taskColumns('t')}, ${RECENT_LOGS} as recent_logs from tasks t where t.id = ?`,
-        [id],
+      const [row] = await database.run(() =>
+        rowsOf<TaskRow & { recent_logs: LogRow[] }>(
+          `select ${taskColumns('t')}, ${RECENT_LOGS} as recent_logs from tasks t where t.id = ?`,
+          [id],
+        ),
       );
       if (!row) throw new NotFoundError(`Task ${id} does not exist.`);
       return {
@@ -276,61 +304,72 @@ export function createTaskService(deps: TaskServiceDeps) {
           params: [`%${escapeLike(query.search)}%`],
         },
       ]);
-      const { rows, total } = await readPage<TaskRow>(rowsOf, {
-        columns: taskColumns('t'),
-        from: 'tasks t',
-        filter,
-        orderBy: SORTS[query.sort ?? '-createdAt'] ?? SORTS['-createdAt']!,
-        page: query.page,
-        limit: query.limit,
-      });
+      const { rows, total } = await database.run(() =>
+        readPage<TaskRow>(rowsOf, {
+          columns: taskColumns('t'),
+          from: 'tasks t',
+          filter,
+          orderBy: SORTS[query.sort ?? '-createdAt'] ?? SORTS['-createdAt']!,
+          page: query.page,
+          limit: query.limit,
+        }),
+      );
       return { data: await Promise.all(rows.map(rowToResource)), meta: pageMeta(query, total) };
     },
 
     async update(id: string, input: UpdateTaskInput): Promise<TaskResource> {
       validate(input);
-      const task = await writeTogether(
-        async (tx) => {
-          const current = await load(tx, id, true);
-          if (input.name !== undefined) current.name = input.name;
-          if (input.schedule !== undefined) current.schedule = input.schedule.trim();
-          if (input.timezone !== undefined) current.timezone = input.timezone;
-          if (input.webhookUrl !== undefined) current.webhookUrl = input.webhookUrl;
-          if (input.payload !== undefined) current.payload = input.payload;
-          if (input.maxRetry !== undefined) current.maxRetry = input.maxRetry;
-          return current;
-        },
-        (updated) => syncSchedule(updated),
+      const task = await database.run((signal) =>
+        writeTogether(
+          async (tx) => {
+            const current = await load(tx, id, true);
+            if (input.name !== undefined) current.name = input.name;
+            if (input.schedule !== undefined) current.schedule = input.schedule.trim();
+            if (input.timezone !== undefined) current.timezone = input.timezone;
+            if (input.webhookUrl !== undefined) current.webhookUrl = input.webhookUrl;
+            if (input.payload !== undefined) current.payload = input.payload;
+            if (input.maxRetry !== undefined) current.maxRetry = input.maxRetry;
+            return current;
+          },
+          (updated) => syncSchedule(updated),
+          signal,
+        ),
       );
       nextRuns.forget(id);
       return toResource(task);
     },
 
     async remove(id: string): Promise<void> {
-      await writeTogether(
-        async (tx) => {
-          const task = await load(tx, id, true);
-          tx.remove(task);
-          return task;
-        },
-        async (task) => {
-          await schedules.delete(task.id).catch((error: unknown) => {
-            if (!(error instanceof ScheduleNotFoundError)) throw error;
-          });
-        },
+      await database.run((signal) =>
+        writeTogether(
+          async (tx) => {
+            const task = await load(tx, id, true);
+            tx.remove(task);
+            return task;
+          },
+          async (task) => {
+            await schedules.delete(task.id).catch((error: unknown) => {
+              if (!(error instanceof ScheduleNotFoundError)) throw error;
+            });
+          },
+          signal,
+        ),
       );
       nextRuns.forget(id);
     },
 
     /** ACTIVE -> INACTIVE (paused); INACTIVE or FAILED -> ACTIVE (unpaused). */
     async toggle(id: string): Promise<TaskResource> {
-      const task = await writeTogether(
-        async (tx) => {
-          const current = await load(tx, id, true);
-          current.status = current.status === 'ACTIVE' ? 'INACTIVE' : 'ACTIVE';
-          return current;
-        },
-        (updated) => syncSchedule(updated),
+      const task = await database.run((signal) =>
+        writeTogether(
+          async (tx) => {
+            const current = await load(tx, id, true);
+            current.status = current.status === 'ACTIVE' ? 'INACTIVE' : 'ACTIVE';
+            return current;
+          },
+          (updated) => syncSchedule(updated),
+          signal,
+        ),
       );
       nextRuns.forget(id);
       return toResource(task);
@@ -338,18 +377,20 @@ export function createTaskService(deps: TaskServiceDeps) {
 
     /** One delivery now through the same workflow and retry policy, whatever the status. */
     async trigger(id: string): Promise<{ workflowId: string }> {
-      const task = await load(orm.em.fork(), id);
+      const task = await database.run(() => load(orm.em.fork(), id));
       const workflowId = `${scheduleIdForTask(task.id)}-manual-${new Date().toISOString()}-${randomUUID().slice(0, 8)}`;
       const input: SendWebhookInput = { taskId: task.id, maxRetry: task.maxRetry };
       try {
-        await deps.client.connection.withDeadline(Date.now() + 5_000, () =>
-          deps.client.workflow.start(SEND_WEBHOOK_WORKFLOW, {
-            taskQueue: settings.taskQueue,
-            workflowId,
-            args: [input],
-            memo: { taskName: task.name },
-            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          }),
+        await deps.circuits.temporal.run(() =>
+          deps.client.connection.withDeadline(Date.now() + 5_000, () =>
+            deps.client.workflow.start(SEND_WEBHOOK_WORKFLOW, {
+              taskQueue: settings.taskQueue,
+              workflowId,
+              args: [input],
+              memo: { taskName: task.name },
+              workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+            }),
+          ),
         );
       } catch (error) {
         throw translateTemporalError(error);
@@ -463,9 +504,7 @@ export function translateTemporalError(error: unknown): unknown {
       ]);
     case 4: // DEADLINE_EXCEEDED
     case 14: // UNAVAILABLE
-      return new UpstreamUnavailableError(
-        'Temporal is unreachable; nothing was changed. Try again shortly.',
-      );
+      return new UpstreamUnavailableError(TEMPORAL_UNAVAILABLE);
     default:
       return error;
   }

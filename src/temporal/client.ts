@@ -1,10 +1,23 @@
-import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
+import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
+import {
+  Client,
+  Connection,
+  defaultGrpcRetryOptions,
+  isGrpcServiceError,
+  makeGrpcRetryInterceptor,
+} from '@temporalio/client';
 
 export interface TemporalClientHandle {
   readonly connection: Connection;
   readonly client: Client;
   close(): Promise<void>;
 }
+
+/**
+ * The longest deadline of a call we make (schedule writes, trigger: 5 s); close() waits at most
+ * this long for calls still in flight.
+ */
+const CLOSE_GRACE_MS = 6_000;
 
 /**
  * A lazy connection: the API starts (and answers /health with temporal "down") even when
@@ -14,6 +27,7 @@ export function createTemporalClient(options: {
   address: string;
   namespace: string;
 }): TemporalClientHandle {
+  const calls = trackCalls();
   const connection = Connection.lazy({
     address: options.address,
     // gRPC backs off up to 2 minutes between reconnects to a server that went away; a Temporal
@@ -22,12 +36,65 @@ export function createTemporalClient(options: {
       'grpc.initial_reconnect_backoff_ms': 250,
       'grpc.max_reconnect_backoff_ms': 2_000,
     },
+    // The SDK's default retry interceptor, with a count of calls in flight around it.
+    interceptors: [calls.interceptor, makeGrpcRetryInterceptor(defaultGrpcRetryOptions())],
   });
   const client = new Client({ connection, namespace: options.namespace });
   return {
     connection,
     client,
-    close: () => connection.close(),
+    // A call can outlive its request (a health probe or a write given up on after a second runs
+    // on to its deadline). Closing the channel under one that waits to retry makes the SDK's
+    // retry timer throw "Channel has been shut down" as an uncaught exception, so wait for them.
+    close: async () => {
+      await calls.idle(CLOSE_GRACE_MS);
+      await connection.close();
+    },
+  };
+}
+
+/** Counts the calls in flight on a connection (a call and its retries count once). */
+function trackCalls(): { interceptor: Interceptor; idle(timeoutMs: number): Promise<void> } {
+  let inFlight = 0;
+  let waiters: (() => void)[] = [];
+  const interceptor: Interceptor = (options, nextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start(metadata, _listener, next) {
+        let ended = false;
+        inFlight += 1;
+        const end = () => {
+          if (ended) return;
+          ended = true;
+          inFlight -= 1;
+          if (inFlight === 0) for (const wake of waiters.splice(0)) wake();
+        };
+        try {
+          next(metadata, {
+            onReceiveStatus(status, passOn) {
+              end();
+              passOn(status);
+            },
+          });
+        } catch (error) {
+          end();
+          throw error;
+        }
+      },
+    });
+  return {
+    interceptor,
+    async idle(timeoutMs) {
+      if (inFlight === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        timer = setTimeout(() => {
+          waiters = waiters.filter((wake) => wake !== resolve);
+          resolve();
+        }, timeoutMs);
+      });
+      clearTimeout(timer);
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { migrationsList } from '../../migrations';
+import type { Logger } from '../logger';
 import { Task, TaskLog } from './entities';
 
 /**
@@ -19,6 +20,8 @@ export function createOrmConfig(options: {
   debug?: boolean;
   poolMax?: number;
   acquireTimeoutMs?: number;
+  /** Where knex's own warnings go ("Connection Error: ..."); plain text on stdout without it. */
+  logger?: Logger;
 }): Options {
   return defineConfig({
     clientUrl: options.databaseUrl,
@@ -39,6 +42,7 @@ export function createOrmConfig(options: {
       propagateCreateError: true,
     },
     driverOptions: {
+      ...(options.logger ? { log: knexLog(options.logger) } : {}),
       connection: {
         connectionTimeoutMillis: DATABASE_CONNECT_TIMEOUT_MS,
         // A server that vanished without closing the socket is found out by TCP keepalive.
@@ -61,4 +65,15 @@ export function createOrmConfig(options: {
       migrationsList,
     },
   });
+}
+
+/** knex's log hooks into pino, so that a dropped connection is one JSON line, not console text. */
+function knexLog(logger: Logger) {
+  return {
+    warn: (message: unknown) => logger.warn({ knex: String(message) }, 'database driver warning'),
+    error: (message: unknown) => logger.error({ knex: String(message) }, 'database driver error'),
+    deprecate: (method: unknown, alternative: unknown) =>
+      logger.debug({ method, alternative }, 'knex deprecation'),
+    debug: (message: unknown) => logger.debug({ knex: message }, 'knex debug'),
+  };
 }

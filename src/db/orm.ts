@@ -12,6 +12,8 @@ export async function initOrm(options: {
   acquireTimeoutMs?: number;
   /** false: do not connect now (the first query connects); used by health tests. */
   connect?: boolean;
+  /** Receives the driver's warnings (a connection that broke) as JSON log lines. */
+  logger?: Logger;
 }): Promise<Orm> {
   return MikroORM.init({ ...createOrmConfig(options), connect: options.connect ?? true });
 }

@@ -30,7 +30,7 @@ export async function startApi(deps: {
   metrics?: Metrics;
 }): Promise<RunningApi> {
   const { config, logger } = deps;
-  const orm = await initOrm({ databaseUrl: deps.databaseUrl });
+  const orm = await initOrm({ databaseUrl: deps.databaseUrl, logger });
   const temporal = createTemporalClient({
     address: deps.temporalAddress,
     namespace: config.temporalNamespace,

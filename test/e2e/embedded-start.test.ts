@@ -8,6 +8,7 @@ import { initOrm } from '../../src/db/orm';
 import { getFreePort } from '../../src/embedded/ports';
 import { testEnv } from '../helpers/app';
 import { acceptsConnections, startFromSources, type StartedProcess } from '../helpers/process';
+import { type GroupProcess, startInOwnGroup, survivors } from '../helpers/process-group';
 
 interface Started extends StartedProcess {
   apiKey: string;
@@ -38,25 +39,6 @@ function descendantsOf(pid: number): number[] {
   };
   walk(pid);
   return result;
-}
-
-/** Descendants still running (zombies awaiting their reaper count as gone), with their command. */
-async function survivors(pids: number[]): Promise<string[]> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const alive = pids.flatMap((pid) => {
-      try {
-        const line = execFileSync('ps', ['-o', 'stat=,args=', '-p', String(pid)], {
-          encoding: 'utf8',
-        }).trim();
-        return line && !line.startsWith('Z') ? [`${pid} ${line}`] : [];
-      } catch {
-        return [];
-      }
-    });
-    if (alive.length === 0 || Date.now() > deadline) return alive;
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 async function stopWithCtrlC(started: Started): Promise<number | null> {
@@ -179,5 +161,111 @@ describe('npm start on the embedded default', () => {
       expect(await stopWithCtrlC(second)).toBe(0);
     }
     expect(await survivors(second.descendants)).toEqual([]);
+  }, 300_000);
+});
+
+describe('Ctrl-C on the embedded default (SPEC §2: one Ctrl-C always runs the orderly stop)', () => {
+  let dataDir: string;
+  let env: NodeJS.ProcessEnv;
+  let ports: { api: number; pg: number; temporal: number; ui: number };
+  let running: GroupProcess | undefined;
+
+  beforeAll(async () => {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-e2e-ctrlc-'));
+    ports = {
+      api: await getFreePort(),
+      pg: await getFreePort(),
+      temporal: await getFreePort(),
+      ui: await getFreePort(),
+    };
+    env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TEMPORAL_CLI_PATH: testEnv().temporalCliPath,
+      DATA_DIR: dataDir,
+      PORT: String(ports.api),
+      EMBEDDED_POSTGRES_PORT: String(ports.pg),
+      TEMPORAL_PORT: String(ports.temporal),
+      TEMPORAL_UI_PORT: String(ports.ui),
+      // info: the tests wait for the services' "started" lines.
+      LOG_LEVEL: 'info',
+    };
+  });
+  afterEach(() => {
+    running?.killGroup();
+    running = undefined;
+  });
+  afterAll(async () => {
+    const cluster = await fs.realpath(path.join(dataDir, 'postgres')).catch(() => undefined);
+    if (cluster && !cluster.startsWith(dataDir))
+      await fs.rm(path.dirname(cluster), { recursive: true, force: true });
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** Exit code, what is left running, and whether every port is free again. */
+  async function outcome(started: GroupProcess) {
+    const code = await started.exited;
+    const left = await survivors(started.seen().keys());
+    const open: number[] = [];
+    for (const port of Object.values(ports)) if (await acceptsConnections(port)) open.push(port);
+    return { code, left, open };
+  }
+
+  it('when one Ctrl-C reaches the process group twice within a few ms right after start-up, then it stops in order, exits 0 and leaves no process behind', async () => {
+    const started = (running = startInOwnGroup(env));
+    await started.waitForOutput(/Press Ctrl-C to stop\./);
+    expect([...started.seen().values()].some((args) => /server start-dev/.test(args))).toBe(true);
+    expect([...started.seen().values()].some((args) => /postgres/.test(args))).toBe(true);
+
+    // A few ms apart (signals sent closer than the process is scheduled merge into one).
+    started.signalGroup('SIGINT');
+    await new Promise((r) => setTimeout(r, 5));
+    started.signalGroup('SIGINT');
+
+    expect(await outcome(started)).toEqual({ code: 0, left: [], open: [] });
+    expect(started.output()).not.toMatch(/exiting now|at once and exiting/);
+    // The services' own exit on that Ctrl-C is no death.
+    expect(started.output()).not.toMatch(/died with/);
+    expect(started.output()).toContain('API stopped');
+    expect(started.output()).toContain('worker stopped');
+  }, 300_000);
+
+  it('when Ctrl-C reaches the group twice during start-up, then what had started is stopped, it exits 0 and leaves no process behind', async () => {
+    const started = (running = startInOwnGroup(env));
+    await started.waitForOutput(/embedded PostgreSQL started/);
+
+    started.signalGroup('SIGINT');
+    await new Promise((r) => setTimeout(r, 5));
+    started.signalGroup('SIGINT');
+
+    expect(await outcome(started)).toEqual({ code: 0, left: [], open: [] });
+    expect(started.output()).not.toContain('Press Ctrl-C to stop.');
+    // PostgreSQL stopping on that Ctrl-C is neither a death to restart nor a failed start.
+    expect(started.output()).not.toMatch(/start-up failed|died with|restarting/);
+  }, 300_000);
+
+  it('when SIGINT reaches only the process during start-up (the children see no signal), then it stops the services it had started itself and exits 0', async () => {
+    const started = (running = startInOwnGroup(env));
+    await started.waitForOutput(/embedded PostgreSQL started/);
+
+    started.child.kill('SIGINT');
+
+    expect(await outcome(started)).toEqual({ code: 0, left: [], open: [] });
+  }, 300_000);
+
+  it('when SIGINT comes a third time during the stop, then it exits at once (130), and even so kills the embedded services first', async () => {
+    const started = (running = startInOwnGroup(env));
+    await started.waitForOutput(/Press Ctrl-C to stop\./);
+
+    // Only the process is signalled: nothing but it can stop the children. 200 ms apart, so
+    // that three arrive rather than merge.
+    for (let i = 0; i < 3; i++) {
+      started.child.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    const result = await outcome(started);
+    expect(result).toEqual({ code: 130, left: [], open: [] });
+    expect(started.output()).toContain('SIGINT again: stopping the embedded services at once and exiting');
   }, 300_000);
 });

@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { msToNumber, msToTs, tsToMs } from '@temporalio/common/lib/time';
 import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
 import type { Config } from '../src/config';
-import { type ExecutionStatus, type ITask, Task, TaskLog } from '../src/db/entities';
+import { type ExecutionStatus, type ITask, Task } from '../src/db/entities';
 import type { Orm } from '../src/db/orm';
 import type { AttemptOutcome, DeliveryMetrics } from '../src/metrics';
 import { validatePayload } from '../src/discord/payload-schema';

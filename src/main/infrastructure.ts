@@ -133,7 +133,7 @@ export async function provideInfrastructure(
 /** Creates the database if needed and applies pending migrations. */
 export async function prepareDatabase(databaseUrl: string, logger: Logger): Promise<string[]> {
   await ensureDatabase(databaseUrl);
-  const orm = await initOrm({ databaseUrl, poolMax: 2 });
+  const orm = await initOrm({ databaseUrl, poolMax: 2, logger });
   try {
     return await migrateUp(orm, logger);
   } finally {

@@ -62,7 +62,7 @@ export async function startWorker(deps: {
   if (deps.metrics && sdkMetricsUrl) {
     deps.metrics.addSource('temporal-sdk', () => scrapeText(sdkMetricsUrl));
   }
-  const orm = await initOrm({ databaseUrl: deps.databaseUrl });
+  const orm = await initOrm({ databaseUrl: deps.databaseUrl, logger });
   let connection: NativeConnection | undefined;
   try {
     connection = await NativeConnection.connect({ address: deps.temporalAddress });
@@ -206,32 +206,44 @@ const PINO_LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error
 };
 
 /**
- * The Temporal Runtime is a process-wide singleton, installed once: its logger goes into pino, its
- * metrics to a Prometheus exporter on a loopback port (returned, for /metrics to include), and it
- * installs no signal handlers of its own, so that the process's shutdown keeps its order (STYLE 11).
+ * The Temporal Runtime is a process-wide singleton, installed once: its logger goes into pino, and
+ * so do the logs of the SDK's native core (forwarded, not printed to stderr as coloured text),
+ * its metrics go to a Prometheus exporter on a loopback port (returned, for /metrics to include),
+ * and it installs no signal handlers of its own, so that the process's shutdown keeps its order
+ * (STYLE 11).
  */
-async function installTemporalRuntime(logger: Logger, level: string): Promise<string | undefined> {
-  // The SDK logs every workflow bundle build at INFO; only debugging wants that.
-  const temporalLevel = (['trace', 'debug', 'error'].includes(level) ? level.toUpperCase() : 'WARN') as LogLevel;
-  const child = logger.child({ component: 'temporal' });
-  const temporalLogger = new DefaultLogger(temporalLevel, ({ level: entryLevel, message, meta }) => {
-    child[PINO_LEVELS[entryLevel]](meta ?? {}, message);
-  });
+export async function installTemporalRuntime(logger: Logger, level: string): Promise<string | undefined> {
+  const temporalLogger = temporalRuntimeLogger(logger, level);
+  const logging = { forward: {}, filter: { core: temporalLogger.level, other: 'ERROR' as const } };
   const bindAddress = `127.0.0.1:${await getFreePort()}`;
   try {
     Runtime.install({
       logger: temporalLogger,
       shutdownSignals: [],
-      telemetryOptions: { metrics: { prometheus: { bindAddress } } },
+      telemetryOptions: { logging, metrics: { prometheus: { bindAddress } } },
     });
     return `http://${bindAddress}/metrics`;
   } catch (error) {
     if (error instanceof IllegalStateError) return installedMetricsUrl();
     // The exporter could not bind (the port was taken meanwhile): run without SDK metrics.
     logger.warn({ err: error }, 'Temporal SDK metrics exporter unavailable');
-    Runtime.install({ logger: temporalLogger, shutdownSignals: [] });
+    Runtime.install({ logger: temporalLogger, shutdownSignals: [], telemetryOptions: { logging } });
     return undefined;
   }
+}
+
+/**
+ * The SDK's logger, writing into pino under component "temporal". The SDK logs every workflow
+ * bundle build at INFO, so below debug only warnings and errors pass. Core's entries carry
+ * `sdkComponent: "core"` and `target` (the Rust module), and their own timestamp, which pino's
+ * replaces.
+ */
+export function temporalRuntimeLogger(logger: Logger, level: string): DefaultLogger {
+  const temporalLevel = (['trace', 'debug', 'error'].includes(level) ? level.toUpperCase() : 'WARN') as LogLevel;
+  const child = logger.child({ component: 'temporal' });
+  return new DefaultLogger(temporalLevel, ({ level: entryLevel, message, meta }) => {
+    child[PINO_LEVELS[entryLevel]](meta ?? {}, message);
+  });
 }
 
 /** The exporter of a Runtime installed earlier in this process (another worker), if it has one. */

@@ -194,8 +194,11 @@ export function supervise<T extends ServiceProcess>(
   };
 }
 
+/** The first line of an error; with the next one when the first only introduces it ("…:"). */
 function firstLine(text: string): string {
-  return text.split('\n', 1)[0] ?? text;
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const [first = text, second] = lines;
+  return first.endsWith(':') && second ? `${first} ${second.trim()}` : first;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

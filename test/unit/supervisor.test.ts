@@ -149,7 +149,7 @@ describe('supervise', () => {
     expect(onGiveUp).toHaveBeenCalledTimes(1);
     const reason = onGiveUp.mock.calls[0]![0] as string;
     expect(reason).toContain('embedded Temporal dev server died with exit code 2 and could not be restarted');
-    expect(reason).toContain('exited with code 1 before it was ready');
+    expect(reason).toContain('exited with code 1 before it was ready: bind: address already in use');
     expect(supervised.current()).toBeUndefined();
     expect(lines.filter((line) => line.msg === 'embedded Temporal dev server could not be restarted')).toHaveLength(5);
     await supervised.stop();

@@ -136,7 +136,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       stopRequested.signal.throwIfAborted();
     }
     if (config.role !== 'api') {
-      const running = await keepWorkerRunning(
+      const kept = await keepWorkerRunning(
         () =>
           startWorker({
             config,
@@ -147,8 +147,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
           }),
         logger,
       );
-      worker = running;
-      closers.push({ name: 'worker', close: () => running.shutdown() });
+      worker = kept;
+      closers.push({ name: 'worker', close: () => kept.shutdown() });
       stopRequested.signal.throwIfAborted();
     }
     if (config.role !== 'worker') {

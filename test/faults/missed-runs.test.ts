@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { initOrm, type Orm } from '../../src/db/orm';
 import { getFreePort } from '../../src/embedded/ports';
+import { ensureTemporalCli } from '../../src/embedded/temporal-cli';
+import { startTemporalDevServer, type TemporalDevServer } from '../../src/embedded/temporal-dev-server';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
 import { type PostgresProcess, startPostgresProcess } from '../helpers/postgres-process';
 import { createProduct, killTree, type Product, waitFor } from '../helpers/product';
@@ -250,5 +252,48 @@ describe('the Temporal dev server killed', () => {
     const databaseUrl = `postgres://postgres:postgres@127.0.0.1:${product.ports.postgres}/scheduler`;
     orm = await initOrm({ databaseUrl, poolMax: 2 });
     await account({ scenario: 'Temporal dev server killed', orm, tasks, firstDueMs, outageStartMs, recoveredMs });
+  });
+});
+
+describe('an external Temporal server down for 2 minutes', () => {
+  let dir: string;
+  let temporal: TemporalDevServer | undefined;
+  let product: Product | undefined;
+  let orm: Orm | undefined;
+
+  afterAll(async () => {
+    await product?.dispose();
+    await orm?.close(true);
+    await temporal?.stop().catch(() => undefined);
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('when the Temporal server is SIGKILLed for 2 minutes and started again, then its schedules catch up with the latest missed run only, and no task fails', async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-faults-temporal-'));
+    const cli = await ensureTemporalCli({ log: () => undefined });
+    const port = await getFreePort();
+    const startTemporal = () =>
+      startTemporalDevServer({ cliPath: cli.path, dbFilename: path.join(dir, 'temporal.db'), port, uiPort: false });
+    temporal = await startTemporal();
+    product = await createProduct({ env: { TEMPORAL_ADDRESS: temporal.address, WEBHOOK_ALLOWED_ORIGINS: mock.url } });
+    await product.start();
+    const target = { url: product.url, key: product.apiKey };
+    const tasks = await createTasks(target, 'temporal-down');
+    const firstDueMs = nextDue(Date.now());
+    await sleep(firstDueMs + 3 * PERIOD_MS - Date.now() + 2_000);
+
+    const outageStartMs = Date.now();
+    process.kill(temporal.pid, 'SIGKILL');
+    await temporal.exited;
+    await sleep(120_000);
+    temporal = await startTemporal();
+    const recoveredMs = Date.now();
+    await sleep(60_000);
+
+    const databaseUrl = `postgres://postgres:postgres@127.0.0.1:${product.ports.postgres}/scheduler`;
+    orm = await initOrm({ databaseUrl, poolMax: 2 });
+    const ledgers = await account({ scenario: 'external Temporal down 2 min', orm, tasks, firstDueMs, outageStartMs, recoveredMs });
+    // The outage was long enough to miss several runs per task.
+    for (const ledger of ledgers) expect(ledger.missed).toBeGreaterThanOrEqual(10);
   });
 });

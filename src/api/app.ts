@@ -73,7 +73,7 @@ export function createApp(deps: AppDeps): Express {
         (async () => {
           await orm.em.getConnection().execute('select 1');
         }),
-      temporal: deps.healthChecks?.temporal ?? (() => pingTemporal(temporal.connection, 1_500)),
+      temporal: deps.healthChecks?.temporal ?? (() => pingTemporal(temporal.connection, 1_000)),
     }),
   );
   app.get('/metrics', async (_req, res) => {

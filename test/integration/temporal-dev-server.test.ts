@@ -9,6 +9,7 @@ import {
   type TemporalDevServer,
 } from '../../src/embedded/temporal-dev-server';
 import { acceptsConnections } from '../helpers/process';
+import { descendantsOf } from '../helpers/product';
 
 jest.setTimeout(60_000);
 
@@ -241,5 +242,60 @@ describe('startTemporalDevServer', () => {
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }
+  });
+
+  it('when the server is killed, then exited reports the signal, and a start on the same port and state file finds what it held', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-devserver-kill-'));
+    const dbFilename = path.join(dir, 'temporal.db');
+    try {
+      const first = await startTemporalDevServer({ cliPath: await cliPath(), uiPort: false, dbFilename });
+      const port = portOf(first.address);
+      const connection = await Connection.connect({ address: first.address });
+      await new Client({ connection }).schedule.create({
+        scheduleId: 'kept-across-kill',
+        spec: { intervals: [{ every: '1h' }] },
+        action: { type: 'startWorkflow', workflowType: 'sendWebhook', taskQueue: 'none', args: [] },
+        state: { paused: true },
+      });
+      await connection.close();
+
+      process.kill(first.pid, 'SIGKILL');
+      expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      await expect(first.stop()).resolves.toBeUndefined();
+
+      const second = await startTemporalDevServer({ cliPath: await cliPath(), uiPort: false, dbFilename, port });
+      try {
+        expect(second.address).toBe(first.address);
+        const again = await Connection.connect({ address: second.address });
+        const description = await new Client({ connection: again }).schedule.getHandle('kept-across-kill').describe();
+        await again.close();
+        expect(description.state.paused).toBe(true);
+      } finally {
+        await second.stop();
+      }
+      expect(await second.exited).toMatchObject({ signal: null });
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when the start is aborted while the server comes up, then it rejects saying so and the process is gone', async () => {
+    const devServers = () =>
+      descendantsOf(process.pid)
+        .filter(({ args }) => /\bserver start-dev\b/.test(args))
+        .map(({ pid }) => pid);
+    const before = devServers();
+    const controller = new AbortController();
+    const started = startTemporalDevServer({ cliPath: await cliPath(), uiPort: false, signal: controller.signal });
+    let spawned: number[] = [];
+    for (let i = 0; i < 100 && spawned.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      spawned = devServers().filter((pid) => !before.includes(pid));
+    }
+    expect(spawned).toHaveLength(1);
+    controller.abort();
+
+    await expect(started).rejects.toThrow('temporal dev server start interrupted: a stop was requested');
+    expect(isRunning(spawned[0]!)).toBe(false);
   });
 });

@@ -1,5 +1,7 @@
 import { Writable } from 'node:stream';
+import { LogTimestamp } from '@temporalio/worker';
 import { createLogger, requestContext } from '../../src/logger';
+import { temporalRuntimeLogger } from '../../src/main/worker';
 
 const TOKEN = 'aZ9_-secretWebhookToken0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
 const URL = `https://discord.com/api/webhooks/123456789012345678/${TOKEN}`;
@@ -68,5 +70,32 @@ describe('logger', () => {
     expect(served).toMatchObject({ level: 30, msg: 'served', taskId: 't1', requestId: 'req-42' });
     expect(outside!.requestId).toBeUndefined();
     expect(typeof served!.time).toBe('string');
+  });
+
+  it('when the Temporal SDK (its native core included) logs, then each entry is one JSON line under component "temporal", and below debug only warnings pass', () => {
+    const { logger, lines } = capture();
+    const info = temporalRuntimeLogger(logger.child({}), 'info');
+    // What NativeLogCollector hands the Runtime logger for a forwarded core entry.
+    info.log('WARN', 'gRPC call poll_workflow_task_queue retried 6 times', {
+      [LogTimestamp]: 1_764_590_000_000_000_000n,
+      sdkComponent: 'core',
+      target: 'temporalio_client::retry',
+      spanContexts: [],
+      error: `Status { code: Unavailable, message: "tcp connect error" } ${URL}`,
+    });
+    info.log('INFO', 'workflow bundle built');
+    temporalRuntimeLogger(logger, 'debug').log('DEBUG', 'poll returned');
+
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(parsed).toHaveLength(2);
+    expect(parsed[0]).toMatchObject({
+      level: 40,
+      component: 'temporal',
+      sdkComponent: 'core',
+      target: 'temporalio_client::retry',
+      msg: 'gRPC call poll_workflow_task_queue retried 6 times',
+    });
+    expect(String(parsed[0]!.error)).not.toContain(TOKEN);
+    expect(parsed[1]).toMatchObject({ level: 20, component: 'temporal', msg: 'poll returned' });
   });
 });

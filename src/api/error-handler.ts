@@ -2,15 +2,17 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { NotFoundError as OrmNotFoundError, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { isDatabaseUnavailable } from '../db/orm';
+import { AppError, type AppErrorType, DATABASE_UNAVAILABLE, type FieldError } from '../errors';
 import type { Logger } from '../logger';
 import { isTemporalUnavailable } from '../temporal/client';
-import {
-  AppError,
-  DATABASE_UNAVAILABLE,
-  type FieldError,
-  PROBLEM_BASE,
-  RETRY_AFTER_SECONDS,
-} from './errors';
+
+export const PROBLEM_BASE = 'https://discord-task-scheduler.dev/problems';
+
+/**
+ * `Retry-After` of every 503: a dependency that is down is probed again about once a second, so
+ * a client that waits this long sees it back soon after it is.
+ */
+export const RETRY_AFTER_SECONDS = 2;
 
 export interface Problem {
   type: string;
@@ -49,6 +51,15 @@ const TYPES: Record<number, string> = {
   503: 'service-unavailable',
 };
 
+/** What each of the application's own errors is on the wire; its `type` stays its problem type. */
+const STATUS_OF: Record<AppErrorType, number> = {
+  'validation-error': 400,
+  unauthorized: 401,
+  'not-found': 404,
+  'rate-limited': 429,
+  'service-unavailable': 503,
+};
+
 export function problem(status: number, detail: string, errors?: FieldError[]): Problem {
   return {
     type: `${PROBLEM_BASE}/${TYPES[status] ?? 'error'}`,
@@ -73,7 +84,10 @@ function toFieldPath(path: string | undefined): string {
 /** Maps any error to a problem document; never echoes a secret or a stack to the client. */
 export function toProblem(err: unknown): Problem {
   if (err instanceof AppError) {
-    return { ...problem(err.status, err.message, err.errors), type: `${PROBLEM_BASE}/${err.type}`, title: err.title };
+    return {
+      ...problem(STATUS_OF[err.type], err.message, err.errors),
+      type: `${PROBLEM_BASE}/${err.type}`,
+    };
   }
   if (isValidatorError(err)) {
     const e = err as { status: number; message: string; errors?: { path?: string; message: string }[] };

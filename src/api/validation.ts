@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { type FieldError, ValidationError } from './errors';
+import { type FieldError, ValidationError } from '../errors';
 
 /**
  * Text that PostgreSQL cannot store, found anywhere in a request, is a 400 naming the field

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RETRY_AFTER_SECONDS } from '../api/errors';
+import { RETRY_AFTER_SECONDS } from '../api/error-handler';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 

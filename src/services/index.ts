@@ -1,11 +1,7 @@
 import { type Circuit, createCircuit } from '../circuit';
-import {
-  DATABASE_UNAVAILABLE,
-  TEMPORAL_UNAVAILABLE,
-  UpstreamUnavailableError,
-} from '../api/errors';
 import type { Config } from '../config';
 import { isDatabaseUnavailable, type Orm } from '../db/orm';
+import { DATABASE_UNAVAILABLE, TEMPORAL_UNAVAILABLE, UpstreamUnavailableError } from '../errors';
 import type { Logger } from '../logger';
 import { isTemporalUnavailable, pingTemporal, type TemporalClientHandle } from '../temporal/client';
 import { createScheduleGateway, type ScheduleGateway } from '../temporal/schedules';

@@ -1,4 +1,4 @@
-import { NotFoundError } from '../api/errors';
+import { NotFoundError } from '../errors';
 import type { ExecutionStatus } from '../db/entities';
 import type { Orm } from '../db/orm';
 import { createQueryRows, readPage, whereAll } from '../db/sql';

@@ -6,13 +6,6 @@ import {
   ScheduleNotFoundError,
   WorkflowIdReusePolicy,
 } from '@temporalio/client';
-import {
-  NotFoundError,
-  TEMPORAL_UNAVAILABLE,
-  UpstreamUnavailableError,
-  ValidationError,
-  type FieldError,
-} from '../api/errors';
 import type { Circuit } from '../circuit';
 import { forEachLimited } from '../concurrency';
 import { type DiscordPayload, type ITask, Task, type TaskStatus } from '../db/entities';
@@ -21,6 +14,13 @@ import type { Orm } from '../db/orm';
 import { validatePayload } from '../discord/payload-schema';
 import { findTemplateErrors } from '../discord/template';
 import { maskWebhookUrl, validateWebhookUrl } from '../discord/webhook-url';
+import {
+  NotFoundError,
+  TEMPORAL_UNAVAILABLE,
+  UpstreamUnavailableError,
+  ValidationError,
+  type FieldError,
+} from '../errors';
 import type { Logger } from '../logger';
 import { isValidTimeZone, parseSchedule } from '../schedule/cron';
 import {

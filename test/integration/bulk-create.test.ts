@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ValidationError } from '../../src/api/errors';
+import { ValidationError } from '../../src/errors';
 import type { Services } from '../../src/services';
 import type { CreateTaskInput } from '../../src/services/task.service';
 import { createTestApp, type TestApp } from '../helpers/app';

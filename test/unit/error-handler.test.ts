@@ -1,7 +1,7 @@
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { NotFoundError as OrmNotFoundError } from '@mikro-orm/core';
 import { toProblem } from '../../src/api/error-handler';
-import { NotFoundError, UpstreamUnavailableError, ValidationError } from '../../src/api/errors';
+import { NotFoundError, UpstreamUnavailableError, ValidationError } from '../../src/errors';
 
 describe('toProblem', () => {
   it('when an AppError is thrown, then its status, type and field errors are kept', () => {

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { UnauthorizedError } from '../errors';
+import { UnauthorizedError } from '../../errors';
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 

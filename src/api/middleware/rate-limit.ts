@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { rateLimit, type Store } from 'express-rate-limit';
 import type { Logger } from '../../logger';
-import { TooManyRequestsError } from '../errors';
+import { TooManyRequestsError } from '../../errors';
 
 export const RATE_LIMIT_WINDOW_MS = 60_000;
 const STORE_ERROR_LOG_INTERVAL_MS = 30_000;

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { createSharedProbe, type SharedProbe } from '../../circuit';
-import { RETRY_AFTER_SECONDS } from '../errors';
+import { RETRY_AFTER_SECONDS } from '../error-handler';
 
 export type HealthCheck = () => Promise<void>;
 

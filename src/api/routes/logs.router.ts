@@ -1,7 +1,7 @@
 import { type Request, Router } from 'express';
 import type { ExecutionStatus } from '../../db/entities';
 import type { LogQuery, LogService } from '../../services/log.service';
-import { ValidationError } from '../errors';
+import { ValidationError } from '../../errors';
 import { pagination } from './tasks.router';
 
 /**

@@ -1,0 +1,61 @@
+/**
+ * The errors the application throws on purpose. Each carries a stable `type` (the last segment of
+ * the problem type an API client sees) and a detail meant for that client; none knows a status
+ * code. The HTTP layer (src/api/error-handler.ts) alone decides what each becomes on the wire.
+ */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export type AppErrorType =
+  'validation-error' | 'unauthorized' | 'not-found' | 'rate-limited' | 'service-unavailable';
+
+export abstract class AppError extends Error {
+  abstract readonly type: AppErrorType;
+  constructor(
+    detail: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(detail);
+  }
+}
+
+/** The input breaks a rule; `errors` names each field and what is wrong with it. */
+export class ValidationError extends AppError {
+  override readonly name = 'ValidationError';
+  readonly type = 'validation-error';
+  constructor(detail: string, errors: FieldError[] = []) {
+    super(detail, errors);
+  }
+}
+
+/** The caller did not prove who it is. */
+export class UnauthorizedError extends AppError {
+  override readonly name = 'UnauthorizedError';
+  readonly type = 'unauthorized';
+  constructor(detail = 'A valid X-API-Key header is required.') {
+    super(detail);
+  }
+}
+
+export class NotFoundError extends AppError {
+  override readonly name = 'NotFoundError';
+  readonly type = 'not-found';
+}
+
+/** The caller used up its allowance; `detail` says when to come back. */
+export class TooManyRequestsError extends AppError {
+  override readonly name = 'TooManyRequestsError';
+  readonly type = 'rate-limited';
+}
+
+/** A dependency (the database, Temporal) is down; nothing was changed. */
+export class UpstreamUnavailableError extends AppError {
+  override readonly name = 'UpstreamUnavailableError';
+  readonly type = 'service-unavailable';
+}
+
+export const DATABASE_UNAVAILABLE = 'The database is unreachable; try again shortly.';
+export const TEMPORAL_UNAVAILABLE =
+  'Temporal is unreachable; nothing was changed. Try again shortly.';

@@ -22,11 +22,10 @@ import autocannon from 'autocannon';
 import { cpuMs } from './proc';
 import express, { type Express } from 'express';
 import { createApp } from '../src/api/app';
-import { initOrm } from '../src/db/orm';
+import { initOrm, prepareDatabase } from '../src/db/orm';
 import { startEmbeddedPostgres } from '../src/embedded/postgres';
 import { getFreePort } from '../src/embedded/ports';
 import { createLogger } from '../src/logger';
-import { prepareDatabase } from '../src/main/infrastructure';
 import { createMetrics } from '../src/metrics';
 import { createServices } from '../src/services';
 

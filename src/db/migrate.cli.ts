@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from '../config';
+import { provideInfrastructure } from '../embedded/infrastructure';
 import { createLogger } from '../logger';
-import { prepareDatabase, provideInfrastructure } from '../main/infrastructure';
+import { prepareDatabase } from './orm';
 
 /**
  * `npm run migrate` (or `node dist/src/db/migrate.cli.js`): applies pending migrations to

@@ -1,10 +1,10 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../config';
+import { provideInfrastructure } from '../embedded/infrastructure';
 import { createLogger } from '../logger';
-import { prepareDatabase, provideInfrastructure } from '../main/infrastructure';
 import { MIGRATIONS_DIR } from './mikro-orm.config';
-import { initOrm } from './orm';
+import { initOrm, prepareDatabase } from './orm';
 
 /**
  * `npm run migration:create [-- --blank]`: diffs the entities against the migration snapshot,

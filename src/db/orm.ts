@@ -43,6 +43,17 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
+/** Creates the database if needed and applies pending migrations. */
+export async function prepareDatabase(databaseUrl: string, logger: Logger): Promise<string[]> {
+  await ensureDatabase(databaseUrl);
+  const orm = await initOrm({ databaseUrl, poolMax: 2, logger });
+  try {
+    return await migrateUp(orm, logger);
+  } finally {
+    await orm.close();
+  }
+}
+
 /** Socket errors, and SQLSTATEs of class 08 (connection exception), 53300 and 57P0x. */
 const CONNECTION_ERROR_CODES = new Set([
   'ECONNREFUSED',

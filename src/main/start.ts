@@ -1,9 +1,10 @@
 import { type Config, ConfigError, loadConfig } from '../config';
+import { prepareDatabase } from '../db/orm';
+import { type Killable, provideInfrastructure } from '../embedded/infrastructure';
 import { createLogger, type Logger } from '../logger';
 import { createMetrics } from '../metrics';
 import { resolveApiKeys } from './api-keys';
 import { type RunningApi, startApi } from './api';
-import { type Killable, prepareDatabase, provideInfrastructure } from './infrastructure';
 import { keepWorkerRunning, type RunningWorker, startWorker } from './worker';
 import { startWorkerEndpoints, type WorkerEndpoints } from './worker-endpoints';
 

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import {
   DefaultLogger,
   type LogLevel,
@@ -17,6 +16,7 @@ import { getFreePort } from '../embedded/ports';
 import { abortableSleep } from '../embedded/supervisor';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from '../temporal/workflow-bundle';
 
 export interface RunningWorker {
   /** Settles when the worker has stopped polling and drained. */
@@ -34,15 +34,6 @@ export interface RunningWorker {
 export function shutdownGraceMs(config: Pick<Config, 'webhookTimeoutMs'>): number {
   return Math.max(30_000, config.webhookTimeoutMs + 15_000);
 }
-
-/**
- * The prebuilt workflow bundle (`npm run build` writes it); without it, e.g. under tsx, the
- * worker bundles workflows/ at start-up.
- */
-export const WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../../workflow-bundle.js');
-
-/** workflows/index (.ts under tsx and ts-jest, .js once compiled). */
-export const WORKFLOWS_PATH = require.resolve('../../workflows');
 
 /** Composition root of ROLE=worker: config -> ORM -> activities -> Temporal worker. */
 export async function startWorker(deps: {

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from '../main/worker';
+import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle';
 
 /**
  * Part of `npm run build`: bundles workflows/ once into dist/workflow-bundle.js, which

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from '../config';
-import { initOrm } from '../db/orm';
+import { initOrm, prepareDatabase } from '../db/orm';
+import { provideInfrastructure } from '../embedded/infrastructure';
 import { createLogger } from '../logger';
-import { prepareDatabase, provideInfrastructure } from '../main/infrastructure';
 import { createServices } from '../services';
 import { createTemporalClient } from './client';
 import { ORPHAN_GRACE_MS, reconcileSchedules } from './reconcile';

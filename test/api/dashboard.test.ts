@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { initOrm } from '../../src/db/orm';
+import { initOrm, prepareDatabase } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
-import { prepareDatabase } from '../../src/main/infrastructure';
 import { createStatsService } from '../../src/services/stats.service';
 import { createTestApp, TEST_API_KEY, testEnv, type TestApp } from '../helpers/app';
 

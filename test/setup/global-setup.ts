@@ -1,11 +1,11 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { prepareDatabase } from '../../src/db/orm';
 import { startEmbeddedPostgres } from '../../src/embedded/postgres';
 import { getFreePort } from '../../src/embedded/ports';
 import { ensureTemporalCli } from '../../src/embedded/temporal-cli';
 import { startTemporalDevServer } from '../../src/embedded/temporal-dev-server';
-import { prepareDatabase } from '../../src/main/infrastructure';
 import { createLogger } from '../../src/logger';
 
 /**

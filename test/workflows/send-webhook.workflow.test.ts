@@ -10,7 +10,6 @@ import {
   Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../../src/main/worker';
 import type {
   DeliverWebhookInput,
   DeliverWebhookResult,
@@ -21,6 +20,7 @@ import type {
   SendWebhookInput,
   SendWebhookResult,
 } from '../../src/temporal/contracts';
+import { WORKFLOWS_PATH } from '../../src/temporal/workflow-bundle';
 import type { sendWebhook } from '../../workflows';
 
 /**

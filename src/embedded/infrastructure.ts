@@ -1,11 +1,10 @@
 import path from 'node:path';
 import type { Config } from '../config';
-import { ensureDatabase, initOrm, migrateUp } from '../db/orm';
-import { startEmbeddedPostgres } from '../embedded/postgres';
-import { ensureTemporalCli } from '../embedded/temporal-cli';
-import { type ServiceProcess, supervise } from '../embedded/supervisor';
-import { startTemporalDevServer } from '../embedded/temporal-dev-server';
 import type { Logger } from '../logger';
+import { startEmbeddedPostgres } from './postgres';
+import { type ServiceProcess, supervise } from './supervisor';
+import { ensureTemporalCli } from './temporal-cli';
+import { startTemporalDevServer } from './temporal-dev-server';
 
 export interface Infrastructure {
   readonly databaseUrl: string;
@@ -127,16 +126,5 @@ export async function provideInfrastructure(
   } catch (error) {
     await stop();
     throw error;
-  }
-}
-
-/** Creates the database if needed and applies pending migrations. */
-export async function prepareDatabase(databaseUrl: string, logger: Logger): Promise<string[]> {
-  await ensureDatabase(databaseUrl);
-  const orm = await initOrm({ databaseUrl, poolMax: 2, logger });
-  try {
-    return await migrateUp(orm, logger);
-  } finally {
-    await orm.close();
   }
 }

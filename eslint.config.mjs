@@ -3,6 +3,25 @@ import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers (docs/architecture.md): entry points (src/main) -> api -> services -> db, temporal,
+ * schedule, discord and the embedded services. A relative import of a layer above is an error.
+ * The patterns read the import as written, so each is anchored to a relative path ending in the
+ * layer's folder; `import type` counts too (a type is a dependency as well).
+ */
+/** @param {string} folder */
+const importOf = (folder) => `^\\.{1,2}/(?:\\.\\./)*(?:src/)?${folder}(?:/|$)`;
+const noApi = {
+  regex: importOf('api'),
+  message:
+    'Only src/api and src/main may import src/api: throw an AppError from src/errors.ts and let the error handler map it.',
+};
+const noMain = {
+  regex: importOf('main'),
+  message:
+    'src/main is the composition root: nothing but src/main (and tests, bench, scripts) imports it. Move what you need to the layer it belongs to.',
+};
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'coverage/', '.data/', 'bench/results/'] },
   js.configs.recommended,
@@ -24,6 +43,18 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.jest } },
   },
   {
+    // Everything below the HTTP layer: it knows neither the API nor the composition root.
+    files: ['src/**/*.ts', 'activities/**/*.ts'],
+    ignores: ['src/api/**', 'src/main/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [noApi, noMain] }],
+    },
+  },
+  {
+    files: ['src/api/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [noMain] }] },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox and is replayed from history:
     // it may import only @temporalio/workflow, its sibling workflow files, and types.
     files: ['workflows/**/*.ts'],
@@ -40,11 +71,15 @@ export default tseslint.config(
             },
             {
               // src/temporal/contracts is the one shared module (STYLE 6); it imports nothing.
-              regex: '^\\.\\./(?!src/temporal/contracts$)',
+              // src/api and src/main are left to the two patterns below, which allow no types.
+              regex: '^\\.\\./(?!src/temporal/contracts$|src/(?:api|main)(?:/|$))',
               allowTypeImports: true,
               message:
                 'workflows/ may only import types from outside its folder (`import type`), and values from src/temporal/contracts only.',
             },
+            // Not even types from the layers above: workflows sit below the API and the root.
+            noApi,
+            noMain,
           ],
         },
       ],

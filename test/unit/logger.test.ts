@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { LogTimestamp } from '@temporalio/worker';
-import { createLogger, requestContext } from '../../src/logger';
+import { createLogger, defaultLogFormat, type LogFormat, requestContext } from '../../src/logger';
 import { temporalRuntimeLogger } from '../../src/main/worker';
 
 const TOKEN = 'aZ9_-secretWebhookToken0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
@@ -97,5 +97,92 @@ describe('logger', () => {
     });
     expect(String(parsed[0]!.error)).not.toContain(TOKEN);
     expect(parsed[1]).toMatchObject({ level: 20, component: 'temporal', msg: 'poll returned' });
+  });
+});
+
+describe('log format', () => {
+  /** A destination that says whether it is a terminal, as process.stdout does. */
+  function captureOn(
+    isTTY: boolean,
+    options: { format?: LogFormat; nodeEnv?: string; secrets?: readonly string[] } = {},
+  ) {
+    const lines: string[] = [];
+    const destination = Object.assign(
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(...chunk.toString().split('\n').filter(Boolean));
+          done();
+        },
+      }),
+      { isTTY },
+    );
+    const logger = createLogger({ level: 'info', nodeEnv: 'development', ...options }, destination);
+    return { logger, lines };
+  }
+  const isJson = (line: string) => {
+    try {
+      return typeof JSON.parse(line) === 'object';
+    } catch {
+      return false;
+    }
+  };
+
+  it('when stdout is a terminal in development, then each event is one readable line: not JSON, never several, no escape sequences', () => {
+    const { logger, lines } = captureOn(true);
+    logger.info({ port: 54329, childPid: 4242 }, 'embedded PostgreSQL started');
+    logger.child({ component: 'postgres' }).warn('checkpoints are occurring too frequently');
+    logger.info('asset workflow-bundle.js 1.58 MiB\nruntime modules\nwebpack compiled\n');
+    logger.info('name \u001b[2Jcleared');
+
+    expect(lines).toHaveLength(4);
+    expect(lines.some(isJson)).toBe(false);
+    expect(lines[0]).toMatch(
+      /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: embedded PostgreSQL started \{"port":54329,"childPid":4242\}$/,
+    );
+    expect(lines[1]).toMatch(/ WARN: \[postgres\] checkpoints are occurring too frequently$/);
+    expect(lines[2]).toMatch(/ INFO: asset workflow-bundle.js 1.58 MiB \(\+2 more lines\)$/);
+    expect(lines[3]).toMatch(/ INFO: name \[2Jcleared$/);
+  });
+
+  it('when stdout is a pipe or a file, or NODE_ENV is production, then JSON lines as before', () => {
+    for (const { lines, logger } of [
+      captureOn(false),
+      captureOn(true, { nodeEnv: 'production' }),
+    ]) {
+      logger.info({ port: 54329 }, 'embedded PostgreSQL started');
+      expect(JSON.parse(lines[0]!)).toMatchObject({
+        level: 30,
+        port: 54329,
+        msg: 'embedded PostgreSQL started',
+      });
+    }
+    expect(defaultLogFormat({ isTTY: true, nodeEnv: 'test' })).toBe('pretty');
+    expect(defaultLogFormat({ isTTY: false, nodeEnv: 'development' })).toBe('json');
+  });
+
+  it('when LOG_FORMAT is set, then it wins over what stdout is', () => {
+    const json = captureOn(true, { format: 'json' });
+    json.logger.info('a');
+    expect(isJson(json.lines[0]!)).toBe(true);
+    const pretty = captureOn(false, { format: 'pretty', nodeEnv: 'production' });
+    pretty.logger.info('b');
+    expect(pretty.lines[0]).toMatch(/ INFO: b$/);
+  });
+
+  it('when secrets are logged in pretty lines, then they are redacted there too', () => {
+    const { logger, lines } = captureOn(true, { secrets: [API_KEY] });
+    logger.info({ webhookUrl: URL, task: { webhookUrl: URL } }, 'by key');
+    logger.warn(
+      { headers: { 'x-api-key': API_KEY }, detail: `posting to ${URL}` },
+      `key ${API_KEY}`,
+    );
+    logger.error({ err: new Error(`request to ${URL} failed`) }, 'delivery failed');
+    const text = lines.join('\n');
+
+    expect(text).not.toContain(TOKEN);
+    expect(text).not.toContain(API_KEY);
+    expect(text).toContain('"webhookUrl":"[redacted]"');
+    expect(text).toContain('/webhooks/123456789012345678/****');
+    expect(lines[0]).toMatch(/ INFO: by key /);
   });
 });

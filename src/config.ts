@@ -1,5 +1,6 @@
 import path from 'node:path';
 import Joi from 'joi';
+import type { LogFormat } from './logger';
 
 export type Role = 'api' | 'worker' | 'all';
 
@@ -24,6 +25,11 @@ export interface Config {
   };
   readonly scheduleCatchupWindowMs: number;
   readonly logLevel: string;
+  /**
+   * LOG_FORMAT: `json` or `pretty` whatever stdout is; unset: pretty lines on a terminal outside
+   * production, JSON lines otherwise (see logger.ts).
+   */
+  readonly logFormat: LogFormat | undefined;
   readonly redisUrl: string | undefined;
   /** Requests per minute each API key may make (SPEC §7); 0: no limit. */
   readonly rateLimitPerMinute: number;
@@ -122,6 +128,11 @@ const schema = Joi.object({
   LOG_LEVEL: Joi.string()
     .valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')
     .default('info'),
+  LOG_FORMAT: Joi.string()
+    .valid('json', 'pretty')
+    .allow('')
+    .optional()
+    .messages({ 'any.only': '{{#label}} must be json or pretty (unset: pretty on a terminal)' }),
   REDIS_URL: Joi.string()
     .uri({ scheme: ['redis', 'rediss'] })
     .allow('')
@@ -198,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     scheduleCatchupWindowMs: v.SCHEDULE_CATCHUP_WINDOW,
     logLevel: v.LOG_LEVEL,
+    logFormat: v.LOG_FORMAT || undefined,
     redisUrl: v.REDIS_URL || undefined,
     rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
     publicApiPath: v.PUBLIC_API_PATH || undefined,

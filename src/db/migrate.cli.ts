@@ -9,7 +9,11 @@ import { prepareDatabase } from './orm';
  */
 async function run(): Promise<void> {
   const config = loadConfig(process.env);
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({
+    level: config.logLevel,
+    format: config.logFormat,
+    nodeEnv: config.nodeEnv,
+  });
   const infra = await provideInfrastructure(config, logger, { temporal: false });
   try {
     const applied = await prepareDatabase(infra.databaseUrl, logger);

@@ -14,7 +14,11 @@ import { initOrm, prepareDatabase } from './orm';
 async function run(): Promise<void> {
   const blank = process.argv.includes('--blank');
   const config = loadConfig(process.env);
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({
+    level: config.logLevel,
+    format: config.logFormat,
+    nodeEnv: config.nodeEnv,
+  });
   const infra = await provideInfrastructure(config, logger, { temporal: false });
   try {
     await prepareDatabase(infra.databaseUrl, logger);

@@ -49,7 +49,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel, secrets: config.apiKeys });
+  const logger = createLogger({
+    level: config.logLevel,
+    secrets: config.apiKeys,
+    format: config.logFormat,
+    nodeEnv: config.nodeEnv,
+  });
   const closers: { name: string; close: () => Promise<void> }[] = [];
   const stopRequested = new AbortController();
   /** The embedded services running, for the last-resort kill. */

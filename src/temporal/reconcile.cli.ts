@@ -40,7 +40,11 @@ async function run(args: string[]): Promise<number> {
   }
   const deep = args.includes('--deep');
   const config = loadConfig(process.env);
-  const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
+  const logger = createLogger({
+    level: config.logLevel === 'info' ? 'warn' : config.logLevel,
+    format: config.logFormat,
+    nodeEnv: config.nodeEnv,
+  });
   const infra = await provideInfrastructure(config, logger);
   try {
     await prepareDatabase(infra.databaseUrl, logger);

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       retry: { initialIntervalMs: 2_000, backoffCoefficient: 2, maximumIntervalMs: 300_000 },
       scheduleCatchupWindowMs: 300_000,
       logLevel: 'info',
+      logFormat: undefined,
       redisUrl: undefined,
     });
     expect(config.embedded.temporalUiPort).toBe(8233);
@@ -53,6 +54,7 @@ describe('loadConfig', () => {
       RETRY_MAX_INTERVAL: '1h',
       SCHEDULE_CATCHUP_WINDOW: '90s',
       ROLE: 'worker',
+      LOG_FORMAT: 'json',
     });
     expect(config.port).toBe(4000);
     expect(config.apiKeys).toEqual(['first-key-0123456789', 'second-key-0123456789']);
@@ -61,6 +63,7 @@ describe('loadConfig', () => {
     expect(config.retry.maximumIntervalMs).toBe(3_600_000);
     expect(config.scheduleCatchupWindowMs).toBe(90_000);
     expect(config.role).toBe('worker');
+    expect(config.logFormat).toBe('json');
   });
 
   it('when the config is returned, then it is frozen', () => {
@@ -82,6 +85,7 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://x/y' }, /DATABASE_URL must be a valid uri/],
     [{ TEMPORAL_ADDRESS: 'http://temporal' }, /TEMPORAL_ADDRESS must be host:port/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+    [{ LOG_FORMAT: 'yaml' }, /LOG_FORMAT must be json or pretty/],
     [{ WEBHOOK_ALLOWED_ORIGINS: 'discord.com' }, /WEBHOOK_ALLOWED_ORIGINS must be a comma-separated list of origins/],
     [{ WEBHOOK_ALLOWED_ORIGINS: 'https://discord.com/api' }, /WEBHOOK_ALLOWED_ORIGINS/],
     [{ API_KEY: 'short' }, /API_KEY keys must be at least 16 characters/],

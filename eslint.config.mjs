@@ -86,7 +86,10 @@ export default tseslint.config(
       'no-restricted-globals': [
         'error',
         ...['process', 'Buffer', 'require', '__dirname', '__filename', 'setImmediate', 'fetch'].map(
-          (name) => ({ name, message: `${name} is not available or not deterministic in workflows` }),
+          (name) => ({
+            name,
+            message: `${name} is not available or not deterministic in workflows`,
+          }),
         ),
       ],
     },
@@ -97,7 +100,11 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: [{ regex: '.*', message: 'contracts.ts is bundled into workflows: no imports.' }] },
+        {
+          patterns: [
+            { regex: '.*', message: 'contracts.ts is bundled into workflows: no imports.' },
+          ],
+        },
       ],
     },
   },

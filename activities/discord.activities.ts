@@ -105,7 +105,10 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
   async function database<T>(fn: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${databaseTimeoutMs} ms`)), databaseTimeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${databaseTimeoutMs} ms`)),
+        databaseTimeoutMs,
+      );
     });
     try {
       return await Promise.race([fn(), deadline]);
@@ -210,7 +213,10 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
   /** The backoff Temporal's retry policy would wait after a failure of attempt `n`. */
   function backoffMs(n: number): number {
     const { initialIntervalMs, backoffCoefficient, maximumIntervalMs } = config.retry;
-    return Math.min(maximumIntervalMs, initialIntervalMs * backoffCoefficient ** Math.max(0, n - 1));
+    return Math.min(
+      maximumIntervalMs,
+      initialIntervalMs * backoffCoefficient ** Math.max(0, n - 1),
+    );
   }
 
   /**
@@ -219,14 +225,20 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
    * the least) ask Temporal which times the schedule matched since, and only when the run is a
    * minute or more late. When Temporal cannot tell, the run is not superseded (it is delivered).
    */
-  async function laterRunDue(task: ITask, scheduledTime: Date, now: Date, namespace: string): Promise<Date | null> {
+  async function laterRunDue(
+    task: ITask,
+    scheduledTime: Date,
+    now: Date,
+    namespace: string,
+  ): Promise<Date | null> {
     const spec = toScheduleSpec(task.schedule, task.timezone);
     const interval = spec.intervals?.[0];
     if (interval) {
       const next = new Date(scheduledTime.getTime() + msToNumber(interval.every));
       return next.getTime() <= now.getTime() ? next : null;
     }
-    if (now.getTime() - scheduledTime.getTime() < 60_000 || !deps.temporal?.workflowService) return null;
+    if (now.getTime() - scheduledTime.getTime() < 60_000 || !deps.temporal?.workflowService)
+      return null;
     try {
       const response = await deps.temporal.workflowService.listScheduleMatchingTimes({
         namespace,
@@ -272,11 +284,18 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       final ? undefined : (nextRetryDelayMs ?? backoffMs(attempt.attempt)),
     );
     const safe = redactWebhookTokens(message);
-    log.warn('delivery attempt failed', { taskId: attempt.task.id, attempt: attempt.attempt, httpStatus, message: safe });
-    if (kind === 'permanent') throw ApplicationFailure.nonRetryable(safe, DeliveryErrorType.REJECTED);
+    log.warn('delivery attempt failed', {
+      taskId: attempt.task.id,
+      attempt: attempt.attempt,
+      httpStatus,
+      message: safe,
+    });
+    if (kind === 'permanent')
+      throw ApplicationFailure.nonRetryable(safe, DeliveryErrorType.REJECTED);
     throw ApplicationFailure.create({
       message: safe,
-      type: kind === 'rate-limited' ? DeliveryErrorType.RATE_LIMITED : DeliveryErrorType.UNAVAILABLE,
+      type:
+        kind === 'rate-limited' ? DeliveryErrorType.RATE_LIMITED : DeliveryErrorType.UNAVAILABLE,
       nextRetryDelay: nextRetryDelayMs,
     });
   }
@@ -295,14 +314,23 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     async deliverWebhook(input: DeliverWebhookInput): Promise<DeliverWebhookResult> {
       const info = Context.current().info;
       const execution = info.workflowExecution;
-      if (!execution) throw ApplicationFailure.nonRetryable('deliverWebhook runs inside a workflow only', 'Misuse');
+      if (!execution)
+        throw ApplicationFailure.nonRetryable(
+          'deliverWebhook runs inside a workflow only',
+          'Misuse',
+        );
       const workflowId = execution.workflowId;
       // Attempt numbers continue across the workflow's re-invocations after our own outages.
       const number = (input.attemptOffset ?? 0) + info.attempt;
       const scheduledTime = input.scheduledTime ? new Date(input.scheduledTime) : null;
 
       let task: ITask | null;
-      let earlier: { attempt: number; status: ExecutionStatus; http_status: number | null; message: string | null }[];
+      let earlier: {
+        attempt: number;
+        status: ExecutionStatus;
+        http_status: number | null;
+        message: string | null;
+      }[];
       try {
         [task, earlier] = await database(() => {
           const em = orm.em.fork();
@@ -310,13 +338,18 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
             em.findOne(Task, { id: input.taskId }),
             // An earlier attempt may have posted and logged, then lost its completion: a SUCCESS
             // means nothing is posted again; this attempt's own row means it already ran.
-            em
-              .getConnection()
-              .execute<{ attempt: number; status: ExecutionStatus; http_status: number | null; message: string | null }[]>(
-                `select attempt, status, http_status, message from task_logs
+            em.getConnection().execute<
+              {
+                attempt: number;
+                status: ExecutionStatus;
+                http_status: number | null;
+                message: string | null;
+              }[]
+            >(
+              `select attempt, status, http_status, message from task_logs
                   where workflow_id = ? and (status = 'SUCCESS' or attempt = ?)`,
-                [workflowId, number],
-              ),
+              [workflowId, number],
+            ),
           ]);
         });
       } catch (error) {
@@ -340,10 +373,17 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       // Before a scheduled run's first post: is it still wanted? (SPEC §6 "missed runs")
       if (scheduledTime && number === 1) {
         if (task.status !== 'ACTIVE') {
-          log.info('scheduled run of a task that is not active; nothing delivered', { taskId: task.id });
+          log.info('scheduled run of a task that is not active; nothing delivered', {
+            taskId: task.id,
+          });
           return { status: 'SKIPPED', reason: 'NOT_ACTIVE' };
         }
-        const later = await laterRunDue(task, scheduledTime, attempt.startedAt, info.workflowNamespace ?? info.activityNamespace);
+        const later = await laterRunDue(
+          task,
+          scheduledTime,
+          attempt.startedAt,
+          info.workflowNamespace ?? info.activityNamespace,
+        );
         if (later) {
           log.info('missed run skipped: a later run is already due', {
             taskId: task.id,
@@ -375,7 +415,11 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       if (!url.ok) return fail(attempt, 'permanent', `webhook URL refused: ${url.reason}`, null);
       const body = renderPayload(task.payload, {
         task: { id: task.id, name: task.name },
-        execution: { scheduledTime: attempt.scheduledTime, time: attempt.startedAt, attempt: attempt.attempt },
+        execution: {
+          scheduledTime: attempt.scheduledTime,
+          time: attempt.startedAt,
+          attempt: attempt.attempt,
+        },
       });
       const invalid = validatePayload(body);
       if (invalid.length > 0) {
@@ -391,17 +435,25 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         });
       } catch (error) {
         requestTimer?.({ outcome: 'network_error' });
-        return fail(attempt, 'transient', networkErrorMessage(error, config.webhookTimeoutMs), null);
+        return fail(
+          attempt,
+          'transient',
+          networkErrorMessage(error, config.webhookTimeoutMs),
+          null,
+        );
       }
 
       const status = response.status;
       requestTimer?.({ outcome: httpOutcome(status) });
       if (status >= 200 && status < 300) {
-        const messageId = typeof response.data?.id === 'string' ? (response.data.id as string) : null;
+        const messageId =
+          typeof response.data?.id === 'string' ? (response.data.id as string) : null;
         recordOutcome(attempt, 'success', true);
         await writeLog(attempt, 'SUCCESS', {
           httpStatus: status,
-          message: messageId ? `delivered: Discord message ${messageId}` : `delivered (HTTP ${status})`,
+          message: messageId
+            ? `delivered: Discord message ${messageId}`
+            : `delivered (HTTP ${status})`,
         });
         return { status: 'SUCCESS', messageId, httpStatus: status };
       }
@@ -417,7 +469,8 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
           delayMs === null ? undefined : delayMs + jitter(),
         );
       }
-      if (status >= 500) return fail(attempt, 'transient', `HTTP ${status}: ${discordText}`, status);
+      if (status >= 500)
+        return fail(attempt, 'transient', `HTTP ${status}: ${discordText}`, status);
       if (status >= 300 && status < 400) {
         return fail(attempt, 'permanent', `HTTP ${status}: redirects are not followed`, status);
       }
@@ -444,9 +497,14 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       // A schedule-started run pauses its schedule itself (pauseOnFailure); a manual trigger does not.
       await deps.temporal.schedule
         .getHandle(scheduleIdForTask(input.taskId))
-        .pause(`paused: delivery failed permanently: ${redactWebhookTokens(input.reason)}`.slice(0, 500))
+        .pause(
+          `paused: delivery failed permanently: ${redactWebhookTokens(input.reason)}`.slice(0, 500),
+        )
         .catch((error: unknown) => {
-          log.warn('could not pause the schedule of a failed task', { taskId: input.taskId, error: String(error) });
+          log.warn('could not pause the schedule of a failed task', {
+            taskId: input.taskId,
+            error: String(error),
+          });
         });
     },
   };
@@ -456,7 +514,10 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
  * The outcome of an attempt that already ran and logged (its completion was lost, e.g. to a
  * worker crash), thrown again without posting a second time.
  */
-function replayedFailure(row: { http_status: number | null; message: string | null }): ApplicationFailure {
+function replayedFailure(row: {
+  http_status: number | null;
+  message: string | null;
+}): ApplicationFailure {
   const message = row.message ?? 'attempt failed';
   const status = row.http_status;
   if (status !== null && status < 500 && status !== 429) {
@@ -488,7 +549,8 @@ function describeDiscordError(response: AxiosResponse): string {
   const data = response.data as unknown;
   if (data && typeof data === 'object') {
     const { message, code } = data as { message?: unknown; code?: unknown };
-    if (typeof message === 'string') return code === undefined ? message : `${message} (code ${String(code)})`;
+    if (typeof message === 'string')
+      return code === undefined ? message : `${message} (code ${String(code)})`;
     return JSON.stringify(data).slice(0, 300);
   }
   if (typeof data === 'string' && data.trim()) return data.trim().slice(0, 300);

@@ -2,6 +2,4 @@
 // load the same migrations without globbing a folder. Keep it in timestamp order.
 import { Migration20261128202455 } from './Migration20261128202455';
 
-export const migrationsList = [
-  { name: 'Migration20261128202455', class: Migration20261128202455 },
-];
+export const migrationsList = [{ name: 'Migration20261128202455', class: Migration20261128202455 }];

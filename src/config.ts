@@ -101,8 +101,13 @@ const schema = Joi.object({
   }),
   DATABASE_URL: Joi.when('NODE_ENV', {
     is: 'production',
-    then: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }).required(),
-    otherwise: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }).allow('').optional(),
+    then: Joi.string()
+      .uri({ scheme: ['postgres', 'postgresql'] })
+      .required(),
+    otherwise: Joi.string()
+      .uri({ scheme: ['postgres', 'postgresql'] })
+      .allow('')
+      .optional(),
   }),
   TEMPORAL_ADDRESS: Joi.when('NODE_ENV', {
     is: 'production',
@@ -142,7 +147,10 @@ const schema = Joi.object({
     .pattern(/^(\/[\w.~-]+)+$/)
     .allow('')
     .optional()
-    .messages({ 'string.pattern.base': '{{#label}} must be a path such as /api/task-scheduler (no trailing slash)' }),
+    .messages({
+      'string.pattern.base':
+        '{{#label}} must be a path such as /api/task-scheduler (no trailing slash)',
+    }),
   METRICS_PORT: port.default(9464),
   DATA_DIR: Joi.string().default('.data'),
   EMBEDDED_POSTGRES_PORT: port.default(54329),
@@ -152,7 +160,9 @@ const schema = Joi.object({
   .messages(durationMessages)
   .unknown(true);
 
-const originList = Joi.array().items(origin.messages({ 'origin.format': '' })).min(1);
+const originList = Joi.array()
+  .items(origin.messages({ 'origin.format': '' }))
+  .min(1);
 
 /**
  * Reads and validates the environment once. Throws a ConfigError whose message is one line

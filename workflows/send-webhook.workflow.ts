@@ -46,7 +46,12 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
   const policy = await getDeliveryPolicy();
   const maxAttempts = input.maxRetry + 1;
   const scheduled = workflowInfo().searchAttributes['TemporalScheduledStartTime']?.[0];
-  const scheduledTime = scheduled instanceof Date ? scheduled.toISOString() : typeof scheduled === 'string' ? scheduled : null;
+  const scheduledTime =
+    scheduled instanceof Date
+      ? scheduled.toISOString()
+      : typeof scheduled === 'string'
+        ? scheduled
+        : null;
   const startedAt = Date.now();
 
   let attemptsMade = 0;
@@ -80,7 +85,11 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
       };
     } catch (error) {
       const cause = error instanceof ActivityFailure ? error.cause : undefined;
-      if (cause instanceof ApplicationFailure && cause.type && DISCORD_FAILURES.includes(cause.type)) {
+      if (
+        cause instanceof ApplicationFailure &&
+        cause.type &&
+        DISCORD_FAILURES.includes(cause.type)
+      ) {
         return failTask(input.taskId, cause.message);
       }
       if (cause instanceof ApplicationFailure && cause.type === OutageErrorType.INFRASTRUCTURE) {
@@ -92,7 +101,9 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
           if (row.status === 'SUCCESS') return { status: 'SUCCESS' };
           if (row.status === 'FAILED') return failTask(input.taskId, row.message);
         }
-        waitMs = row ? (details.retryDelayMs ?? policy.initialIntervalMs) : outageBackoffMs(interruptions);
+        waitMs = row
+          ? (details.retryDelayMs ?? policy.initialIntervalMs)
+          : outageBackoffMs(interruptions);
       } else if (cause instanceof TimeoutFailure || error instanceof ActivityFailure) {
         // The last attempt the policy allowed was lost to a worker crash or an outage (or an
         // unexpected error of ours): whether it reached Discord is unknown, so it is run again
@@ -104,10 +115,16 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
       }
     }
     if (Date.now() - startedAt > OUTAGE_GIVE_UP_MS) {
-      log.warn('gave up waiting for our own outage to end; the task is left as it was', { taskId: input.taskId });
+      log.warn('gave up waiting for our own outage to end; the task is left as it was', {
+        taskId: input.taskId,
+      });
       return { status: 'SKIPPED' };
     }
-    log.info('delivery interrupted by our own outage; trying again', { taskId: input.taskId, waitMs, attemptsMade });
+    log.info('delivery interrupted by our own outage; trying again', {
+      taskId: input.taskId,
+      waitMs,
+      attemptsMade,
+    });
     await sleep(waitMs);
   }
 }

@@ -89,7 +89,8 @@ export function createApp(deps: AppDeps): Express {
   });
   // A relative redirect: behind a proxy, an absolute `/api/docs/` would leave the public prefix.
   app.get('/api/docs', (req, res, next) => {
-    if (req.path === '/api/docs' && !req.originalUrl.split('?')[0]!.endsWith('/')) res.redirect(301, 'docs/');
+    if (req.path === '/api/docs' && !req.originalUrl.split('?')[0]!.endsWith('/'))
+      res.redirect(301, 'docs/');
     else next();
   });
   const attachDocument: RequestHandler = (req, _res, next) => {

@@ -1,5 +1,8 @@
 import { ScheduleNotFoundError } from '@temporalio/client';
-import { NotFoundError as OrmNotFoundError, UniqueConstraintViolationException } from '@mikro-orm/core';
+import {
+  NotFoundError as OrmNotFoundError,
+  UniqueConstraintViolationException,
+} from '@mikro-orm/core';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { isDatabaseUnavailable } from '../db/orm';
 import { AppError, type AppErrorType, DATABASE_UNAVAILABLE, type FieldError } from '../errors';
@@ -90,19 +93,32 @@ export function toProblem(err: unknown): Problem {
     };
   }
   if (isValidatorError(err)) {
-    const e = err as { status: number; message: string; errors?: { path?: string; message: string }[] };
-    const errors = (e.errors ?? []).map((item) => ({ path: toFieldPath(item.path), message: item.message }));
+    const e = err as {
+      status: number;
+      message: string;
+      errors?: { path?: string; message: string }[];
+    };
+    const errors = (e.errors ?? []).map((item) => ({
+      path: toFieldPath(item.path),
+      message: item.message,
+    }));
     if (e.status === 404) return problem(404, 'No such route.');
     if (e.status === 415) return problem(415, 'Send the body as application/json.', errors);
     if (e.status >= 500) return problem(500, 'The server failed to handle the request.');
-    return problem(e.status, e.status === 400 ? 'The request is invalid; see errors.' : e.message, errors);
+    return problem(
+      e.status,
+      e.status === 400 ? 'The request is invalid; see errors.' : e.message,
+      errors,
+    );
   }
   const bodyParserType = (err as { type?: string } | null)?.type;
   if (bodyParserType === 'entity.too.large') {
     return problem(413, 'The JSON body is larger than 64 KiB.');
   }
   if (bodyParserType === 'entity.parse.failed') {
-    return problem(400, 'The body is not valid JSON.', [{ path: 'body', message: 'malformed JSON' }]);
+    return problem(400, 'The body is not valid JSON.', [
+      { path: 'body', message: 'malformed JSON' },
+    ]);
   }
   if (bodyParserType === 'encoding.unsupported' || bodyParserType === 'charset.unsupported') {
     return problem(415, 'Send the body as UTF-8 application/json.');
@@ -135,7 +151,8 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     if (body.status === 503) {
       // An outage is logged once by the circuit that found it; each request it fails is not an
       // error of ours (a fail-fast answer only at debug, a driver's own error as a warning).
-      if (err instanceof AppError) logger.debug({ ...where, detail: body.detail }, 'dependency unavailable');
+      if (err instanceof AppError)
+        logger.debug({ ...where, detail: body.detail }, 'dependency unavailable');
       else logger.warn({ err, ...where }, 'dependency unavailable');
     } else if (body.status >= 500) {
       logger.error({ err, ...where }, 'request failed');

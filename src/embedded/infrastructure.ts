@@ -55,7 +55,9 @@ export async function provideInfrastructure(
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const fn of stops.splice(0).reverse()) {
-      await fn().catch((error: unknown) => logger.error({ err: error }, 'failed to stop a service'));
+      await fn().catch((error: unknown) =>
+        logger.error({ err: error }, 'failed to stop a service'),
+      );
     }
   };
   /** Supervises `first` (when asked to) and registers its stop. */

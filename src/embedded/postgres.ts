@@ -93,7 +93,9 @@ export async function startEmbeddedPostgres(
   } catch (error) {
     await stop();
     if (options.signal?.aborted) {
-      throw new Error('embedded PostgreSQL start interrupted: a stop was requested', { cause: error });
+      throw new Error('embedded PostgreSQL start interrupted: a stop was requested', {
+        cause: error,
+      });
     }
     throw error;
   } finally {
@@ -125,7 +127,10 @@ export async function startEmbeddedPostgres(
  * that sense and no process is still attached to the shared memory it names; a live postmaster,
  * or backends still attached, keep it, and the start fails with PostgreSQL's own reason.
  */
-export async function removeStalePidFile(dataDir: string, log: (line: string) => void): Promise<boolean> {
+export async function removeStalePidFile(
+  dataDir: string,
+  log: (line: string) => void,
+): Promise<boolean> {
   const file = path.join(dataDir, 'postmaster.pid');
   const text = await fs.readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return false;
@@ -143,9 +148,9 @@ export async function removeStalePidFile(dataDir: string, log: (line: string) =>
 
 /** Whether `pid` is a live (not zombie) PostgreSQL process. */
 async function isPostgresProcess(pid: number): Promise<boolean> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch((error: NodeJS.ErrnoException) =>
-    error.code === 'ENOENT' ? null : undefined,
-  );
+  const stat = await fs
+    .readFile(`/proc/${pid}/stat`, 'utf8')
+    .catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? null : undefined));
   if (stat === null) return false;
   if (stat === undefined) {
     // No /proc (macOS): alive is all we can tell, and PostgreSQL judges that case itself.
@@ -225,7 +230,11 @@ async function resolveOwner(): Promise<Owner> {
  * cluster lives in /var/lib/discord-task-scheduler/<hash>/ instead and `dataDir` becomes a
  * symlink to it, so the data stays where the user expects to find it.
  */
-async function resolveDataDir(dataDir: string, owner: Owner, log: (line: string) => void): Promise<string> {
+async function resolveDataDir(
+  dataDir: string,
+  owner: Owner,
+  log: (line: string) => void,
+): Promise<string> {
   const { uid, gid } = owner.ids;
   if (uid === undefined) return dataDir;
   const parent = path.dirname(dataDir);
@@ -245,7 +254,9 @@ async function resolveDataDir(dataDir: string, owner: Owner, log: (line: string)
       `PostgreSQL runs as the "postgres" account, which cannot reach ${dataDir}; move DATA_DIR to a folder it can traverse`,
     );
   }
-  log(`${parent} is closed to the postgres account: keeping the cluster in ${real} (${dataDir} links to it)`);
+  log(
+    `${parent} is closed to the postgres account: keeping the cluster in ${real} (${dataDir} links to it)`,
+  );
   return real;
 }
 

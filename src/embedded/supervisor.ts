@@ -114,7 +114,13 @@ export function supervise<T extends ServiceProcess>(
       const uptimeMs = now() - startedAt;
       spent = attemptsSpentAtDeath(spent, uptimeMs, stableAfterMs);
       logger.error(
-        { service: name, childPid: service.pid, exitCode: status.code, signal: status.signal, uptimeMs },
+        {
+          service: name,
+          childPid: service.pid,
+          exitCode: status.code,
+          signal: status.signal,
+          uptimeMs,
+        },
         `${name} (pid ${service.pid}) died with ${describeExit(status)}; restarting it`,
       );
       restarting = restartLoop(`died with ${describeExit(status)}`).finally(() => {

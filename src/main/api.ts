@@ -67,11 +67,16 @@ export async function startApi(deps: {
     orm,
     client: temporal.client,
     schedules: services.schedules,
-    settings: { taskQueue: config.temporalTaskQueue, catchupWindowMs: config.scheduleCatchupWindowMs },
+    settings: {
+      taskQueue: config.temporalTaskQueue,
+      catchupWindowMs: config.scheduleCatchupWindowMs,
+    },
     logger,
   }).then(
-    (summary) => logger.info({ ...summary, failures: summary.failures.slice(0, 10) }, 'schedules reconciled'),
-    (error: unknown) => logger.error({ err: error }, 'schedule reconciliation failed; run npm run reconcile'),
+    (summary) =>
+      logger.info({ ...summary, failures: summary.failures.slice(0, 10) }, 'schedules reconciled'),
+    (error: unknown) =>
+      logger.error({ err: error }, 'schedule reconciliation failed; run npm run reconcile'),
   );
 
   let closing: Promise<void> | undefined;

@@ -84,7 +84,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     // among the closers.
     await settlesWithin(startup, STARTUP_SETTLE_MS);
     for (const { name, close } of closers.splice(0).reverse()) {
-      await close().catch((error: unknown) => logger.error({ err: error, name }, 'shutdown step failed'));
+      await close().catch((error: unknown) =>
+        logger.error({ err: error, name }, 'shutdown step failed'),
+      );
     }
     logger.flush();
     process.exit(exitCode);
@@ -99,7 +101,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         signalsSeen.push(now);
         logger.info({ signal }, 'already stopping (the same stop request)');
       } else {
-        logger.warn({ signal }, `${signal} again: stopping the embedded services at once and exiting`);
+        logger.warn(
+          { signal },
+          `${signal} again: stopping the embedded services at once and exiting`,
+        );
         killEmbedded();
         logger.flush();
         process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
@@ -171,11 +176,22 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       closers.push({ name: 'api', close: api.close });
       stopRequested.signal.throwIfAborted();
     }
-    printBanner({ config, api, worker, endpoints, temporalUiUrl: infra.temporalUiUrl, developmentKey, logger });
+    printBanner({
+      config,
+      api,
+      worker,
+      endpoints,
+      temporalUiUrl: infra.temporalUiUrl,
+      developmentKey,
+      logger,
+    });
   })().catch((error: unknown) => {
     if (stopRequested.signal.aborted) {
       // Stopped during start-up: not a failure; the shutdown under way stops what was started.
-      logger.info({ reason: error instanceof Error ? error.message : String(error) }, 'start-up interrupted');
+      logger.info(
+        { reason: error instanceof Error ? error.message : String(error) },
+        'start-up interrupted',
+      );
       return;
     }
     logger.error({ err: error }, 'start-up failed');
@@ -191,7 +207,13 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
     timer = setTimeout(() => resolve(false), ms);
   });
   try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -221,7 +243,9 @@ function printBanner(options: {
   if (temporalUiUrl) lines.push(`  Temporal UI  ${temporalUiUrl}`);
   if (worker) lines.push(`  Worker       task queue "${config.temporalTaskQueue}"`);
   if (developmentKey) {
-    lines.push(`  API key      ${developmentKey}   (development key, kept in ${config.embedded.dataDir}/api-key)`);
+    lines.push(
+      `  API key      ${developmentKey}   (development key, kept in ${config.embedded.dataDir}/api-key)`,
+    );
   }
   lines.push('Press Ctrl-C to stop.', '');
   process.stdout.write(lines.join('\n') + '\n');

@@ -57,11 +57,12 @@ export async function startWorker(deps: {
   let connection: NativeConnection | undefined;
   try {
     connection = await NativeConnection.connect({ address: deps.temporalAddress });
-    const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = deps.workflowBundle
-      ? { workflowBundle: deps.workflowBundle }
-      : existsSync(WORKFLOW_BUNDLE_PATH)
-        ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
-        : { workflowsPath: WORKFLOWS_PATH };
+    const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> =
+      deps.workflowBundle
+        ? { workflowBundle: deps.workflowBundle }
+        : existsSync(WORKFLOW_BUNDLE_PATH)
+          ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
+          : { workflowsPath: WORKFLOWS_PATH };
     const worker = await Worker.create({
       connection,
       namespace: config.temporalNamespace,
@@ -149,7 +150,10 @@ export async function keepWorkerRunning(
       for (;;) {
         const waitMs = delay(attempts);
         attempts += 1;
-        logger.info({ attempt: attempts, delayMs: waitMs }, `restarting the worker in ${waitMs} ms`);
+        logger.info(
+          { attempt: attempts, delayMs: waitMs },
+          `restarting the worker in ${waitMs} ms`,
+        );
         await sleep(waitMs, stopRequested.signal);
         if (stopRequested.signal.aborted) return;
         try {
@@ -203,7 +207,10 @@ const PINO_LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error
  * and it installs no signal handlers of its own, so that the process's shutdown keeps its order
  * (STYLE 11).
  */
-export async function installTemporalRuntime(logger: Logger, level: string): Promise<string | undefined> {
+export async function installTemporalRuntime(
+  logger: Logger,
+  level: string,
+): Promise<string | undefined> {
   const temporalLogger = temporalRuntimeLogger(logger, level);
   const logging = { forward: {}, filter: { core: temporalLogger.level, other: 'ERROR' as const } };
   const bindAddress = `127.0.0.1:${await getFreePort()}`;
@@ -230,7 +237,9 @@ export async function installTemporalRuntime(logger: Logger, level: string): Pro
  * replaces.
  */
 export function temporalRuntimeLogger(logger: Logger, level: string): DefaultLogger {
-  const temporalLevel = (['trace', 'debug', 'error'].includes(level) ? level.toUpperCase() : 'WARN') as LogLevel;
+  const temporalLevel = (
+    ['trace', 'debug', 'error'].includes(level) ? level.toUpperCase() : 'WARN'
+  ) as LogLevel;
   const child = logger.child({ component: 'temporal' });
   return new DefaultLogger(temporalLevel, ({ level: entryLevel, message, meta }) => {
     child[PINO_LEVELS[entryLevel]](meta ?? {}, message);
@@ -239,11 +248,11 @@ export function temporalRuntimeLogger(logger: Logger, level: string): DefaultLog
 
 /** The exporter of a Runtime installed earlier in this process (another worker), if it has one. */
 function installedMetricsUrl(): string | undefined {
-  const exporter = (Runtime.instance().options.runtimeOptions as { metricsExporter?: unknown }).metricsExporter as
-    | { type?: string; socketAddr?: string }
-    | null
-    | undefined;
-  return exporter?.type === 'prometheus' && exporter.socketAddr ? `http://${exporter.socketAddr}/metrics` : undefined;
+  const exporter = (Runtime.instance().options.runtimeOptions as { metricsExporter?: unknown })
+    .metricsExporter as { type?: string; socketAddr?: string } | null | undefined;
+  return exporter?.type === 'prometheus' && exporter.socketAddr
+    ? `http://${exporter.socketAddr}/metrics`
+    : undefined;
 }
 
 async function scrapeText(url: string): Promise<string> {

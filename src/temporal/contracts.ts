@@ -101,8 +101,6 @@ export interface InfrastructureFailureDetails {
   retryDelayMs?: number;
 }
 
-
-
 export interface MarkTaskFailedInput {
   taskId: string;
   reason: string;

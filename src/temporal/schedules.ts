@@ -39,7 +39,10 @@ export interface ScheduleSettings {
  * paused exactly when the task is not ACTIVE. The note says why the schedule runs or not and ends
  * with the configuration's fingerprint (see scheduleFingerprint).
  */
-export function buildScheduleOptions(task: SchedulableTask, settings: ScheduleSettings): ScheduleOptions {
+export function buildScheduleOptions(
+  task: SchedulableTask,
+  settings: ScheduleSettings,
+): ScheduleOptions {
   return desiredSchedule(task, settings).options;
 }
 
@@ -134,7 +137,11 @@ function buildScheduleUpdate(
   // pause-on-failure note, an operator's) when only the fingerprint is added; our own wordings
   // follow the row.
   const text = paused && keepNote && !OWN_NOTES.has(keepNote) ? keepNote : noteFor(task.status);
-  return { ...update, fingerprint, state: { paused, note: noteWithFingerprint(text, fingerprint) } };
+  return {
+    ...update,
+    fingerprint,
+    state: { paused, note: noteWithFingerprint(text, fingerprint) },
+  };
 }
 
 function memoFor(task: SchedulableTask): TaskMemo & Record<string, unknown> {
@@ -160,7 +167,10 @@ type LooseSpec = Pick<ScheduleSpec, 'calendars' | 'intervals'> | ScheduleDescrip
  * The aspects in which a spec differs from the desired one ('spec', 'timezone'); for a described
  * schedule's spec and for the one in a list summary alike.
  */
-export function specDrift(actual: LooseSpec & { timezone?: string }, desired: ScheduleSpec): string[] {
+export function specDrift(
+  actual: LooseSpec & { timezone?: string },
+  desired: ScheduleSpec,
+): string[] {
   const drift: string[] = [];
   if (canonicalSpec(actual) !== canonicalSpec(desired)) drift.push('spec');
   if ((actual.timezone ?? 'UTC') !== (desired.timezone ?? 'UTC')) drift.push('timezone');
@@ -219,11 +229,11 @@ export function createScheduleGateway(deps: {
      * `keepNote`: the current note's text, kept on a paused schedule (see buildScheduleUpdate).
      */
     async update(task: SchedulableTask, opts: { keepNote?: string } = {}): Promise<void> {
-      const { scheduleId: _id, fingerprint: _fingerprint, ...update } = buildScheduleUpdate(
-        task,
-        settings,
-        opts.keepNote,
-      );
+      const {
+        scheduleId: _id,
+        fingerprint: _fingerprint,
+        ...update
+      } = buildScheduleUpdate(task, settings, opts.keepNote);
       await withDeadline(() => handle(task.id).update(() => update));
     },
 

@@ -13,7 +13,12 @@ describe('API shell', () => {
   function expectProblem(res: request.Response, status: number): void {
     expect(res.status).toBe(status);
     expect(res.headers['content-type']).toMatch(PROBLEM);
-    expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String) });
+    expect(res.body).toMatchObject({
+      type: expect.any(String),
+      title: expect.any(String),
+      status,
+      detail: expect.any(String),
+    });
   }
 
   describe('authentication', () => {
@@ -61,11 +66,21 @@ describe('API shell', () => {
     });
 
     it('when several fields are invalid, then every one is listed', async () => {
-      const res = await authed(request(t.app).post('/api/tasks')).send({ name: '', maxRetry: 11, extra: true });
+      const res = await authed(request(t.app).post('/api/tasks')).send({
+        name: '',
+        maxRetry: 11,
+        extra: true,
+      });
       expectProblem(res, 400);
       const paths = (res.body.errors as { path: string }[]).map((e) => e.path);
       expect(paths).toEqual(
-        expect.arrayContaining(['body.name', 'body.maxRetry', 'body.schedule', 'body.webhookUrl', 'body.payload']),
+        expect.arrayContaining([
+          'body.name',
+          'body.maxRetry',
+          'body.schedule',
+          'body.webhookUrl',
+          'body.payload',
+        ]),
       );
     });
 

@@ -14,7 +14,10 @@ import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
 
 const TOKEN_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-';
 const token = () =>
-  Array.from({ length: 68 }, () => TOKEN_ALPHABET[Math.floor(Math.random() * TOKEN_ALPHABET.length)]).join('');
+  Array.from(
+    { length: 68 },
+    () => TOKEN_ALPHABET[Math.floor(Math.random() * TOKEN_ALPHABET.length)],
+  ).join('');
 
 describe('tasks API on real PostgreSQL and Temporal', () => {
   let discord: MockDiscord;
@@ -23,7 +26,11 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
 
   beforeAll(async () => {
     discord = await startMockDiscord();
-    env = { ...process.env, WEBHOOK_ALLOWED_ORIGINS: `${discord.url},https://discord.com`, LOG_LEVEL: 'silent' };
+    env = {
+      ...process.env,
+      WEBHOOK_ALLOWED_ORIGINS: `${discord.url},https://discord.com`,
+      LOG_LEVEL: 'silent',
+    };
     t = await createTestApp({ env });
   });
   afterAll(async () => {
@@ -32,9 +39,11 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
   });
 
   const api = () => ({
-    post: (path: string, body?: object) => request(t.app).post(path).set('X-API-Key', TEST_API_KEY).send(body),
+    post: (path: string, body?: object) =>
+      request(t.app).post(path).set('X-API-Key', TEST_API_KEY).send(body),
     get: (path: string) => request(t.app).get(path).set('X-API-Key', TEST_API_KEY),
-    patch: (path: string, body: object) => request(t.app).patch(path).set('X-API-Key', TEST_API_KEY).send(body),
+    patch: (path: string, body: object) =>
+      request(t.app).patch(path).set('X-API-Key', TEST_API_KEY).send(body),
     delete: (path: string) => request(t.app).delete(path).set('X-API-Key', TEST_API_KEY),
   });
 
@@ -71,7 +80,9 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
         lastExecutionAt: null,
         lastExecutionStatus: null,
       });
-      expect(task.webhookUrl).toMatch(new RegExp(`^https://discord\\.com/api/webhooks/\\d+/\\*\\*\\*\\*${secret.slice(-4)}$`));
+      expect(task.webhookUrl).toMatch(
+        new RegExp(`^https://discord\\.com/api/webhooks/\\d+/\\*\\*\\*\\*${secret.slice(-4)}$`),
+      );
       expect(JSON.stringify(task)).not.toContain(secret);
       const next = new Date(task.nextRunAt as string);
       expect(next.getTime()).toBeGreaterThan(Date.now() - 1000);
@@ -82,7 +93,12 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       expect(description.state.paused).toBe(false);
       expect(description.memo).toEqual({ taskName: body.name });
       expect(description.policies).toMatchObject({ overlap: 'BUFFER_ALL', pauseOnFailure: true });
-      const action = description.action as { workflowType: string; workflowId: string; args: unknown[]; taskQueue: string };
+      const action = description.action as {
+        workflowType: string;
+        workflowId: string;
+        args: unknown[];
+        taskQueue: string;
+      };
       expect(action.workflowType).toBe('sendWebhook');
       expect(action.workflowId).toBe(`task-${task.id}`);
       expect(action.taskQueue).toBe('discord-webhooks');
@@ -122,7 +138,8 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       const description = await schedule(task.id).describe();
       const times = description.info.nextActionTimes;
       expect(times.length).toBeGreaterThan(3);
-      for (const time of times) expect(time.getUTCDate() === 13 || time.getUTCDay() === 5).toBe(true);
+      for (const time of times)
+        expect(time.getUTCDate() === 13 || time.getUTCDay() === 5).toBe(true);
       expect(times.some((time) => time.getUTCDay() === 5 && time.getUTCDate() !== 13)).toBe(true);
       expect(new Date(task.nextRunAt as string).getTime()).toBe(times[0]!.getTime());
     });
@@ -132,15 +149,31 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       ['schedule', { schedule: '0 0 * * * *' }, /6 fields/],
       ['schedule', { schedule: '60 * * * *' }, /minute 60 is out of range 0-59/],
       ['timezone', { timezone: 'Mars/Olympus_Mons' }, /time zone/],
-      ['webhookUrl', { webhookUrl: 'https://evil.example.com/api/webhooks/1/abcdefghijklmnopqrstuvwxyz' }, /origin/i],
-      ['webhookUrl', { webhookUrl: 'https://discord.com/api/not-webhooks/1/abcdefghijklmnopqrst' }, /path/i],
-      ['webhookUrl', { webhookUrl: 'https://user:pw@discord.com/api/webhooks/1/abcdefghijklmnopqrst' }, /./],
+      [
+        'webhookUrl',
+        { webhookUrl: 'https://evil.example.com/api/webhooks/1/abcdefghijklmnopqrstuvwxyz' },
+        /origin/i,
+      ],
+      [
+        'webhookUrl',
+        { webhookUrl: 'https://discord.com/api/not-webhooks/1/abcdefghijklmnopqrst' },
+        /path/i,
+      ],
+      [
+        'webhookUrl',
+        { webhookUrl: 'https://user:pw@discord.com/api/webhooks/1/abcdefghijklmnopqrst' },
+        /./,
+      ],
       ['payload.content', { payload: { content: 'x'.repeat(2001) } }, /2000/],
       ['payload.username', { payload: { content: 'x', username: 'Discord Bot' } }, /discord/i],
       ['payload.content', { payload: { tts: true } }, /required/],
       [
         'payload.embeds',
-        { payload: { embeds: [{ description: 'a'.repeat(4096) }, { description: 'b'.repeat(2000) }] } },
+        {
+          payload: {
+            embeds: [{ description: 'a'.repeat(4096) }, { description: 'b'.repeat(2000) }],
+          },
+        },
         /6000/,
       ],
       ['payload.content', { payload: { content: 'Hi {{task.owner}}' } }, /task\.owner/],
@@ -163,7 +196,9 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
 
     it('when the validation fails, then no row and no schedule are written', async () => {
       const name = `never-${randomUUID()}`;
-      await api().post('/api/tasks', newTask({ name, schedule: '@reboot' })).expect(400);
+      await api()
+        .post('/api/tasks', newTask({ name, schedule: '@reboot' }))
+        .expect(400);
       const list = await api().get(`/api/tasks?search=${name}`);
       expect(list.body.meta.total).toBe(0);
     });
@@ -178,7 +213,10 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       const all = await api().get(`/api/tasks?search=LIST-${tag}&sort=name&limit=2`);
       expect(all.status).toBe(200);
       expect(all.body.meta).toEqual({ page: 1, limit: 2, total: 3, totalPages: 2 });
-      expect(all.body.data.map((d: { name: string }) => d.name)).toEqual([`list-${tag}-0`, `list-${tag}-1`]);
+      expect(all.body.data.map((d: { name: string }) => d.name)).toEqual([
+        `list-${tag}-0`,
+        `list-${tag}-1`,
+      ]);
       const page2 = await api().get(`/api/tasks?search=list-${tag}&sort=name&limit=2&page=2`);
       expect(page2.body.data.map((d: { name: string }) => d.name)).toEqual([`list-${tag}-2`]);
       const desc = await api().get(`/api/tasks?search=list-${tag}&sort=-name`);
@@ -225,18 +263,29 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       const res = await api().get(`/api/tasks/${task.id}`);
       expect(res.status).toBe(200);
       expect(res.body.recentLogs).toHaveLength(10);
-      expect(res.body.recentLogs[0]).toMatchObject({ attempt: 12, retryCount: 11, taskName: task.name, taskId: task.id });
+      expect(res.body.recentLogs[0]).toMatchObject({
+        attempt: 12,
+        retryCount: 11,
+        taskName: task.name,
+        taskId: task.id,
+      });
     });
 
-    it.each(['get', 'delete'] as const)('when the id is unknown (%s), then 404 problem', async (method) => {
-      const res = await api()[method](`/api/tasks/${randomUUID()}`);
-      expect(res.status).toBe(404);
-      expect(res.headers['content-type']).toMatch(/problem\+json/);
-    });
+    it.each(['get', 'delete'] as const)(
+      'when the id is unknown (%s), then 404 problem',
+      async (method) => {
+        const res = await api()[method](`/api/tasks/${randomUUID()}`);
+        expect(res.status).toBe(404);
+        expect(res.headers['content-type']).toMatch(/problem\+json/);
+      },
+    );
 
-    it.each(['toggle', 'trigger'])('when the id is unknown (%s), then 404 problem', async (action) => {
-      expect((await api().post(`/api/tasks/${randomUUID()}/${action}`)).status).toBe(404);
-    });
+    it.each(['toggle', 'trigger'])(
+      'when the id is unknown (%s), then 404 problem',
+      async (action) => {
+        expect((await api().post(`/api/tasks/${randomUUID()}/${action}`)).status).toBe(404);
+      },
+    );
 
     it('when PATCH targets an unknown id, then 404', async () => {
       expect((await api().patch(`/api/tasks/${randomUUID()}`, { name: 'x' })).status).toBe(404);
@@ -253,7 +302,12 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
         name: 'renamed',
       });
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ schedule: '30 8 * * 1-5', timezone: 'Europe/Berlin', maxRetry: 0, name: 'renamed' });
+      expect(res.body).toMatchObject({
+        schedule: '30 8 * * 1-5',
+        timezone: 'Europe/Berlin',
+        maxRetry: 0,
+        name: 'renamed',
+      });
       const description = await schedule(task.id).describe();
       expect(description.spec.timezone).toBe('Europe/Berlin');
       expect(description.spec.calendars?.[0]?.comment).toBe('30 8 * * 1-5');
@@ -262,13 +316,20 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       expect(action.memo).toEqual({ taskName: 'renamed' });
       const next = new Date(res.body.nextRunAt);
       expect(
-        new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit' }).format(next),
+        new Intl.DateTimeFormat('en-GB', {
+          timeZone: 'Europe/Berlin',
+          hour: '2-digit',
+          minute: '2-digit',
+        }).format(next),
       ).toBe('08:30');
     });
 
     it('when the patch is invalid, then 400 and neither the row nor the schedule change', async () => {
       const { task } = await create();
-      const res = await api().patch(`/api/tasks/${task.id}`, { schedule: '* * 32 * *', name: 'changed' });
+      const res = await api().patch(`/api/tasks/${task.id}`, {
+        schedule: '* * 32 * *',
+        name: 'changed',
+      });
       expect(res.status).toBe(400);
       expect((await api().get(`/api/tasks/${task.id}`)).body.name).toBe(task.name);
       expect((await schedule(task.id).describe()).spec.calendars?.[0]?.comment).toBe('*/5 * * * *');
@@ -294,7 +355,9 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
 
     it('when a FAILED task is toggled, then it becomes ACTIVE and its schedule resumes', async () => {
       const { task } = await create();
-      await t.orm.em.getConnection().execute(`update tasks set status = 'FAILED' where id = ?`, [task.id]);
+      await t.orm.em
+        .getConnection()
+        .execute(`update tasks set status = 'FAILED' where id = ?`, [task.id]);
       await schedule(task.id).pause('failed');
       const res = await api().post(`/api/tasks/${task.id}/toggle`);
       expect(res.body.status).toBe('ACTIVE');
@@ -324,7 +387,9 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       expect((await api().delete(`/api/tasks/${task.id}`)).status).toBe(204);
       await expect(schedule(task.id).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
       expect((await api().get(`/api/tasks/${task.id}`)).status).toBe(404);
-      const logs = await t.orm.em.getConnection().execute('select count(*)::int as n from task_logs where task_id = ?', [task.id]);
+      const logs = await t.orm.em
+        .getConnection()
+        .execute('select count(*)::int as n from task_logs where task_id = ?', [task.id]);
       expect(logs).toEqual([{ n: 0 }]);
     });
 
@@ -340,7 +405,10 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
   describe('when Temporal is unreachable', () => {
     it('then create answers 503 and writes no row', async () => {
       const closedPort = await getFreePort();
-      const temporal = createTemporalClient({ address: `127.0.0.1:${closedPort}`, namespace: 'default' });
+      const temporal = createTemporalClient({
+        address: `127.0.0.1:${closedPort}`,
+        namespace: 'default',
+      });
       const logger = pino({ level: 'silent' });
       const config = loadConfig(env);
       const app = createApp({
@@ -353,10 +421,15 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
         validateResponses: true,
       });
       const name = `offline-${randomUUID()}`;
-      const res = await request(app).post('/api/tasks').set('X-API-Key', TEST_API_KEY).send(newTask({ name }));
+      const res = await request(app)
+        .post('/api/tasks')
+        .set('X-API-Key', TEST_API_KEY)
+        .send(newTask({ name }));
       expect(res.status).toBe(503);
       expect(res.body.detail).toMatch(/Temporal is unreachable/);
-      const rows = await t.orm.em.getConnection().execute('select count(*)::int as n from tasks where name = ?', [name]);
+      const rows = await t.orm.em
+        .getConnection()
+        .execute('select count(*)::int as n from tasks where name = ?', [name]);
       expect(rows).toEqual([{ n: 0 }]);
       await temporal.close();
     });
@@ -395,19 +468,37 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       responses.push(created.text);
       responses.push((await call('get', `/api/tasks/${id}`)).text);
       responses.push((await call('get', '/api/tasks?limit=100')).text);
-      responses.push((await call('patch', `/api/tasks/${id}`, { webhookUrl: discord.webhookUrl('123456789012345678', secret) })).text);
-      responses.push((await call('patch', `/api/tasks/${id}`, { webhookUrl: `${webhookUrl}?bad=1` })).text);
+      responses.push(
+        (
+          await call('patch', `/api/tasks/${id}`, {
+            webhookUrl: discord.webhookUrl('123456789012345678', secret),
+          })
+        ).text,
+      );
+      responses.push(
+        (await call('patch', `/api/tasks/${id}`, { webhookUrl: `${webhookUrl}?bad=1` })).text,
+      );
       const triggered = await call('post', `/api/tasks/${id}/trigger`);
       responses.push(triggered.text);
       responses.push((await call('post', `/api/tasks/${id}/toggle`)).text);
 
       const description = await schedule(id).describe();
-      const workflow = await t.temporal.client.workflow.getHandle(triggered.body.workflowId).describe();
+      const workflow = await t.temporal.client.workflow
+        .getHandle(triggered.body.workflowId)
+        .describe();
       await t.temporal.client.workflow.getHandle(triggered.body.workflowId).terminate('cleanup');
-      const history = await t.temporal.client.workflow.getHandle(triggered.body.workflowId).fetchHistory();
+      const history = await t.temporal.client.workflow
+        .getHandle(triggered.body.workflowId)
+        .fetchHistory();
 
       expect(lines.length).toBeGreaterThan(5);
-      for (const text of [...responses, ...lines, JSON.stringify(description), JSON.stringify(workflow.raw), JSON.stringify(history)]) {
+      for (const text of [
+        ...responses,
+        ...lines,
+        JSON.stringify(description),
+        JSON.stringify(workflow.raw),
+        JSON.stringify(history),
+      ]) {
         expect(text).not.toContain(secret);
       }
     });

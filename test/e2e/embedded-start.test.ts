@@ -266,6 +266,8 @@ describe('Ctrl-C on the embedded default (SPEC §2: one Ctrl-C always runs the o
 
     const result = await outcome(started);
     expect(result).toEqual({ code: 130, left: [], open: [] });
-    expect(started.output()).toContain('SIGINT again: stopping the embedded services at once and exiting');
+    expect(started.output()).toContain(
+      'SIGINT again: stopping the embedded services at once and exiting',
+    );
   }, 300_000);
 });

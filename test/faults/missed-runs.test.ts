@@ -4,7 +4,10 @@ import path from 'node:path';
 import { initOrm, type Orm } from '../../src/db/orm';
 import { getFreePort } from '../../src/embedded/ports';
 import { ensureTemporalCli } from '../../src/embedded/temporal-cli';
-import { startTemporalDevServer, type TemporalDevServer } from '../../src/embedded/temporal-dev-server';
+import {
+  startTemporalDevServer,
+  type TemporalDevServer,
+} from '../../src/embedded/temporal-dev-server';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
 import { type PostgresProcess, startPostgresProcess } from '../helpers/postgres-process';
 import { createProduct, killTree, type Product, waitFor } from '../helpers/product';
@@ -38,7 +41,12 @@ interface Api {
   key: string;
 }
 
-async function api<T>(target: Api, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+async function api<T>(
+  target: Api,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const response = await fetch(`${target.url}${route}`, {
     method,
     headers: { 'X-API-Key': target.key, ...(body ? { 'Content-Type': 'application/json' } : {}) },
@@ -50,7 +58,10 @@ async function api<T>(target: Api, method: string, route: string, body?: unknown
 }
 
 /** Creates the tasks and returns their ids with their webhook ids; the first run due for each. */
-async function createTasks(target: Api, label: string): Promise<{ id: string; webhookId: string }[]> {
+async function createTasks(
+  target: Api,
+  label: string,
+): Promise<{ id: string; webhookId: string }[]> {
   const tasks: { id: string; webhookId: string }[] = [];
   for (let i = 0; i < TASKS; i++) {
     const webhookUrl = mock.webhookUrl();
@@ -70,10 +81,11 @@ async function createTasks(target: Api, label: string): Promise<{ id: string; we
 
 async function databaseFigures(orm: Orm, taskIds: string[]) {
   const connection = orm.em.fork().getConnection();
-  const rows = await connection.execute<{ task_id: string; status: string; scheduled_time: string | Date | null }[]>(
-    'select task_id, status, scheduled_time from task_logs where task_id = any(?::uuid[])',
-    [`{${taskIds.join(',')}}`],
-  );
+  const rows = await connection.execute<
+    { task_id: string; status: string; scheduled_time: string | Date | null }[]
+  >('select task_id, status, scheduled_time from task_logs where task_id = any(?::uuid[])', [
+    `{${taskIds.join(',')}}`,
+  ]);
   const statuses = await connection.execute<{ status: string; n: string }[]>(
     'select status, count(*) as n from tasks where id = any(?::uuid[]) group by status',
     [`{${taskIds.join(',')}}`],
@@ -161,7 +173,8 @@ describe('the database killed for 60 s (an external PostgreSQL, as in production
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-faults-pg-'));
     await fs.chmod(dir, 0o755);
     const port = await getFreePort();
-    const startPostgres = () => startPostgresProcess({ dataDir: path.join(dir, 'data'), port, database: 'scheduler_faults' });
+    const startPostgres = () =>
+      startPostgresProcess({ dataDir: path.join(dir, 'data'), port, database: 'scheduler_faults' });
     postgres = await startPostgres();
     product = await createProduct({
       env: { DATABASE_URL: postgres.databaseUrl, WEBHOOK_ALLOWED_ORIGINS: mock.url },
@@ -182,7 +195,14 @@ describe('the database killed for 60 s (an external PostgreSQL, as in production
     const recoveredMs = Date.now();
     await sleep(50_000);
 
-    await account({ scenario: 'database killed 60 s', orm, tasks, firstDueMs, outageStartMs, recoveredMs });
+    await account({
+      scenario: 'database killed 60 s',
+      orm,
+      tasks,
+      firstDueMs,
+      outageStartMs,
+      recoveredMs,
+    });
   });
 });
 
@@ -215,7 +235,14 @@ describe('the whole app SIGKILLed for 30 s', () => {
 
     const databaseUrl = `postgres://postgres:postgres@127.0.0.1:${product.ports.postgres}/scheduler`;
     orm = await initOrm({ databaseUrl, poolMax: 2 });
-    await account({ scenario: 'whole app SIGKILLed 30 s', orm, tasks, firstDueMs, outageStartMs, recoveredMs });
+    await account({
+      scenario: 'whole app SIGKILLed 30 s',
+      orm,
+      tasks,
+      firstDueMs,
+      outageStartMs,
+      recoveredMs,
+    });
   });
 });
 
@@ -241,7 +268,9 @@ describe('the Temporal dev server killed', () => {
     const recoveredMs = await waitFor(
       'the dev server to be restarted and /health to say ok',
       async () => {
-        const health = await fetch(`${product!.url}/health`, { signal: AbortSignal.timeout(2_000) });
+        const health = await fetch(`${product!.url}/health`, {
+          signal: AbortSignal.timeout(2_000),
+        });
         return health.status === 200 ? Date.now() : undefined;
       },
       120_000,
@@ -251,7 +280,14 @@ describe('the Temporal dev server killed', () => {
 
     const databaseUrl = `postgres://postgres:postgres@127.0.0.1:${product.ports.postgres}/scheduler`;
     orm = await initOrm({ databaseUrl, poolMax: 2 });
-    await account({ scenario: 'Temporal dev server killed', orm, tasks, firstDueMs, outageStartMs, recoveredMs });
+    await account({
+      scenario: 'Temporal dev server killed',
+      orm,
+      tasks,
+      firstDueMs,
+      outageStartMs,
+      recoveredMs,
+    });
   });
 });
 
@@ -273,9 +309,16 @@ describe('an external Temporal server down for 2 minutes', () => {
     const cli = await ensureTemporalCli({ log: () => undefined });
     const port = await getFreePort();
     const startTemporal = () =>
-      startTemporalDevServer({ cliPath: cli.path, dbFilename: path.join(dir, 'temporal.db'), port, uiPort: false });
+      startTemporalDevServer({
+        cliPath: cli.path,
+        dbFilename: path.join(dir, 'temporal.db'),
+        port,
+        uiPort: false,
+      });
     temporal = await startTemporal();
-    product = await createProduct({ env: { TEMPORAL_ADDRESS: temporal.address, WEBHOOK_ALLOWED_ORIGINS: mock.url } });
+    product = await createProduct({
+      env: { TEMPORAL_ADDRESS: temporal.address, WEBHOOK_ALLOWED_ORIGINS: mock.url },
+    });
     await product.start();
     const target = { url: product.url, key: product.apiKey };
     const tasks = await createTasks(target, 'temporal-down');
@@ -292,7 +335,14 @@ describe('an external Temporal server down for 2 minutes', () => {
 
     const databaseUrl = `postgres://postgres:postgres@127.0.0.1:${product.ports.postgres}/scheduler`;
     orm = await initOrm({ databaseUrl, poolMax: 2 });
-    const ledgers = await account({ scenario: 'external Temporal down 2 min', orm, tasks, firstDueMs, outageStartMs, recoveredMs });
+    const ledgers = await account({
+      scenario: 'external Temporal down 2 min',
+      orm,
+      tasks,
+      firstDueMs,
+      outageStartMs,
+      recoveredMs,
+    });
     // The outage was long enough to miss several runs per task.
     for (const ledger of ledgers) expect(ledger.missed).toBeGreaterThanOrEqual(10);
   });

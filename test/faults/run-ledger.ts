@@ -50,9 +50,13 @@ export function ledgerFor(options: {
   const counted = deliveries.filter((d) => d.scheduled >= firstDueMs && d.scheduled <= cutOffMs);
   const delivered = new Set(counted.map((d) => d.scheduled));
 
-  const beforeOutage = deliveries.filter((d) => d.receivedAt < outageStartMs).map((d) => d.scheduled);
+  const beforeOutage = deliveries
+    .filter((d) => d.receivedAt < outageStartMs)
+    .map((d) => d.scheduled);
   const lastBefore = beforeOutage.length > 0 ? Math.max(...beforeOutage) : firstDueMs - periodMs;
-  const afterRecovery = deliveries.filter((d) => d.receivedAt >= recoveredMs).map((d) => d.receivedAt);
+  const afterRecovery = deliveries
+    .filter((d) => d.receivedAt >= recoveredMs)
+    .map((d) => d.receivedAt);
   const resumedMs = afterRecovery.length > 0 ? Math.min(...afterRecovery) : cutOffMs;
 
   const missedTimes = dueTimes.filter((t) => t > lastBefore && t <= resumedMs);
@@ -67,7 +71,8 @@ export function ledgerFor(options: {
     logged: options.successRows.filter((t) => t >= firstDueMs && t <= cutOffMs).length,
     missed: missedTimes.length,
     missedDelivered: missedDelivered.length,
-    latestMissedDelivered: missedDelivered.length === 1 && missedDelivered[0] === Math.max(...missedTimes),
+    latestMissedDelivered:
+      missedDelivered.length === 1 && missedDelivered[0] === Math.max(...missedTimes),
     lostOutsideOutage: outside.filter((t) => !delivered.has(t)).length,
   };
 }

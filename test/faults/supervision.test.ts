@@ -27,7 +27,10 @@ afterAll(async () => {
 async function call<T>(product: Product, method: string, route: string, body?: unknown) {
   const response = await fetch(`${product.url}${route}`, {
     method,
-    headers: { 'X-API-Key': product.apiKey, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    headers: {
+      'X-API-Key': product.apiKey,
+      ...(body ? { 'Content-Type': 'application/json' } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
     signal: AbortSignal.timeout(10_000),
   });
@@ -61,7 +64,11 @@ async function createTask(product: Product, name: string) {
 function deliveredAfter(webhookId: string, since: number, timeoutMs = 60_000): Promise<number> {
   return waitFor(
     `a delivery to webhook ${webhookId} after ${new Date(since).toISOString()}`,
-    () => mock.requests(webhookId).find((r) => r.receivedAt.getTime() > since)?.receivedAt.getTime(),
+    () =>
+      mock
+        .requests(webhookId)
+        .find((r) => r.receivedAt.getTime() > since)
+        ?.receivedAt.getTime(),
     timeoutMs,
     100,
   );
@@ -72,7 +79,10 @@ function logLine(product: Product, since: number, message: RegExp, timeoutMs = 3
   const after = new Date(since - 1).toISOString();
   return waitFor(
     `a log line matching ${message}`,
-    () => jsonLines(product.output()).find((line) => line.time >= after && message.test(String(line.msg))),
+    () =>
+      jsonLines(product.output()).find(
+        (line) => line.time >= after && message.test(String(line.msg)),
+      ),
     timeoutMs,
     50,
   );
@@ -99,7 +109,9 @@ function jsonLines(output: string): LogLine[] {
 /** The lines of the output that are neither JSON objects nor part of the start-up banner. */
 function nonJsonLines(output: string): string[] {
   const lines = output.split('\n');
-  const bannerStart = lines.findIndex((line) => line.startsWith('Discord Task Scheduler is running'));
+  const bannerStart = lines.findIndex((line) =>
+    line.startsWith('Discord Task Scheduler is running'),
+  );
   const bannerEnd = lines.indexOf('Press Ctrl-C to stop.');
   return lines.filter((line, index) => {
     if (line.trim() === '') return false;
@@ -131,7 +143,8 @@ async function occupy(port: number, timeoutMs = 10_000): Promise<net.Server> {
   }
 }
 
-const release = (server: net.Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+const release = (server: net.Server) =>
+  new Promise<void>((resolve) => server.close(() => resolve()));
 
 describe('supervision of the embedded services', () => {
   let product: Product;
@@ -153,13 +166,27 @@ describe('supervision of the embedded services', () => {
     const killedAt = Date.now();
     process.kill(pid, 'SIGKILL');
 
-    const death = await logLine(product, killedAt, /^embedded Temporal dev server \(pid \d+\) died/);
-    expect(death).toMatchObject({ level: 50, service: 'embedded Temporal dev server', childPid: pid, signal: 'SIGKILL' });
+    const death = await logLine(
+      product,
+      killedAt,
+      /^embedded Temporal dev server \(pid \d+\) died/,
+    );
+    expect(death).toMatchObject({
+      level: 50,
+      service: 'embedded Temporal dev server',
+      childPid: pid,
+      signal: 'SIGKILL',
+    });
     const restarted = await logLine(product, killedAt, /^embedded Temporal dev server restarted/);
     const restartedAt = Date.parse(restarted.time);
     expect(product.temporalPid()).not.toBe(pid);
 
-    await waitFor('/health 200', async () => ((await healthStatus(product)) === 200 ? true : undefined), 60_000, 200);
+    await waitFor(
+      '/health 200',
+      async () => ((await healthStatus(product)) === 200 ? true : undefined),
+      60_000,
+      200,
+    );
     const healthyAt = Date.now();
     const deliveredAt = await deliveredAfter(task.webhookId, restartedAt);
     console.log(
@@ -178,12 +205,22 @@ describe('supervision of the embedded services', () => {
     process.kill(pid, 'SIGKILL');
 
     const death = await logLine(product, killedAt, /^embedded PostgreSQL \(pid \d+\) died/);
-    expect(death).toMatchObject({ level: 50, service: 'embedded PostgreSQL', childPid: pid, signal: 'SIGKILL' });
+    expect(death).toMatchObject({
+      level: 50,
+      service: 'embedded PostgreSQL',
+      childPid: pid,
+      signal: 'SIGKILL',
+    });
     const restarted = await logLine(product, killedAt, /^embedded PostgreSQL restarted/);
     const restartedAt = Date.parse(restarted.time);
     expect(await product.postgresPid()).not.toBe(pid);
 
-    await waitFor('/health 200', async () => ((await healthStatus(product)) === 200 ? true : undefined), 60_000, 200);
+    await waitFor(
+      '/health 200',
+      async () => ((await healthStatus(product)) === 200 ? true : undefined),
+      60_000,
+      200,
+    );
     const healthyAt = Date.now();
     expect((await call(product, 'GET', `/api/tasks/${task.id}`)).status).toBe(200);
     const deliveredAt = await deliveredAfter(task.webhookId, restartedAt);
@@ -216,9 +253,19 @@ describe('supervision of the embedded services', () => {
       heldFor = Date.now() - killedAt;
       await release(holder);
     }
-    const restarted = await logLine(product, killedAt, /^embedded Temporal dev server restarted/, 60_000);
+    const restarted = await logLine(
+      product,
+      killedAt,
+      /^embedded Temporal dev server restarted/,
+      60_000,
+    );
     expect(Date.parse(restarted.time)).toBeGreaterThan(killedAt + heldFor - 1_000);
-    await waitFor('/health 200', async () => ((await healthStatus(product)) === 200 ? true : undefined), 60_000, 200);
+    await waitFor(
+      '/health 200',
+      async () => ((await healthStatus(product)) === 200 ? true : undefined),
+      60_000,
+      200,
+    );
     await deliveredAfter(task.webhookId, Date.parse(restarted.time));
     console.log(
       `Temporal dev server away ${heldFor} ms: back after ${Date.parse(restarted.time) - killedAt} ms ` +
@@ -251,7 +298,9 @@ describe('when an embedded service cannot be brought back', () => {
       let timer: NodeJS.Timeout | undefined;
       const code = await Promise.race([
         started.exited,
-        new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running after 120 s'), 120_000))),
+        new Promise<string>(
+          (resolve) => (timer = setTimeout(() => resolve('still running after 120 s'), 120_000)),
+        ),
       ]).finally(() => clearTimeout(timer));
       const exitedAt = Date.now();
       const output = started.output();
@@ -263,7 +312,9 @@ describe('when an embedded service cannot be brought back', () => {
       expect(why?.msg).toMatch(
         /^exiting: embedded Temporal dev server died with signal SIGKILL and could not be restarted \(5 tries; last error: .*address already in use/,
       );
-      expect(lines.filter((line) => line.msg === 'embedded Temporal dev server could not be restarted')).toHaveLength(5);
+      expect(
+        lines.filter((line) => line.msg === 'embedded Temporal dev server could not be restarted'),
+      ).toHaveLength(5);
       // The orderly stop of the rest.
       const order = ['shutting down', 'API stopped', 'worker stopped'].map((msg) =>
         lines.findIndex((line) => line.msg === msg),
@@ -272,7 +323,9 @@ describe('when an embedded service cannot be brought back', () => {
       expect([...order].sort((a, b) => a - b)).toEqual(order);
       expect(await survivors(before)).toEqual([]);
       expect(nonJsonLines(output)).toEqual([]);
-      console.log(`Temporal dev server kept away: the process gave up and exited 1 after ${exitedAt - killedAt} ms`);
+      console.log(
+        `Temporal dev server kept away: the process gave up and exited 1 after ${exitedAt - killedAt} ms`,
+      );
     } finally {
       await release(holder);
     }

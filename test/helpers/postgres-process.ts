@@ -13,10 +13,21 @@ export interface PostgresProcess {
   stop(): Promise<void>;
 }
 
-export async function startPostgresProcess(options: { dataDir: string; port: number; database: string }): Promise<PostgresProcess> {
+export async function startPostgresProcess(options: {
+  dataDir: string;
+  port: number;
+  database: string;
+}): Promise<PostgresProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(__dirname, 'postgres-process.main.ts'), options.dataDir, String(options.port), options.database],
+    [
+      '--import',
+      'tsx',
+      path.join(__dirname, 'postgres-process.main.ts'),
+      options.dataDir,
+      String(options.port),
+      options.database,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -62,7 +62,9 @@ export function startInOwnGroup(env: NodeJS.ProcessEnv): GroupProcess {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(out)) {
         if (child.exitCode !== null || child.signalCode !== null) {
-          throw new Error(`exited (${child.exitCode ?? child.signalCode}) before ${pattern}:\n${out}`);
+          throw new Error(
+            `exited (${child.exitCode ?? child.signalCode}) before ${pattern}:\n${out}`,
+          );
         }
         if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms:\n${out}`);
         record();

@@ -62,7 +62,9 @@ export async function createProduct(options: { env?: NodeJS.ProcessEnv } = {}): 
     ports,
     env,
     get process() {
-      return current && current.child.exitCode === null && current.child.signalCode === null ? current : undefined;
+      return current && current.child.exitCode === null && current.child.signalCode === null
+        ? current
+        : undefined;
     },
     async start(readyTimeoutMs = 150_000) {
       current = await startFromSources(env, readyTimeoutMs);
@@ -74,7 +76,9 @@ export async function createProduct(options: { env?: NodeJS.ProcessEnv } = {}): 
     },
     temporalPid() {
       if (!current?.child.pid) throw new Error('the product is not running');
-      const pid = descendantsOf(current.child.pid).find(({ args }) => /\bserver start-dev\b/.test(args))?.pid;
+      const pid = descendantsOf(current.child.pid).find(({ args }) =>
+        /\bserver start-dev\b/.test(args),
+      )?.pid;
       if (!pid) throw new Error('no temporal dev server among the product’s processes');
       return pid;
     },
@@ -155,7 +159,9 @@ export async function waitFor<T>(
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

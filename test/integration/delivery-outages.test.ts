@@ -48,7 +48,10 @@ afterAll(async () => {
   await connection?.close();
 });
 
-function activitiesWith(database: Orm, extra: Partial<Parameters<typeof createDiscordActivities>[0]> = {}) {
+function activitiesWith(
+  database: Orm,
+  extra: Partial<Parameters<typeof createDiscordActivities>[0]> = {},
+) {
   return createDiscordActivities({
     orm: database,
     config: {
@@ -74,7 +77,13 @@ async function insertTask(opts: { schedule?: string; status?: string } = {}) {
     .execute(
       `insert into tasks (id, name, schedule, timezone, webhook_url, payload, max_retry, status, created_at, updated_at)
        values (?, 'outage test', ?, 'UTC', ?, ?, 3, ?, now(), now())`,
-      [id, opts.schedule ?? '@every 10s', webhookUrl, JSON.stringify({ content: 'hello' }), opts.status ?? 'ACTIVE'],
+      [
+        id,
+        opts.schedule ?? '@every 10s',
+        webhookUrl,
+        JSON.stringify({ content: 'hello' }),
+        opts.status ?? 'ACTIVE',
+      ],
     );
   return { id, webhookId, token: webhookUrl.split('/').pop() as string };
 }
@@ -90,7 +99,10 @@ async function rows(workflowId: string) {
 }
 
 async function taskStatus(id: string): Promise<string> {
-  const [row] = await orm.em.fork().getConnection().execute<{ status: string }[]>('select status from tasks where id = ?', [id]);
+  const [row] = await orm.em
+    .fork()
+    .getConnection()
+    .execute<{ status: string }[]>('select status from tasks where id = ?', [id]);
   return row?.status ?? 'gone';
 }
 
@@ -100,7 +112,10 @@ function deliver(
   run = { workflowId: `task-${input.taskId}-${randomUUID()}`, attempt: 1 },
 ): Promise<DeliverWebhookResult> {
   const env = new MockActivityEnvironment(
-    { attempt: run.attempt, workflowExecution: { workflowId: run.workflowId, runId: randomUUID() } },
+    {
+      attempt: run.attempt,
+      workflowExecution: { workflowId: run.workflowId, runId: randomUUID() },
+    },
     { logger },
   );
   return env.run(acts.deliverWebhook, { scheduledTime: null, maxAttempts: 4, ...input });
@@ -133,15 +148,23 @@ function ormFailing(failing: RegExp): Orm {
                   return (sql: string, ...rest: unknown[]) =>
                     failing.test(sql)
                       ? Promise.reject(new Error('Connection terminated unexpectedly'))
-                      : (c.execute as (...args: unknown[]) => Promise<unknown>).call(c, sql, ...rest);
+                      : (c.execute as (...args: unknown[]) => Promise<unknown>).call(
+                          c,
+                          sql,
+                          ...rest,
+                        );
                 }
                 const value = Reflect.get(c, p) as unknown;
-                return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(c) : value;
+                return typeof value === 'function'
+                  ? (value as (...a: unknown[]) => unknown).bind(c)
+                  : value;
               },
             });
         }
         const value = Reflect.get(target, property, receiver) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        return typeof value === 'function'
+          ? (value as (...a: unknown[]) => unknown).bind(target)
+          : value;
       },
     });
   };
@@ -154,7 +177,13 @@ describe('deliverWebhook when the database is away', () => {
     const closed = await initOrm({ databaseUrl: testEnv().databaseUrl, poolMax: 1 });
     await closed.close(true);
 
-    const failure = await failureOf(deliver(activitiesWith(closed), { taskId: task.id }, { workflowId: `task-${task.id}-a`, attempt: 3 }));
+    const failure = await failureOf(
+      deliver(
+        activitiesWith(closed),
+        { taskId: task.id },
+        { workflowId: `task-${task.id}-a`, attempt: 3 },
+      ),
+    );
 
     expect(failure.type).toBe('InfrastructureUnavailable');
     expect(failure.nonRetryable).toBe(true);
@@ -169,7 +198,11 @@ describe('deliverWebhook when the database is away', () => {
     const workflowId = `task-${task.id}-${randomUUID()}`;
 
     const failure = await failureOf(
-      deliver(activitiesWith(ormFailing(/insert into task_logs/)), { taskId: task.id }, { workflowId, attempt: 2 }),
+      deliver(
+        activitiesWith(ormFailing(/insert into task_logs/)),
+        { taskId: task.id },
+        { workflowId, attempt: 2 },
+      ),
     );
 
     expect(failure.type).toBe('InfrastructureUnavailable');
@@ -177,7 +210,13 @@ describe('deliverWebhook when the database is away', () => {
     expect(details.attemptsMade).toBe(2);
     expect(details.retryDelayMs).toBe(200);
     expect(details.pendingRow).toEqual(
-      expect.objectContaining({ taskId: task.id, workflowId, attempt: 2, status: 'RETRYING', httpStatus: 502 }),
+      expect.objectContaining({
+        taskId: task.id,
+        workflowId,
+        attempt: 2,
+        status: 'RETRYING',
+        httpStatus: 502,
+      }),
     );
     expect(JSON.stringify(failure.details)).not.toContain(task.token);
     expect(mock.requests(task.webhookId)).toHaveLength(1);
@@ -199,14 +238,24 @@ describe('deliverWebhook when the database is away', () => {
     const workflowId = `task-${task.id}-${randomUUID()}`;
 
     const failure = await failureOf(
-      deliver(activitiesWith(ormFailing(/insert into task_logs/)), { taskId: task.id }, { workflowId, attempt: 1 }),
+      deliver(
+        activitiesWith(ormFailing(/insert into task_logs/)),
+        { taskId: task.id },
+        { workflowId, attempt: 1 },
+      ),
     );
     const row = (failure.details?.[0] as InfrastructureFailureDetails).pendingRow!;
     expect(row.status).toBe('SUCCESS');
     await new MockActivityEnvironment({}, { logger }).run(activitiesWith(orm).recordAttempt, row);
 
-    expect(await rows(workflowId)).toEqual([expect.objectContaining({ attempt: 1, status: 'SUCCESS' })]);
-    const again = await deliver(activitiesWith(orm), { taskId: task.id }, { workflowId, attempt: 1 });
+    expect(await rows(workflowId)).toEqual([
+      expect.objectContaining({ attempt: 1, status: 'SUCCESS' }),
+    ]);
+    const again = await deliver(
+      activitiesWith(orm),
+      { taskId: task.id },
+      { workflowId, attempt: 1 },
+    );
     expect(again).toEqual({ status: 'ALREADY_DELIVERED' });
     expect(mock.requests(task.webhookId)).toHaveLength(1);
   });
@@ -215,7 +264,11 @@ describe('deliverWebhook when the database is away', () => {
     const task = await insertTask();
     const workflowId = `task-${task.id}-${randomUUID()}`;
     const failure = await failureOf(
-      deliver(activitiesWith(ormFailing(/insert into task_logs/)), { taskId: task.id }, { workflowId, attempt: 1 }),
+      deliver(
+        activitiesWith(ormFailing(/insert into task_logs/)),
+        { taskId: task.id },
+        { workflowId, attempt: 1 },
+      ),
     );
     await orm.em.fork().getConnection().execute('delete from tasks where id = ?', [task.id]);
 
@@ -234,7 +287,11 @@ describe('deliverWebhook for late scheduled runs (missed runs)', () => {
     const workflowId = `task-${task.id}-${randomUUID()}`;
     const scheduledTime = new Date(Math.floor(Date.now() / 10_000) * 10_000 - 20_000).toISOString();
 
-    const result = await deliver(activitiesWith(orm), { taskId: task.id, scheduledTime }, { workflowId, attempt: 1 });
+    const result = await deliver(
+      activitiesWith(orm),
+      { taskId: task.id, scheduledTime },
+      { workflowId, attempt: 1 },
+    );
 
     expect(result).toEqual({ status: 'SKIPPED', reason: 'SUPERSEDED' });
     expect(mock.requests(task.webhookId)).toHaveLength(0);
@@ -256,12 +313,18 @@ describe('deliverWebhook for late scheduled runs (missed runs)', () => {
     const workflowId = `task-${task.id}-${randomUUID()}`;
     const scheduledTime = new Date(Date.now() - 20 * 60_000).toISOString();
 
-    const result = await deliver(activitiesWith(orm), { taskId: task.id, scheduledTime }, { workflowId, attempt: 1 });
+    const result = await deliver(
+      activitiesWith(orm),
+      { taskId: task.id, scheduledTime },
+      { workflowId, attempt: 1 },
+    );
 
     expect(result).toEqual({ status: 'SKIPPED', reason: 'STALE' });
     expect(mock.requests(task.webhookId)).toHaveLength(0);
     const logged = await rows(workflowId);
-    expect(logged).toEqual([expect.objectContaining({ attempt: 1, status: 'FAILED', http_status: null })]);
+    expect(logged).toEqual([
+      expect.objectContaining({ attempt: 1, status: 'FAILED', http_status: null }),
+    ]);
     expect(logged[0]?.message).toMatch(/not delivered: .*SCHEDULE_CATCHUP_WINDOW \(300 s\)/);
     expect(await taskStatus(task.id)).toBe('ACTIVE');
   });
@@ -275,7 +338,9 @@ describe('deliverWebhook for late scheduled runs (missed runs)', () => {
       reason: 'NOT_ACTIVE',
     });
     expect(mock.requests(task.webhookId)).toHaveLength(0);
-    expect((await deliver(activitiesWith(orm), { taskId: task.id, scheduledTime: null })).status).toBe('SUCCESS');
+    expect(
+      (await deliver(activitiesWith(orm), { taskId: task.id, scheduledTime: null })).status,
+    ).toBe('SUCCESS');
   });
 
   it('when a calendar run is minutes late, then Temporal’s matching times tell that a later one is due; a run under a minute late is delivered without asking', async () => {
@@ -283,17 +348,28 @@ describe('deliverWebhook for late scheduled runs (missed runs)', () => {
     const handle = await temporal.schedule.create({
       scheduleId: `task-${task.id}`,
       spec: toScheduleSpec('*/2 * * * *', 'UTC'),
-      action: { type: 'startWorkflow', workflowType: 'sendWebhook', taskQueue: `unused-${randomUUID()}`, args: [] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'sendWebhook',
+        taskQueue: `unused-${randomUUID()}`,
+        args: [],
+      },
       state: { paused: true },
     });
     try {
       const lastEven = Math.floor(Date.now() / 120_000) * 120_000;
       const acts = activitiesWith(orm, { temporal });
 
-      const late = await deliver(acts, { taskId: task.id, scheduledTime: new Date(lastEven - 240_000).toISOString() });
+      const late = await deliver(acts, {
+        taskId: task.id,
+        scheduledTime: new Date(lastEven - 240_000).toISOString(),
+      });
       expect(late).toEqual({ status: 'SKIPPED', reason: 'SUPERSEDED' });
 
-      const latest = await deliver(acts, { taskId: task.id, scheduledTime: new Date(lastEven).toISOString() });
+      const latest = await deliver(acts, {
+        taskId: task.id,
+        scheduledTime: new Date(lastEven).toISOString(),
+      });
       expect(latest.status).toBe('SUCCESS');
       expect(mock.requests(task.webhookId)).toHaveLength(1);
     } finally {

@@ -248,7 +248,11 @@ describe('startTemporalDevServer', () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-devserver-kill-'));
     const dbFilename = path.join(dir, 'temporal.db');
     try {
-      const first = await startTemporalDevServer({ cliPath: await cliPath(), uiPort: false, dbFilename });
+      const first = await startTemporalDevServer({
+        cliPath: await cliPath(),
+        uiPort: false,
+        dbFilename,
+      });
       const port = portOf(first.address);
       const connection = await Connection.connect({ address: first.address });
       await new Client({ connection }).schedule.create({
@@ -263,11 +267,18 @@ describe('startTemporalDevServer', () => {
       expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
       await expect(first.stop()).resolves.toBeUndefined();
 
-      const second = await startTemporalDevServer({ cliPath: await cliPath(), uiPort: false, dbFilename, port });
+      const second = await startTemporalDevServer({
+        cliPath: await cliPath(),
+        uiPort: false,
+        dbFilename,
+        port,
+      });
       try {
         expect(second.address).toBe(first.address);
         const again = await Connection.connect({ address: second.address });
-        const description = await new Client({ connection: again }).schedule.getHandle('kept-across-kill').describe();
+        const description = await new Client({ connection: again }).schedule
+          .getHandle('kept-across-kill')
+          .describe();
         await again.close();
         expect(description.state.paused).toBe(true);
       } finally {
@@ -286,7 +297,11 @@ describe('startTemporalDevServer', () => {
         .map(({ pid }) => pid);
     const before = devServers();
     const controller = new AbortController();
-    const started = startTemporalDevServer({ cliPath: await cliPath(), uiPort: false, signal: controller.signal });
+    const started = startTemporalDevServer({
+      cliPath: await cliPath(),
+      uiPort: false,
+      signal: controller.signal,
+    });
     let spawned: number[] = [];
     for (let i = 0; i < 100 && spawned.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 20));
@@ -295,7 +310,9 @@ describe('startTemporalDevServer', () => {
     expect(spawned).toHaveLength(1);
     controller.abort();
 
-    await expect(started).rejects.toThrow('temporal dev server start interrupted: a stop was requested');
+    await expect(started).rejects.toThrow(
+      'temporal dev server start interrupted: a stop was requested',
+    );
     expect(isRunning(spawned[0]!)).toBe(false);
   });
 });

@@ -19,7 +19,9 @@ export default async function globalSetup(): Promise<void> {
   const logger = createLogger({ level: 'warn', name: 'test-setup' });
   const started = Date.now();
   try {
-    const cli = await ensureTemporalCli({ log: (line) => process.stderr.write(`[temporal-cli] ${line}\n`) });
+    const cli = await ensureTemporalCli({
+      log: (line) => process.stderr.write(`[temporal-cli] ${line}\n`),
+    });
     process.env.TEMPORAL_CLI_PATH = cli.path;
 
     // allSettled: when one fails, the other has finished starting (and registered its stop)
@@ -53,7 +55,9 @@ export default async function globalSetup(): Promise<void> {
     await prepareDatabase(databaseUrl, logger);
     process.env.DATABASE_URL = databaseUrl;
     process.env.TEMPORAL_ADDRESS = temporalAddress;
-    process.stderr.write(`\n[test-setup] PostgreSQL and Temporal ready in ${Date.now() - started} ms\n`);
+    process.stderr.write(
+      `\n[test-setup] PostgreSQL and Temporal ready in ${Date.now() - started} ms\n`,
+    );
   } catch (error) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     throw error;

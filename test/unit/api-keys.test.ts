@@ -12,7 +12,10 @@ describe('resolveApiKeys', () => {
   afterEach(() => fs.rm(dataDir, { recursive: true, force: true }));
 
   it('when API_KEY is set, then its keys are used and no development key is made or shown', async () => {
-    const config = loadConfig({ API_KEY: 'first-key-0123456789,second-key-0123456789', DATA_DIR: dataDir });
+    const config = loadConfig({
+      API_KEY: 'first-key-0123456789,second-key-0123456789',
+      DATA_DIR: dataDir,
+    });
     await expect(resolveApiKeys(config)).resolves.toEqual({
       keys: ['first-key-0123456789', 'second-key-0123456789'],
     });

@@ -80,16 +80,25 @@ describe('loadConfig', () => {
     [{ RETRY_INITIAL_INTERVAL: 'soon' }, /RETRY_INITIAL_INTERVAL must be a duration such as/],
     [{ SCHEDULE_CATCHUP_WINDOW: '1s' }, /SCHEDULE_CATCHUP_WINDOW must be at least 10000ms/],
     [{ RETRY_INITIAL_INTERVAL: '500ms' }, /RETRY_INITIAL_INTERVAL must be at least 1000ms/],
-    [{ RETRY_BACKOFF_COEFFICIENT: '0.5' }, /RETRY_BACKOFF_COEFFICIENT must be greater than or equal to 1/],
+    [
+      { RETRY_BACKOFF_COEFFICIENT: '0.5' },
+      /RETRY_BACKOFF_COEFFICIENT must be greater than or equal to 1/,
+    ],
     [{ WEBHOOK_TIMEOUT_MS: '10' }, /WEBHOOK_TIMEOUT_MS must be greater than or equal to 100/],
     [{ DATABASE_URL: 'mysql://x/y' }, /DATABASE_URL must be a valid uri/],
     [{ TEMPORAL_ADDRESS: 'http://temporal' }, /TEMPORAL_ADDRESS must be host:port/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ LOG_FORMAT: 'yaml' }, /LOG_FORMAT must be json or pretty/],
-    [{ WEBHOOK_ALLOWED_ORIGINS: 'discord.com' }, /WEBHOOK_ALLOWED_ORIGINS must be a comma-separated list of origins/],
+    [
+      { WEBHOOK_ALLOWED_ORIGINS: 'discord.com' },
+      /WEBHOOK_ALLOWED_ORIGINS must be a comma-separated list of origins/,
+    ],
     [{ WEBHOOK_ALLOWED_ORIGINS: 'https://discord.com/api' }, /WEBHOOK_ALLOWED_ORIGINS/],
     [{ API_KEY: 'short' }, /API_KEY keys must be at least 16 characters/],
-    [{ RETRY_INITIAL_INTERVAL: '10m', RETRY_MAX_INTERVAL: '5m' }, /RETRY_MAX_INTERVAL must not be shorter/],
+    [
+      { RETRY_INITIAL_INTERVAL: '10m', RETRY_MAX_INTERVAL: '5m' },
+      /RETRY_MAX_INTERVAL must not be shorter/,
+    ],
     [{ REDIS_URL: 'http://redis' }, /REDIS_URL must be a valid uri/],
   ])('when %j is set, then a one-line error names the variable', (env, expected) => {
     const message = configError(env);
@@ -99,9 +108,15 @@ describe('loadConfig', () => {
 
   it('when NODE_ENV is production, then API_KEY, DATABASE_URL and TEMPORAL_ADDRESS are required', () => {
     expect(configError({ NODE_ENV: 'production' })).toMatch(/API_KEY is required/);
-    expect(configError({ NODE_ENV: 'production', API_KEY: 'k'.repeat(32) })).toMatch(/DATABASE_URL is required/);
+    expect(configError({ NODE_ENV: 'production', API_KEY: 'k'.repeat(32) })).toMatch(
+      /DATABASE_URL is required/,
+    );
     expect(
-      configError({ NODE_ENV: 'production', API_KEY: 'k'.repeat(32), DATABASE_URL: 'postgres://db/app' }),
+      configError({
+        NODE_ENV: 'production',
+        API_KEY: 'k'.repeat(32),
+        DATABASE_URL: 'postgres://db/app',
+      }),
     ).toMatch(/TEMPORAL_ADDRESS is required/);
   });
 

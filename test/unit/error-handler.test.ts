@@ -5,7 +5,9 @@ import { NotFoundError, UpstreamUnavailableError, ValidationError } from '../../
 
 describe('toProblem', () => {
   it('when an AppError is thrown, then its status, type and field errors are kept', () => {
-    const problem = toProblem(new ValidationError('bad', [{ path: 'body.name', message: 'too long' }]));
+    const problem = toProblem(
+      new ValidationError('bad', [{ path: 'body.name', message: 'too long' }]),
+    );
     expect(problem).toEqual({
       type: expect.stringMatching(/\/validation-error$/),
       title: 'Invalid request',
@@ -47,7 +49,11 @@ describe('toProblem', () => {
   });
 
   it('when Temporal is unavailable, then 503', () => {
-    const grpcUnavailable = Object.assign(new Error('14 UNAVAILABLE'), { code: 14, details: 'x', metadata: {} });
+    const grpcUnavailable = Object.assign(new Error('14 UNAVAILABLE'), {
+      code: 14,
+      details: 'x',
+      metadata: {},
+    });
     expect(toProblem(grpcUnavailable).status).toBe(503);
   });
 

@@ -28,7 +28,10 @@ describeOnLinux('removeStalePidFile', () => {
 
   /** postmaster.pid as PostgreSQL writes it; its shared memory segment (line 7) does not exist. */
   const writePidFile = (pid: number) =>
-    fs.writeFile(pidFile, `${pid}\n${dir}\n1764590000\n5432\n\n127.0.0.1\n  1234567 2147483646\nready   \n`);
+    fs.writeFile(
+      pidFile,
+      `${pid}\n${dir}\n1764590000\n5432\n\n127.0.0.1\n  1234567 2147483646\nready   \n`,
+    );
 
   /** A long-running process whose name (comm) is "postgres": `sleep` under that name. */
   async function fakePostgres(args: string[] = ['30']): Promise<ChildProcess> {
@@ -48,7 +51,9 @@ describeOnLinux('removeStalePidFile', () => {
 
     expect(await removeStalePidFile(dir, log)).toBe(true);
     expect(existsSync(pidFile)).toBe(false);
-    expect(log).toHaveBeenCalledWith(expect.stringContaining(`stale ${pidFile} of postmaster ${gone.pid}`));
+    expect(log).toHaveBeenCalledWith(
+      expect.stringContaining(`stale ${pidFile} of postmaster ${gone.pid}`),
+    );
   });
 
   it('when its pid now belongs to an unrelated process, then the file is removed', async () => {

@@ -40,7 +40,9 @@ describe('scheduleFingerprint', () => {
 
   it('when only the name, or the spelling of the same times, changes, then the hash stays', () => {
     expect(scheduleFingerprint({ ...task, name: 'renamed' }, settings)).toBe(fingerprint);
-    expect(scheduleFingerprint({ ...task, schedule: '0-59/10 * * * *' }, settings)).toBe(fingerprint);
+    expect(scheduleFingerprint({ ...task, schedule: '0-59/10 * * * *' }, settings)).toBe(
+      fingerprint,
+    );
   });
 
   it('when the task is INACTIVE or FAILED, then both are paused schedules with the same hash', () => {

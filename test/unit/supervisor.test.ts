@@ -116,7 +116,9 @@ describe('supervise', () => {
     expect(time.slept).toEqual([1_000]);
     expect(restart).toHaveBeenCalledTimes(1);
     expect(supervised.current()).toBe(second);
-    expect(lines.some((line) => String(line.msg).includes(`restarted (pid ${second.pid})`))).toBe(true);
+    expect(lines.some((line) => String(line.msg).includes(`restarted (pid ${second.pid})`))).toBe(
+      true,
+    );
     expect(onGiveUp).not.toHaveBeenCalled();
 
     await supervised.stop();
@@ -128,7 +130,9 @@ describe('supervise', () => {
     const time = fakeTime();
     const first = fakeService();
     const restart = jest.fn(async () => {
-      throw new Error('temporal server start-dev exited with code 1 before it was ready:\nbind: address already in use');
+      throw new Error(
+        'temporal server start-dev exited with code 1 before it was ready:\nbind: address already in use',
+      );
     });
     const onGiveUp = jest.fn();
     const supervised = supervise({
@@ -148,10 +152,16 @@ describe('supervise', () => {
     expect(restart).toHaveBeenCalledTimes(5);
     expect(onGiveUp).toHaveBeenCalledTimes(1);
     const reason = onGiveUp.mock.calls[0]![0] as string;
-    expect(reason).toContain('embedded Temporal dev server died with exit code 2 and could not be restarted');
-    expect(reason).toContain('exited with code 1 before it was ready: bind: address already in use');
+    expect(reason).toContain(
+      'embedded Temporal dev server died with exit code 2 and could not be restarted',
+    );
+    expect(reason).toContain(
+      'exited with code 1 before it was ready: bind: address already in use',
+    );
     expect(supervised.current()).toBeUndefined();
-    expect(lines.filter((line) => line.msg === 'embedded Temporal dev server could not be restarted')).toHaveLength(5);
+    expect(
+      lines.filter((line) => line.msg === 'embedded Temporal dev server could not be restarted'),
+    ).toHaveLength(5);
     await supervised.stop();
   });
 
@@ -166,7 +176,15 @@ describe('supervise', () => {
       return service;
     });
     const onGiveUp = jest.fn();
-    const supervised = supervise({ name: 'svc', first, restart, logger, onGiveUp, now: time.now, sleep: time.sleep });
+    const supervised = supervise({
+      name: 'svc',
+      first,
+      restart,
+      logger,
+      onGiveUp,
+      now: time.now,
+      sleep: time.sleep,
+    });
 
     first.die({ code: null, signal: 'SIGKILL' });
     await settle();
@@ -183,7 +201,9 @@ describe('supervise', () => {
     }
     expect(time.slept).toEqual([1_000, 1_000, 2_000, 4_000, 8_000, 16_000]);
     expect(onGiveUp).toHaveBeenCalledTimes(1);
-    expect(onGiveUp.mock.calls[0]![0]).toContain('svc died with exit code 1 and could not be restarted (it kept dying');
+    expect(onGiveUp.mock.calls[0]![0]).toContain(
+      'svc died with exit code 1 and could not be restarted (it kept dying',
+    );
     await supervised.stop();
   });
 
@@ -192,7 +212,14 @@ describe('supervise', () => {
     const time = fakeTime();
     const first = fakeService();
     const restart = jest.fn(async () => fakeService());
-    const supervised = supervise({ name: 'svc', first, restart, logger, onGiveUp: jest.fn(), sleep: time.sleep });
+    const supervised = supervise({
+      name: 'svc',
+      first,
+      restart,
+      logger,
+      onGiveUp: jest.fn(),
+      sleep: time.sleep,
+    });
 
     supervised.markStopping();
     first.die({ code: 0, signal: null });
@@ -227,7 +254,14 @@ describe('supervise', () => {
     const restart = jest.fn(
       () => new Promise<FakeService>((resolve) => (finishStart = () => resolve(second))),
     );
-    const supervised = supervise({ name: 'svc', first, restart, logger, onGiveUp: jest.fn(), sleep: time.sleep });
+    const supervised = supervise({
+      name: 'svc',
+      first,
+      restart,
+      logger,
+      onGiveUp: jest.fn(),
+      sleep: time.sleep,
+    });
 
     first.die({ code: null, signal: 'SIGKILL' });
     await settle();

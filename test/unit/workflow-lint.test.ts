@@ -8,10 +8,19 @@ async function lintWorkflow(source: string): Promise<string[]> {
   // ESLint loads its flat config with a dynamic import, which Jest's VM cannot do in-process.
   const result = spawnSync(
     process.execPath,
-    [path.join(ROOT, 'node_modules/eslint/bin/eslint.js'), '--stdin', '--stdin-filename', 'workflows/probe.workflow.ts', '--format', 'json'],
+    [
+      path.join(ROOT, 'node_modules/eslint/bin/eslint.js'),
+      '--stdin',
+      '--stdin-filename',
+      'workflows/probe.workflow.ts',
+      '--format',
+      'json',
+    ],
     { cwd: ROOT, input: source, encoding: 'utf8' },
   );
-  const [report] = JSON.parse(result.stdout) as { messages: { ruleId: string; message: string }[] }[];
+  const [report] = JSON.parse(result.stdout) as {
+    messages: { ruleId: string; message: string }[];
+  }[];
   return (report?.messages ?? []).map((m) => `${m.ruleId}: ${m.message}`);
 }
 
@@ -29,7 +38,9 @@ describe('the workflows/ lint rule', () => {
   });
 
   it('when workflow code uses process or Buffer, then lint fails', async () => {
-    const messages = await lintWorkflow('export const f = () => [process.env.X, Buffer.from("x")];\n');
+    const messages = await lintWorkflow(
+      'export const f = () => [process.env.X, Buffer.from("x")];\n',
+    );
     expect(messages.filter((m) => m.startsWith('no-restricted-globals'))).toHaveLength(2);
   });
 

@@ -88,7 +88,10 @@ function mockActivities(
   );
   const markTaskFailed = jest.fn(async (_input: MarkTaskFailedInput): Promise<void> => undefined);
   const recordAttempt = jest.fn(async (_row: PendingAttemptRow): Promise<void> => undefined);
-  return { calls, activities: { getDeliveryPolicy, deliverWebhook, markTaskFailed, recordAttempt } };
+  return {
+    calls,
+    activities: { getDeliveryPolicy, deliverWebhook, markTaskFailed, recordAttempt },
+  };
 }
 
 type Mocks = ReturnType<typeof mockActivities>;
@@ -387,7 +390,11 @@ describe('sendWebhook during our own outages (SPEC §6)', () => {
       details: [details],
     });
 
-  function pendingRow(taskId: string, status: PendingAttemptRow['status'], attempt: number): PendingAttemptRow {
+  function pendingRow(
+    taskId: string,
+    status: PendingAttemptRow['status'],
+    attempt: number,
+  ): PendingAttemptRow {
     return {
       taskId,
       workflowId: 'w',
@@ -395,7 +402,8 @@ describe('sendWebhook during our own outages (SPEC §6)', () => {
       attempt,
       status,
       httpStatus: status === 'SUCCESS' ? 200 : 500,
-      message: status === 'SUCCESS' ? 'delivered: Discord message 1' : 'HTTP 500: Internal Server Error',
+      message:
+        status === 'SUCCESS' ? 'delivered: Discord message 1' : 'HTTP 500: Internal Server Error',
       durationMs: 12,
       executionTime: new Date().toISOString(),
       scheduledTime: null,
@@ -470,15 +478,24 @@ describe('sendWebhook during our own outages (SPEC §6)', () => {
 
   it('when the last attempt that could not be logged was a final failure, then the row is recorded and the task is marked FAILED', async () => {
     const taskId = randomUUID();
-    const row = { ...pendingRow(taskId, 'FAILED', 1), httpStatus: 404, message: 'HTTP 404: Unknown Webhook' };
+    const row = {
+      ...pendingRow(taskId, 'FAILED', 1),
+      httpStatus: 404,
+      message: 'HTTP 404: Unknown Webhook',
+    };
     const mocks = mockActivities(() => {
       throw outage({ attemptsMade: 1, pendingRow: row });
     });
 
-    await expect(runWorkflow(mocks, { taskId, maxRetry: 3 })).rejects.toBeInstanceOf(WorkflowFailedError);
+    await expect(runWorkflow(mocks, { taskId, maxRetry: 3 })).rejects.toBeInstanceOf(
+      WorkflowFailedError,
+    );
 
     expect(mocks.activities.recordAttempt).toHaveBeenCalledWith(row);
-    expect(mocks.activities.markTaskFailed).toHaveBeenCalledWith({ taskId, reason: 'HTTP 404: Unknown Webhook' });
+    expect(mocks.activities.markTaskFailed).toHaveBeenCalledWith({
+      taskId,
+      reason: 'HTTP 404: Unknown Webhook',
+    });
   });
 
   it('when the last allowed attempt times out (a worker killed mid-attempt), then the task is not FAILED and that attempt runs again', async () => {

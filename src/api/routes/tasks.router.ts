@@ -1,6 +1,11 @@
 import { type Request, Router } from 'express';
 import type { TaskStatus } from '../../db/entities';
-import type { CreateTaskInput, ListTasksQuery, TaskService, UpdateTaskInput } from '../../services/task.service';
+import type {
+  CreateTaskInput,
+  ListTasksQuery,
+  TaskService,
+  UpdateTaskInput,
+} from '../../services/task.service';
 
 /** Query values after the OpenAPI validator (which has checked them) as typed values. */
 export function pagination(req: Request): { page: number; limit: number } {

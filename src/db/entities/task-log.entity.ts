@@ -28,7 +28,9 @@ export const TaskLog = defineEntity({
       .fieldName('created_at')
       .onCreate(() => new Date()),
   },
-  uniques: [{ name: 'task_logs_workflow_id_attempt_unique', properties: ['workflowId', 'attempt'] }],
+  uniques: [
+    { name: 'task_logs_workflow_id_attempt_unique', properties: ['workflowId', 'attempt'] },
+  ],
   indexes: [
     {
       name: 'task_logs_task_id_execution_time_index',

@@ -26,7 +26,11 @@ export const Task = defineEntity({
     webhookUrl: p.text().fieldName('webhook_url'),
     payload: p.json<DiscordPayload>().columnType('jsonb'),
     maxRetry: p.integer().fieldName('max_retry').default(3),
-    status: p.enum(() => TASK_STATUSES).$type<TaskStatus>().default('ACTIVE').index('tasks_status_index'),
+    status: p
+      .enum(() => TASK_STATUSES)
+      .$type<TaskStatus>()
+      .default('ACTIVE')
+      .index('tasks_status_index'),
     lastExecutionAt: p
       .datetime()
       .columnType('timestamptz')

@@ -3,7 +3,7 @@
 # starts `tsx src/main/start.ts` (what `npm start` runs) on the embedded default with a throw-away
 # DATA_DIR and free ports, waits for GET /health, runs every schemathesis phase (examples,
 # coverage, fuzzing, stateful) against GET /api/openapi.json with a fixed seed, stops the product
-# with SIGINT and exits with schemathesis' exit code. README "Fuzzing (schemathesis)" explains the
+# with SIGINT and exits with schemathesis' exit code. docs/operations.md "Fuzzing (schemathesis)" explains the
 # checks. Environment knobs: SCHEMATHESIS_SEED, SCHEMATHESIS_MAX_EXAMPLES, SCHEMATHESIS_ARGS
 # (extra `st run` arguments), KEEP_FUZZ_DATA=1 (keep DATA_DIR and the reports).
 set -euo pipefail
@@ -103,7 +103,7 @@ done
 # positive_data_acceptance is excluded: it expects every request the schema allows to succeed, and
 # some rules cannot be written in OpenAPI (cron syntax, the configured webhook origins, Discord's
 # 6000-character embed total, reserved usernames, template variables), so schema-valid requests
-# are still, rightly, 400s. See README "Fuzzing (schemathesis)".
+# are still, rightly, 400s. See docs/operations.md "Fuzzing (schemathesis)".
 echo "--- schemathesis $SCHEMATHESIS_VERSION, seed $SEED"
 status=0
 report_args=()

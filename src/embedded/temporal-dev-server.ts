@@ -53,7 +53,7 @@ export interface TemporalDevServer extends ServiceProcess {
  * about 2.5 times as many workflows and schedule writes per second on this 2-core machine (see
  * bench/temporal-baseline.ts) than with SQLite's rollback journal. A crash of the server process
  * loses nothing; a power loss or kernel crash can lose the last moments of Temporal state, which
- * `npm run reconcile` repairs for schedules (docs in the README, "Embedded Temporal").
+ * `npm run reconcile` repairs for schedules (see docs/decisions.md, "Embedded Temporal's state file").
  */
 export const DEFAULT_SQLITE_PRAGMAS: Readonly<Record<string, string>> = {
   journal_mode: 'wal',

@@ -1,15 +1,17 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../config';
 import { provideInfrastructure } from '../embedded/infrastructure';
 import { createLogger } from '../logger';
 import { MIGRATIONS_DIR } from './mikro-orm.config';
-import { initOrm, prepareDatabase } from './orm';
+import { initOrm, type Orm, prepareDatabase } from './orm';
 
 /**
- * `npm run migration:create [-- --blank]`: diffs the entities against the migration snapshot,
- * writes `migrations/Migration<timestamp>.ts`, and regenerates `migrations/index.ts` (the explicit
- * list that tsx, ts-jest and compiled JS all load).
+ * `npm run migration:create [-- --blank]`: migrates the database, diffs the entities against the
+ * migration snapshot, writes `migrations/Migration<timestamp>.ts`, the new snapshot and
+ * `migrations/index.ts` (the explicit list that tsx, ts-jest and compiled JS all load), formatted
+ * as `prettier --check` wants them. Writes nothing when the entities match the snapshot.
  */
 async function run(): Promise<void> {
   const blank = process.argv.includes('--blank');
@@ -22,20 +24,59 @@ async function run(): Promise<void> {
   const infra = await provideInfrastructure(config, logger, { temporal: false });
   try {
     await prepareDatabase(infra.databaseUrl, logger);
-    const orm = await initOrm({ databaseUrl: infra.databaseUrl, poolMax: 1 });
+    const orm = await initOrm({ databaseUrl: infra.databaseUrl, poolMax: 1, snapshot: true });
     try {
-      const result = await orm.getMigrator().createMigration(MIGRATIONS_DIR, blank);
-      if (!result.fileName) {
-        console.log('No changes: the entities match the last migration.');
-        return;
-      }
-      writeMigrationIndex();
-      console.log(`Created migrations/${result.fileName}; review it, then run npm run migrate.`);
+      const fileName = await createMigration(orm, { blank });
+      console.log(
+        fileName
+          ? `Created migrations/${fileName}; review it, then run npm run migrate.`
+          : 'No changes: the entities match the last migration.',
+      );
     } finally {
       await orm.close();
     }
   } finally {
     await infra.stop();
+  }
+}
+
+/**
+ * Writes a migration for the difference between the entities and the snapshot in the ORM's
+ * migrations folder (an ORM from initOrm with `snapshot: true`), updates the snapshot and
+ * index.ts, and returns the new file's name; returns undefined, having written nothing, when
+ * there is no difference (and `blank` is false).
+ */
+export async function createMigration(
+  orm: Orm,
+  options: { blank?: boolean } = {},
+): Promise<string | undefined> {
+  const { path: dir = MIGRATIONS_DIR, snapshotName } = orm.config.get('migrations');
+  const result = await orm.getMigrator().createMigration(dir, options.blank ?? false);
+  if (!result.fileName) return undefined;
+  writeMigrationIndex(dir);
+  formatFiles([result.fileName, 'index.ts', `${snapshotName}.json`].map((f) => path.join(dir, f)));
+  return result.fileName;
+}
+
+/**
+ * MikroORM writes the snapshot with JSON.stringify and the migration in its own layout; the
+ * repository keeps prettier's (CI runs `prettier --check`), so a new migration is ready to commit.
+ * Prettier runs as its CLI in a child process: its API loads ES modules, which Jest cannot.
+ */
+function formatFiles(files: string[]): void {
+  const existing = files.filter((file) => existsSync(file));
+  // The repository's settings, also for a copy of the folder elsewhere (tests).
+  const config = path.resolve(MIGRATIONS_DIR, '../.prettierrc.json');
+  const options = existsSync(config) ? [`--config=${config}`] : [];
+  try {
+    const prettier = require.resolve('prettier/bin/prettier.cjs');
+    execFileSync(
+      process.execPath,
+      [prettier, '--write', '--log-level=warn', ...options, ...existing],
+      { stdio: 'inherit' },
+    );
+  } catch (error) {
+    console.warn(`Could not format the new files; run npx prettier --write on them (${error}).`);
   }
 }
 

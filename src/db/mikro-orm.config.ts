@@ -22,7 +22,18 @@ export function createOrmConfig(options: {
   acquireTimeoutMs?: number;
   /** Where knex's own warnings go ("Connection Error: ..."); plain text on stdout without it. */
   logger?: Logger;
+  /**
+   * true for migration:create only: diff the entities against `migrations/.snapshot.json` and
+   * rewrite it with each new migration. Off everywhere else, because MikroORM 6 rewrites the
+   * snapshot after every migration it applies, from database introspection: another shape and
+   * order than migration:create writes, so a migrate (a test run, a fresh DATA_DIR) would dirty
+   * the file, and in production it would write into dist/migrations.
+   */
+  snapshot?: boolean;
+  /** Where migration:create writes migrations and reads the snapshot (tests use a copy). */
+  migrationsDir?: string;
 }): Options {
+  const migrationsDir = options.migrationsDir ?? MIGRATIONS_DIR;
   return defineConfig({
     clientUrl: options.databaseUrl,
     entities: [Task, TaskLog],
@@ -54,10 +65,10 @@ export function createOrmConfig(options: {
     forceUtcTimezone: true,
     migrations: {
       tableName: 'mikro_orm_migrations',
-      path: MIGRATIONS_DIR,
-      pathTs: MIGRATIONS_DIR,
+      path: migrationsDir,
+      pathTs: migrationsDir,
       emit: 'ts',
-      snapshot: true,
+      snapshot: options.snapshot ?? false,
       snapshotName: '.snapshot',
       transactional: true,
       allOrNothing: true,

@@ -14,6 +14,10 @@ export async function initOrm(options: {
   connect?: boolean;
   /** Receives the driver's warnings (a connection that broke) as JSON log lines. */
   logger?: Logger;
+  /** migration:create only: diff against (and rewrite) the snapshot; see createOrmConfig. */
+  snapshot?: boolean;
+  /** Migrations folder for migration:create (default migrations/). */
+  migrationsDir?: string;
 }): Promise<Orm> {
   return MikroORM.init({ ...createOrmConfig(options), connect: options.connect ?? true });
 }

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { initOrm, migrateUp, type Orm } from '../../src/db/orm';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { EntitySchema } from '@mikro-orm/core';
+import type * as Entities from '../../src/db/entities';
+import { createMigration } from '../../src/db/migration-create.cli';
+import { MIGRATIONS_DIR } from '../../src/db/mikro-orm.config';
+import type * as OrmModule from '../../src/db/orm';
+import { ensureDatabase, initOrm, migrateUp, type Orm } from '../../src/db/orm';
 import { migrationsList } from '../../migrations';
 import { testEnv } from '../helpers/app';
 
@@ -134,4 +142,105 @@ describe('database migrations', () => {
       /check/i,
     );
   });
+
+  describe('migration:create', () => {
+    /** A copy of migrations/ per test: migration:create writes there, never in the repository. */
+    let dir: string;
+    let creator: Orm | undefined;
+    const repositoryBefore = readFolder(MIGRATIONS_DIR);
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dts-migrations-'));
+      fs.cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+    });
+    afterEach(async () => {
+      await creator?.close();
+      creator = undefined;
+      fs.rmSync(dir, { recursive: true, force: true });
+      expect(readFolder(MIGRATIONS_DIR)).toEqual(repositoryBefore);
+    });
+
+    /** The ORM migration:create uses (snapshot on), on the test database, migrated to the latest. */
+    async function initCreator(init = initOrm): Promise<Orm> {
+      creator = await init({
+        databaseUrl: testEnv().databaseUrl,
+        poolMax: 1,
+        snapshot: true,
+        migrationsDir: dir,
+      });
+      return creator;
+    }
+
+    it('when the entities are unchanged, then migration:create finds no changes and writes nothing', async () => {
+      const before = readFolder(dir);
+      await expect(createMigration(await initCreator())).resolves.toBeUndefined();
+      expect(readFolder(dir)).toEqual(before);
+    });
+
+    it('when there is no snapshot, then migration:create diffs against the migrated database and finds no changes either', async () => {
+      // The database's own form of every constraint (e.g. the max_retry check) must match the
+      // entities, not just the snapshot that migration:create wrote from them.
+      fs.rmSync(path.join(dir, '.snapshot.json'));
+      const before = readFolder(dir);
+      await expect(createMigration(await initCreator())).resolves.toBeUndefined();
+      expect(readFolder(dir)).toEqual(before);
+    });
+
+    it('when a fresh database is migrated, then no snapshot is written', async () => {
+      // MikroORM 6 rewrites the snapshot from database introspection after applying migrations,
+      // in another shape and order: a test run or a new DATA_DIR would dirty migrations/.
+      fs.rmSync(path.join(dir, '.snapshot.json'));
+      const before = readFolder(dir);
+      const url = new URL(testEnv().databaseUrl);
+      const database = `migrations_fresh_${randomUUID().slice(0, 8)}`;
+      url.pathname = `/${database}`;
+      await ensureDatabase(url.toString());
+      const fresh = await initOrm({ databaseUrl: url.toString(), poolMax: 2, migrationsDir: dir });
+      try {
+        await expect(migrateUp(fresh)).resolves.toEqual(migrationsList.map((m) => m.name));
+      } finally {
+        await fresh.close();
+        await sql(`drop database if exists "${database}"`);
+      }
+      expect(readFolder(dir)).toEqual(before);
+    });
+
+    it('when the tests have migrated, then the committed snapshot is still the one migration:create writes from the entities', async () => {
+      const committed = JSON.parse(
+        fs.readFileSync(path.join(MIGRATIONS_DIR, '.snapshot.json'), 'utf8'),
+      );
+      const target = (await initCreator()).getSchemaGenerator().getTargetSchema();
+      expect(committed).toEqual(JSON.parse(JSON.stringify(target)));
+    });
+
+    it('when an entity gains a column, then migration:create writes a migration that adds it, the snapshot and the index', async () => {
+      // Fresh copies of the entity and ORM modules, so the extra column stays in this test.
+      let init!: typeof initOrm;
+      jest.isolateModules(() => {
+        const { Task } = jest.requireActual<typeof Entities>('../../src/db/entities');
+        (Task as EntitySchema).addProperty('note', 'text', { nullable: true });
+        init = jest.requireActual<typeof OrmModule>('../../src/db/orm').initOrm;
+      });
+      const fileName = await createMigration(await initCreator(init));
+
+      expect(fileName).toMatch(/^Migration\d{14}\.ts$/);
+      const migration = fs.readFileSync(path.join(dir, fileName!), 'utf8');
+      expect(migration).toContain('alter table "tasks" add column "note" text null;');
+      expect(migration).toContain('alter table "tasks" drop column "note";');
+      const snapshot = JSON.parse(fs.readFileSync(path.join(dir, '.snapshot.json'), 'utf8'));
+      const tasks = snapshot.tables.find((t: { name: string }) => t.name === 'tasks');
+      expect(tasks.columns.note).toMatchObject({ type: 'text', nullable: true });
+      expect(fs.readFileSync(path.join(dir, 'index.ts'), 'utf8')).toContain(
+        `{ name: '${path.basename(fileName!, '.ts')}', class: ${path.basename(fileName!, '.ts')} }`,
+      );
+      // The new snapshot is the baseline: asked again, migration:create finds nothing more.
+      await expect(createMigration(creator!)).resolves.toBeUndefined();
+    });
+  });
 });
+
+/** File name -> contents of a folder (migration:create writes only at its top level). */
+function readFolder(dir: string): Record<string, string> {
+  return Object.fromEntries(
+    fs.readdirSync(dir).map((name) => [name, fs.readFileSync(path.join(dir, name), 'utf8')]),
+  );
+}

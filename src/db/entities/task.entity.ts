@@ -13,7 +13,10 @@ export type DiscordPayload = Record<string, unknown>;
 export const Task = defineEntity({
   name: 'Task',
   tableName: 'tasks',
-  checks: [{ name: 'tasks_max_retry_check', expression: 'max_retry between 0 and 10' }],
+  // Written as PostgreSQL stores it (pg_get_constraintdef): it rewrites `between 0 and 10`, the
+  // form the initial migration uses, into this. MikroORM compares check expressions as text, so
+  // any other spelling reads as a change and makes migration:create drop and re-add the check.
+  checks: [{ name: 'tasks_max_retry_check', expression: '(max_retry >= 0) AND (max_retry <= 10)' }],
   properties: {
     id: p
       .uuid()

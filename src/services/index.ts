@@ -6,7 +6,6 @@ import type { Logger } from '../logger';
 import { isTemporalUnavailable, pingTemporal, type TemporalClientHandle } from '../temporal/client';
 import { createScheduleGateway, type ScheduleGateway } from '../temporal/schedules';
 import { createLogService } from './log.service';
-import { createNextRunCache } from './next-run-cache';
 import { createStatsService } from './stats.service';
 import { createTaskService } from './task.service';
 
@@ -14,9 +13,6 @@ export type ServiceConfig = Pick<
   Config,
   'temporalTaskQueue' | 'scheduleCatchupWindowMs' | 'webhookAllowedOrigins'
 >;
-
-/** A describe for `nextRunAt` is worth this long; a read waits far less (see task.service). */
-const DESCRIBE_DEADLINE_MS = 1_000;
 
 export interface DependencyCircuits {
   database: Circuit;
@@ -64,23 +60,10 @@ export function createServices(deps: {
     createScheduleGateway({ client: temporal.client, settings }),
     circuits.temporal,
   );
-  const quickSchedules = createScheduleGateway({
-    client: temporal.client,
-    settings,
-    deadlineMs: DESCRIBE_DEADLINE_MS,
-  });
-  const nextRuns = createNextRunCache({
-    schedules: {
-      describe: (taskId) => circuits.temporal.run(() => quickSchedules.describe(taskId)),
-    },
-    temporalAvailable: () => !circuits.temporal.isOpen(),
-    logger,
-  });
   const tasks = createTaskService({
     orm,
     schedules,
     client: temporal.client,
-    nextRuns,
     circuits,
     logger,
     settings: { taskQueue: config.temporalTaskQueue, allowedOrigins: config.webhookAllowedOrigins },

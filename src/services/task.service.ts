@@ -30,7 +30,7 @@ import {
 } from '../temporal/contracts';
 import type { ScheduleGateway } from '../temporal/schedules';
 import { type LogResource, type LogRow, logColumns, toLogResource } from './log.mapper';
-import type { NextRunCache } from './next-run-cache';
+import { createNextRuns } from './next-run';
 
 export interface CreateTaskInput {
   name: string;
@@ -89,19 +89,11 @@ const RECENT_LOGS = `
    from (select ${logColumns('x')} from task_logs x where x.task_id = t.id
          order by x.execution_time desc, x.attempt desc, x.id desc limit 10) l)`;
 
-/**
- * How long a read waits for Temporal's `nextRunAt` of a task it has not cached (SPEC §5: reads
- * never wait on Temporal). A describe takes tens of ms; one that takes longer still fills the
- * cache for the next read, and this read answers what is known.
- */
-export const READ_NEXT_RUN_WAIT_MS = 100;
-
 export interface TaskServiceDeps {
   orm: Orm;
   /** Schedule calls behind Temporal's circuit (see services/index.ts). */
   schedules: ScheduleGateway;
   client: Client;
-  nextRuns: NextRunCache;
   /** Fail-fast guards: every database call runs behind `database`, every Temporal call behind `temporal`. */
   circuits: { database: Circuit; temporal: Circuit };
   logger: Logger;
@@ -112,10 +104,12 @@ export interface TaskServiceDeps {
  * The task behaviour. Every write changes the row and the task's Temporal Schedule together:
  * the row is written inside a transaction, the schedule call is made before the commit, and a
  * failed schedule call rolls the row back, so the two never disagree (SPEC §6). A dependency
- * that is down fails the call within about a second (503); a read never waits on Temporal.
+ * that is down fails the call within about a second (503). `nextRunAt` is computed locally (see
+ * next-run.ts): no request, read or write, waits on a describe.
  */
 export function createTaskService(deps: TaskServiceDeps) {
-  const { orm, schedules, nextRuns, settings } = deps;
+  const { orm, schedules, settings } = deps;
+  const nextRuns = createNextRuns({ logger: deps.logger });
   const { database } = deps.circuits;
   const rowsOf = createQueryRows(orm);
 
@@ -191,23 +185,17 @@ export function createTaskService(deps: TaskServiceDeps) {
       if (scheduled) await schedules.delete(task.id).catch(() => undefined);
       throw error;
     });
-    nextRuns.forget(task.id);
     return task;
   }
 
-  /** A written task as the client sees it; the write has just talked to Temporal, so it may ask. */
-  async function toResource(task: ITask): Promise<TaskResource> {
-    const nextRunAt = task.status === 'ACTIVE' ? await nextRuns.get(task.id) : null;
-    return toTaskResource(task, nextRunAt);
+  /** A written task as the client sees it. */
+  function toResource(task: ITask): TaskResource {
+    return toTaskResource(task, nextRuns.nextRunAt(task));
   }
 
-  /** A task read from the database; `nextRunAt` is what Temporal answers quickly, or is known. */
-  async function rowToResource(row: TaskRow): Promise<TaskResource> {
-    const nextRunAt =
-      row.status === 'ACTIVE'
-        ? await nextRuns.get(row.id, { waitMs: READ_NEXT_RUN_WAIT_MS })
-        : null;
-    return taskRowToResource(row, nextRunAt);
+  /** A task read from the database. */
+  function rowToResource(row: TaskRow): TaskResource {
+    return taskRowToResource(row, nextRuns.nextRunAt(row));
   }
 
   /**
@@ -242,11 +230,10 @@ export function createTaskService(deps: TaskServiceDeps) {
 
     /**
      * Many tasks, each exactly as create() makes it (its row commits only once its schedule
-     * exists), `concurrency` at a time, without reading each new schedule's next run back from
-     * Temporal (that read costs as much as the create). Every input is validated before any is
-     * written; an invalid one fails the whole call with paths like `body[3].schedule`. If a write
-     * fails, no new one starts, those in flight finish, and the error says how many were created
-     * (rows and schedules of those stay: each task is whole or absent, never half).
+     * exists), `concurrency` at a time. Every input is validated before any is written; an
+     * invalid one fails the whole call with paths like `body[3].schedule`. If a write fails, no
+     * new one starts, those in flight finish, and the error says how many were created (rows and
+     * schedules of those stay: each task is whole or absent, never half).
      */
     async createMany(
       inputs: CreateTaskInput[],
@@ -290,7 +277,7 @@ export function createTaskService(deps: TaskServiceDeps) {
       );
       if (!row) throw new NotFoundError(`Task ${id} does not exist.`);
       return {
-        ...(await rowToResource(row)),
+        ...rowToResource(row),
         recentLogs: row.recent_logs.map((log) => toLogResource(log, row.name)),
       };
     },
@@ -314,7 +301,7 @@ export function createTaskService(deps: TaskServiceDeps) {
           limit: query.limit,
         }),
       );
-      return { data: await Promise.all(rows.map(rowToResource)), meta: pageMeta(query, total) };
+      return { data: rows.map(rowToResource), meta: pageMeta(query, total) };
     },
 
     async update(id: string, input: UpdateTaskInput): Promise<TaskResource> {
@@ -335,7 +322,6 @@ export function createTaskService(deps: TaskServiceDeps) {
           signal,
         ),
       );
-      nextRuns.forget(id);
       return toResource(task);
     },
 
@@ -355,7 +341,6 @@ export function createTaskService(deps: TaskServiceDeps) {
           signal,
         ),
       );
-      nextRuns.forget(id);
     },
 
     /** ACTIVE -> INACTIVE (paused); INACTIVE or FAILED -> ACTIVE (unpaused). */
@@ -371,7 +356,6 @@ export function createTaskService(deps: TaskServiceDeps) {
           signal,
         ),
       );
-      nextRuns.forget(id);
       return toResource(task);
     },
 

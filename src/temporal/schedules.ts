@@ -2,11 +2,15 @@ import { createHash } from 'node:crypto';
 import {
   type Client,
   type ScheduleDescription,
+  ScheduleClient,
   type ScheduleOptions,
   ScheduleOverlapPolicy,
   type ScheduleSpec,
   type ScheduleUpdateOptions,
 } from '@temporalio/client';
+// The client's own update encoder; its path is internal to the client, pinned exactly in
+// package.json (see also schedule/next-fire.ts).
+import { compileUpdatedScheduleOptions } from '@temporalio/client/lib/schedule-helpers';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { TaskStatus } from '../db/entities';
 import { toScheduleSpec } from '../schedule/cron';
@@ -206,16 +210,13 @@ function normalizeRanges(value: unknown): unknown {
     .sort();
 }
 
+const DEADLINE_MS = 5_000;
+
 /** Schedule operations, each bounded by a deadline so that an unreachable Temporal is a fast 503. */
-export function createScheduleGateway(deps: {
-  client: Client;
-  settings: ScheduleSettings;
-  deadlineMs?: number;
-}) {
+export function createScheduleGateway(deps: { client: Client; settings: ScheduleSettings }) {
   const { client, settings } = deps;
-  const deadlineMs = deps.deadlineMs ?? 5_000;
   const withDeadline = <T>(fn: () => Promise<T>) =>
-    client.connection.withDeadline(Date.now() + deadlineMs, fn);
+    client.connection.withDeadline(Date.now() + DEADLINE_MS, fn);
   const handle = (taskId: string) => client.schedule.getHandle(scheduleIdForTask(taskId));
 
   return {
@@ -234,7 +235,7 @@ export function createScheduleGateway(deps: {
         fingerprint: _fingerprint,
         ...update
       } = buildScheduleUpdate(task, settings, opts.keepNote);
-      await withDeadline(() => handle(task.id).update(() => update));
+      await withDeadline(() => UpdateWithoutDescribe.send(client.schedule, task.id, update));
     },
 
     async delete(taskId: string): Promise<void> {
@@ -248,5 +249,28 @@ export function createScheduleGateway(deps: {
 }
 
 export type ScheduleGateway = ReturnType<typeof createScheduleGateway>;
+
+/**
+ * The UpdateSchedule request that `handle.update(fn)` sends, without the DescribeSchedule it
+ * makes first so that `fn` can edit the current schedule: this update replaces every part from
+ * the row, so it needs no read (SPEC §5: no request waits on a describe). What the SDK's update
+ * keeps from the describe, the action's headers, this client never sets. A missing schedule is
+ * a ScheduleNotFoundError as before. Declared as a subclass so that the compiler checks the call
+ * against the client's protected method.
+ */
+class UpdateWithoutDescribe extends ScheduleClient {
+  static async send(
+    schedules: ScheduleClient,
+    taskId: string,
+    update: ScheduleUpdateOptions,
+  ): Promise<void> {
+    const scheduleId = scheduleIdForTask(taskId);
+    await (schedules as UpdateWithoutDescribe)._updateSchedule(
+      scheduleId,
+      compileUpdatedScheduleOptions(scheduleId, update),
+      {},
+    );
+  }
+}
 
 export type { ScheduleSpec };

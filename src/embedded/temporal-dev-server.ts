@@ -4,6 +4,7 @@ import http2 from 'node:http2';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Connection } from '@temporalio/client';
+import { settlesWithin } from '../async';
 import { getFreePort } from './ports';
 import type { ExitStatus, ServiceProcess } from './supervisor';
 
@@ -360,25 +361,6 @@ function speaksHttp2(host: string, port: number, timeoutMs: number): Promise<boo
     session.once('error', () => done(false));
     session.once('close', () => done(false));
   });
-}
-
-/** True when `promise` settled within `ms`; the timer never outlives the wait. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        () => true,
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A wildcard bind address is reached through loopback. */

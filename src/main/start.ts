@@ -1,3 +1,4 @@
+import { settlesWithin } from '../async';
 import { type Config, ConfigError, loadConfig } from '../config';
 import { prepareDatabase } from '../db/orm';
 import { type Killable, provideInfrastructure } from '../embedded/infrastructure';
@@ -198,25 +199,6 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     void shutdown('start-up failed', 1);
   });
   await startup;
-}
-
-/** True when `promise` settled within `ms`; the timer never outlives the wait. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        () => true,
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function printBanner(options: {

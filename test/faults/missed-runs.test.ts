@@ -9,7 +9,7 @@ import {
   type TemporalDevServer,
 } from '../../src/embedded/temporal-dev-server';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
-import { type PostgresProcess, startPostgresProcess } from '../helpers/postgres-process';
+import { type OwnPostgres, startOwnPostgres } from '../helpers/own-postgres';
 import { createProduct, killTree, type Product, waitFor } from '../helpers/product';
 import { ledgerFor, scheduledTimeOf, type TaskLedger, totals } from './run-ledger';
 
@@ -158,7 +158,7 @@ async function account(options: {
 
 describe('the database killed for 60 s (an external PostgreSQL, as in production)', () => {
   let dir: string;
-  let postgres: PostgresProcess | undefined;
+  let postgres: OwnPostgres | undefined;
   let product: Product | undefined;
   let orm: Orm | undefined;
 
@@ -174,7 +174,7 @@ describe('the database killed for 60 s (an external PostgreSQL, as in production
     await fs.chmod(dir, 0o755);
     const port = await getFreePort();
     const startPostgres = () =>
-      startPostgresProcess({ dataDir: path.join(dir, 'data'), port, database: 'scheduler_faults' });
+      startOwnPostgres({ dataDir: path.join(dir, 'data'), port, database: 'scheduler_faults' });
     postgres = await startPostgres();
     product = await createProduct({
       env: { DATABASE_URL: postgres.databaseUrl, WEBHOOK_ALLOWED_ORIGINS: mock.url },

@@ -1,7 +1,6 @@
 import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { msToNumber, msToTs, tsToMs } from '@temporalio/common/lib/time';
 import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
 import type { Config } from '../src/config';
 import { type ExecutionStatus, type ITask, Task } from '../src/db/entities';
@@ -11,6 +10,7 @@ import { validatePayload } from '../src/discord/payload-schema';
 import { renderPayload } from '../src/discord/template';
 import { redactWebhookTokens, toDeliveryUrl, validateWebhookUrl } from '../src/discord/webhook-url';
 import { toScheduleSpec } from '../src/schedule/cron';
+import { compileFireTimes } from '../src/schedule/next-fire';
 import {
   type DeliverWebhookInput,
   type DeliverWebhookResult,
@@ -31,11 +31,8 @@ export interface DiscordActivityDeps {
   orm: Orm;
   config: Pick<Config, 'webhookTimeoutMs' | 'webhookAllowedOrigins' | 'retry'> &
     Partial<Pick<Config, 'scheduleCatchupWindowMs'>>;
-  /**
-   * Pauses a task's schedule when its delivery fails for good (also for manual triggers), and
-   * tells a late run whether a later one of its schedule has come due meanwhile.
-   */
-  temporal?: Pick<Client, 'schedule'> & Partial<Pick<Client, 'workflowService'>>;
+  /** Pauses a task's schedule when its delivery fails for good (also for manual triggers). */
+  temporal?: Pick<Client, 'schedule'>;
   /** Each database call of a delivery gives up after this long and counts as our outage; default 5 s. */
   databaseTimeoutMs?: number;
   http?: AxiosInstance;
@@ -221,35 +218,18 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
 
   /**
    * For a late scheduled run: the time of a later run of the same schedule that is already due,
-   * or null. `@every` schedules step by their interval; calendar schedules (a minute apart at
-   * the least) ask Temporal which times the schedule matched since, and only when the run is a
-   * minute or more late. When Temporal cannot tell, the run is not superseded (it is delivered).
+   * or null. From the fire-time calculator proven equal to Temporal's (src/schedule/next-fire.ts),
+   * so no call to Temporal is needed; a schedule that cannot be computed counts as not superseded
+   * (the run is delivered).
    */
-  async function laterRunDue(
-    task: ITask,
-    scheduledTime: Date,
-    now: Date,
-    namespace: string,
-  ): Promise<Date | null> {
-    const spec = toScheduleSpec(task.schedule, task.timezone);
-    const interval = spec.intervals?.[0];
-    if (interval) {
-      const next = new Date(scheduledTime.getTime() + msToNumber(interval.every));
-      return next.getTime() <= now.getTime() ? next : null;
-    }
-    if (now.getTime() - scheduledTime.getTime() < 60_000 || !deps.temporal?.workflowService)
-      return null;
+  function laterRunDue(task: ITask, scheduledTime: Date, now: Date): Date | null {
     try {
-      const response = await deps.temporal.workflowService.listScheduleMatchingTimes({
-        namespace,
-        scheduleId: scheduleIdForTask(task.id),
-        startTime: msToTs(scheduledTime.getTime() + 1_000),
-        endTime: msToTs(now.getTime()),
-      });
-      const first = response.startTime?.[0];
-      return first ? new Date(tsToMs(first)) : null;
+      const next = compileFireTimes(toScheduleSpec(task.schedule, task.timezone)).next(
+        scheduledTime,
+      );
+      return next && next.getTime() <= now.getTime() ? next : null;
     } catch (error) {
-      log.warn('could not ask Temporal whether a later run is due; delivering this one', {
+      log.warn('could not compute the next run of a late run; delivering it', {
         taskId: task.id,
         error: String(error),
       });
@@ -378,12 +358,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
           });
           return { status: 'SKIPPED', reason: 'NOT_ACTIVE' };
         }
-        const later = await laterRunDue(
-          task,
-          scheduledTime,
-          attempt.startedAt,
-          info.workflowNamespace ?? info.activityNamespace,
-        );
+        const later = laterRunDue(task, scheduledTime, attempt.startedAt);
         if (later) {
           log.info('missed run skipped: a later run is already due', {
             taskId: task.id,

@@ -292,8 +292,11 @@ describe('deliverWebhook for late scheduled runs (missed runs)', () => {
   });
 
   it('when the run is the latest one due, then it is delivered late', async () => {
-    const task = await insertTask({ schedule: '@every 1h' });
-    const scheduledTime = new Date(Date.now() - 4 * 60_000).toISOString();
+    const task = await insertTask({ schedule: '@every 1m' });
+    // The run of the current minute (a real fire time: whole minutes since the epoch), some
+    // seconds late; the next one is still ahead.
+    if (Date.now() % 60_000 > 58_000) await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const scheduledTime = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
 
     const result = await deliver(activitiesWith(orm), { taskId: task.id, scheduledTime });
 
@@ -302,9 +305,11 @@ describe('deliverWebhook for late scheduled runs (missed runs)', () => {
   });
 
   it('when the only missed run is older than the catch-up window, then it is not posted and a FAILED row says why, and the task stays ACTIVE', async () => {
-    const task = await insertTask({ schedule: '@every 1h' });
+    // Yearly: this year's run (1 January 00:00 UTC, a real fire time) is far older than the
+    // 5-minute window and the next one is a year away, so it is not superseded.
+    const task = await insertTask({ schedule: '@yearly' });
     const workflowId = `task-${task.id}-${randomUUID()}`;
-    const scheduledTime = new Date(Date.now() - 20 * 60_000).toISOString();
+    const scheduledTime = new Date(Date.UTC(new Date().getUTCFullYear(), 0, 1)).toISOString();
 
     const result = await deliver(
       activitiesWith(orm),

@@ -46,6 +46,29 @@ async function stopWithCtrlC(started: Started): Promise<number | null> {
   return started.exited;
 }
 
+/** A fresh DATA_DIR, free ports and the environment of `npm start` on the embedded default. */
+async function embeddedDefault(prefix: string, logLevel: string) {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  const ports = {
+    api: await getFreePort(),
+    pg: await getFreePort(),
+    temporal: await getFreePort(),
+    ui: await getFreePort(),
+  };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TEMPORAL_CLI_PATH: testEnv().temporalCliPath,
+    DATA_DIR: dataDir,
+    PORT: String(ports.api),
+    EMBEDDED_POSTGRES_PORT: String(ports.pg),
+    TEMPORAL_PORT: String(ports.temporal),
+    TEMPORAL_UI_PORT: String(ports.ui),
+    LOG_LEVEL: logLevel,
+  };
+  return { dataDir, ports, env };
+}
+
 describe('npm start on the embedded default', () => {
   let dataDir: string;
   let env: NodeJS.ProcessEnv;
@@ -54,24 +77,7 @@ describe('npm start on the embedded default', () => {
   beforeAll(async () => {
     // mkdtemp makes a 0700 folder: as root, the postgres account cannot enter it, which is the
     // case of a clone under /root; the embedded PostgreSQL must cope (see src/embedded/postgres.ts).
-    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-e2e-data-'));
-    ports = {
-      api: await getFreePort(),
-      pg: await getFreePort(),
-      temporal: await getFreePort(),
-      ui: await getFreePort(),
-    };
-    env = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TEMPORAL_CLI_PATH: testEnv().temporalCliPath,
-      DATA_DIR: dataDir,
-      PORT: String(ports.api),
-      EMBEDDED_POSTGRES_PORT: String(ports.pg),
-      TEMPORAL_PORT: String(ports.temporal),
-      TEMPORAL_UI_PORT: String(ports.ui),
-      LOG_LEVEL: 'warn',
-    };
+    ({ dataDir, ports, env } = await embeddedDefault('dts-e2e-data-', 'warn'));
   });
   afterAll(async () => {
     const cluster = await fs.realpath(path.join(dataDir, 'postgres')).catch(() => undefined);
@@ -171,25 +177,8 @@ describe('Ctrl-C on the embedded default (SPEC §2: one Ctrl-C always runs the o
   let running: GroupProcess | undefined;
 
   beforeAll(async () => {
-    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-e2e-ctrlc-'));
-    ports = {
-      api: await getFreePort(),
-      pg: await getFreePort(),
-      temporal: await getFreePort(),
-      ui: await getFreePort(),
-    };
-    env = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TEMPORAL_CLI_PATH: testEnv().temporalCliPath,
-      DATA_DIR: dataDir,
-      PORT: String(ports.api),
-      EMBEDDED_POSTGRES_PORT: String(ports.pg),
-      TEMPORAL_PORT: String(ports.temporal),
-      TEMPORAL_UI_PORT: String(ports.ui),
-      // info: the tests wait for the services' "started" lines.
-      LOG_LEVEL: 'info',
-    };
+    // info: the tests wait for the services' "started" lines.
+    ({ dataDir, ports, env } = await embeddedDefault('dts-e2e-ctrlc-', 'info'));
   });
   afterEach(() => {
     running?.killGroup();

@@ -6,31 +6,10 @@ import request from 'supertest';
 import { initOrm, type Orm, prepareDatabase } from '../../src/db/orm';
 import { getFreePort } from '../../src/embedded/ports';
 import { createLogger } from '../../src/logger';
+import { FAIL_FAST_MS, newTask, timed } from '../helpers/outage';
 import { createTestApp, TEST_API_KEY, type TestApp } from '../helpers/app';
 import { type OwnPostgres, startOwnPostgres } from '../helpers/own-postgres';
 import { descendantsOf } from '../helpers/product';
-
-/** SPEC §5: a dependency that is down is a 503 with Retry-After, answered within about a second. */
-const FAIL_FAST_MS = 1_500;
-
-const newTask = (name: string) => ({
-  name,
-  schedule: '*/5 * * * *',
-  webhookUrl: `https://discord.com/api/webhooks/${Date.now()}/tok-${randomUUID()}`,
-  payload: { content: 'hello' },
-});
-
-/** Sends one request and reports its status, Retry-After, body and how long it took. */
-async function timed(req: request.Test) {
-  const started = Date.now();
-  const res = await req;
-  return {
-    status: res.status,
-    retryAfter: res.headers['retry-after'],
-    body: res.body,
-    ms: Date.now() - started,
-  };
-}
 
 function expectFastUnavailable(answer: Awaited<ReturnType<typeof timed>>) {
   expect(answer).toMatchObject({ status: 503, retryAfter: expect.stringMatching(/^[1-9]\d*$/) });

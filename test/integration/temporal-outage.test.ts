@@ -4,30 +4,11 @@ import {
   startTemporalDevServer,
   type TemporalDevServer,
 } from '../../src/embedded/temporal-dev-server';
+import { FAIL_FAST_MS, newTask, timed } from '../helpers/outage';
 import { createTestApp, TEST_API_KEY, testEnv, type TestApp } from '../helpers/app';
 
-/** SPEC §5: a dependency that is down is a 503 with Retry-After, answered within about a second. */
-const FAIL_FAST_MS = 1_500;
 /** Reads never wait on Temporal: what they wait for is the database and a few ms of ours. */
 const READ_MS = 400;
-
-const newTask = (name: string) => ({
-  name,
-  schedule: '*/5 * * * *',
-  webhookUrl: `https://discord.com/api/webhooks/${Date.now()}/tok-${randomUUID()}`,
-  payload: { content: 'hello' },
-});
-
-async function timed(req: request.Test) {
-  const started = Date.now();
-  const res = await req;
-  return {
-    status: res.status,
-    retryAfter: res.headers['retry-after'],
-    body: res.body,
-    ms: Date.now() - started,
-  };
-}
 
 describe('API while Temporal does not answer', () => {
   let devServer: TemporalDevServer;

@@ -12,6 +12,9 @@ import { Task, TaskLog } from './entities';
  */
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../../migrations');
 
+/** Tables kept by the task_logs triggers (migrations/Migration20261201171627.ts). */
+export const COUNTER_TABLES = ['log_counts_hourly', 'log_counts_total'] as const;
+
 /** How long opening a database connection may take before it counts as failed. */
 export const DATABASE_CONNECT_TIMEOUT_MS = 1_000;
 
@@ -63,6 +66,9 @@ export function createOrmConfig(options: {
     },
     // Entities are serialized by our own mappers; nothing needs implicit transactions per flush.
     forceUtcTimezone: true,
+    // Attempt counters written by triggers and read by raw SQL only (no entities): without this,
+    // a diff against the database (migration:create without a snapshot) would drop them.
+    schemaGenerator: { skipTables: [...COUNTER_TABLES] },
     migrations: {
       tableName: 'mikro_orm_migrations',
       path: migrationsDir,

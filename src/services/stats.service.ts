@@ -1,4 +1,5 @@
 import type { Orm } from '../db/orm';
+import { isoTimestamp } from '../db/sql';
 
 export interface DashboardStats {
   tasks: { total: number; active: number; inactive: number; failed: number };
@@ -13,7 +14,20 @@ export interface DashboardStats {
   };
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+/** Attempts that started in one UTC hour, by outcome. */
+export interface HourlyAttempts {
+  /** ISO 8601 start of the UTC hour. */
+  hour: string;
+  success: number;
+  failed: number;
+  retrying: number;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** The most hours GET /api/dashboard/timeseries returns (a week). */
+export const MAX_TIMESERIES_HOURS = 168;
 
 const TASK_COUNTS = `
   select count(*) as total,
@@ -22,20 +36,37 @@ const TASK_COUNTS = `
          count(*) filter (where status = 'FAILED') as failed
   from tasks`;
 
+const byStatus = (column: string, where = '') => `
+         coalesce(sum(${column}) filter (where status = 'SUCCESS' ${where}), 0) as success,
+         coalesce(sum(${column}) filter (where status = 'FAILED' ${where}), 0) as failed,
+         coalesce(sum(${column}) filter (where status = 'RETRYING' ${where}), 0) as retrying`;
+
+/**
+ * Every count from the counters the task_logs triggers keep (migrations/Migration20261201171627):
+ * all-time totals, and the last 24 hours as the whole hours after the window's start plus the
+ * partial first hour counted from the logs themselves, so the window stays exact to the
+ * millisecond while reading at most one hour of rows. Each source is a handful of rows whatever
+ * the size of task_logs.
+ */
 const EXECUTION_COUNTS = `
-  select count(*) as total,
-         count(*) filter (where status = 'SUCCESS') as success,
-         count(*) filter (where status = 'FAILED') as failed,
-         count(*) filter (where status = 'RETRYING') as retrying,
-         count(*) filter (where status = 'SUCCESS' and execution_time >= ?) as success_24h,
-         count(*) filter (where status = 'FAILED' and execution_time >= ?) as failed_24h,
-         count(*) filter (where status = 'RETRYING' and execution_time >= ?) as retrying_24h
-  from task_logs`;
+  select ${byStatus('attempts')},
+         (select row_to_json(h) from (select ${byStatus('attempts')}
+            from log_counts_hourly where hour >= ?) h) as whole_hours,
+         (select row_to_json(p) from (select ${byStatus('1')}
+            from task_logs where execution_time >= ? and execution_time < ?) p) as first_hour
+  from log_counts_total`;
 
-/** PostgreSQL's count() is a bigint, which the driver returns as a string. */
-type CountRow = Record<string, string | number | null | undefined>;
+const TIMESERIES = `
+  select ${isoTimestamp('h.hour')} as hour, ${byStatus('c.attempts')}
+  from generate_series(?::timestamptz, ?::timestamptz, interval '1 hour') as h(hour)
+  left join log_counts_hourly c on c.hour = h.hour
+  group by h.hour
+  order by h.hour`;
 
-/** Dashboard counters: two aggregate queries (tasks, logs), run side by side. */
+/** PostgreSQL's count() and sum() are bigint/numeric, which the driver returns as strings. */
+type CountRow = Record<string, unknown>;
+
+/** Dashboard counters: the tasks table and the attempt counters, never a scan of the logs. */
 export function createStatsService(deps: { orm: Orm; now?: () => Date }) {
   const { orm } = deps;
   const now = deps.now ?? (() => new Date());
@@ -44,14 +75,19 @@ export function createStatsService(deps: { orm: Orm; now?: () => Date }) {
     async get(): Promise<DashboardStats> {
       const connection = orm.em.getConnection();
       const since = new Date(now().getTime() - DAY_MS);
+      const firstWholeHour = new Date(startOfHour(since).getTime() + HOUR_MS);
       const [taskRows, logRows] = await Promise.all([
         connection.execute<CountRow[]>(TASK_COUNTS),
-        connection.execute<CountRow[]>(EXECUTION_COUNTS, [since, since, since]),
+        connection.execute<CountRow[]>(EXECUTION_COUNTS, [firstWholeHour, since, firstWholeHour]),
       ]);
       const tasks = counter(taskRows[0]);
       const logs = counter(logRows[0]);
+      const wholeHours = counter(logRows[0]?.whole_hours as CountRow | undefined);
+      const firstHour = counter(logRows[0]?.first_hour as CountRow | undefined);
+      const last24h = (status: string) => wholeHours(status) + firstHour(status);
       const success = logs('success');
       const failed = logs('failed');
+      const retrying = logs('retrying');
       return {
         tasks: {
           total: tasks('total'),
@@ -60,23 +96,49 @@ export function createStatsService(deps: { orm: Orm; now?: () => Date }) {
           failed: tasks('failed'),
         },
         executions: {
-          total: logs('total'),
+          total: success + failed + retrying,
           success,
           failed,
-          retrying: logs('retrying'),
+          retrying,
           successRate: success + failed === 0 ? 0 : success / (success + failed),
           last24h: {
-            success: logs('success_24h'),
-            failed: logs('failed_24h'),
-            retrying: logs('retrying_24h'),
+            success: last24h('success'),
+            failed: last24h('failed'),
+            retrying: last24h('retrying'),
           },
         },
       };
+    },
+
+    /**
+     * Attempts per UTC hour for the last `hours` hours, oldest first, the current hour last, hours
+     * without attempts as zeros.
+     */
+    async timeseries(hours: number): Promise<HourlyAttempts[]> {
+      if (!Number.isInteger(hours) || hours < 1 || hours > MAX_TIMESERIES_HOURS) {
+        throw new RangeError(`hours must be an integer from 1 to ${MAX_TIMESERIES_HOURS}`);
+      }
+      const last = startOfHour(now());
+      const first = new Date(last.getTime() - (hours - 1) * HOUR_MS);
+      const rows = await orm.em.getConnection().execute<CountRow[]>(TIMESERIES, [first, last]);
+      return rows.map((row) => {
+        const count = counter(row);
+        return {
+          hour: String(row.hour),
+          success: count('success'),
+          failed: count('failed'),
+          retrying: count('retrying'),
+        };
+      });
     },
   };
 }
 
 export type StatsService = ReturnType<typeof createStatsService>;
+
+function startOfHour(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / HOUR_MS) * HOUR_MS);
+}
 
 function counter(row: CountRow | undefined): (column: string) => number {
   return (column) => Number(row?.[column] ?? 0);

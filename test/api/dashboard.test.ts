@@ -37,7 +37,8 @@ describe('dashboard stats on a database of its own', () => {
     }
   });
   beforeEach(async () => {
-    await sql('truncate tasks, task_logs');
+    // The counters are kept by triggers on insert; truncate fires none, so they go too.
+    await sql('truncate tasks, task_logs, log_counts_hourly, log_counts_total');
   });
   afterEach(() => {
     jest.restoreAllMocks();
@@ -157,6 +158,59 @@ describe('dashboard stats on a database of its own', () => {
     expect(execute).toHaveBeenCalledTimes(2);
   });
 
+  it('when logs are pruned or their task deleted, then the stats still count those attempts (attempts ever made)', async () => {
+    const [kept, gone] = [await insertTask('ACTIVE'), await insertTask('ACTIVE')];
+    await insertLogs(kept, 'SUCCESS', new Date(Date.now() - 100 * 24 * HOUR), 3);
+    await insertLogs(kept, 'FAILED', new Date(Date.now() - HOUR), 1);
+    await insertLogs(gone, 'RETRYING', new Date(Date.now() - HOUR), 2);
+    const before = await getStats();
+    expect(before.executions).toMatchObject({ total: 6, success: 3, failed: 1, retrying: 2 });
+
+    await sql(`delete from task_logs where execution_time < now() - interval '90 days'`);
+    await sql('delete from tasks where id = ?', [gone]);
+    const after = await getStats();
+    expect(after.executions).toEqual(before.executions);
+    expect(after.tasks.total).toBe(1);
+  });
+
+  it('when logs are written in one statement or row by row, then the counters agree with a count of the rows', async () => {
+    const task = await insertTask('ACTIVE');
+    await sql(
+      `insert into task_logs (id, task_id, execution_time, status, attempt, workflow_id, run_id, created_at)
+       select gen_random_uuid(), ?, now() - (i || ' minutes')::interval,
+              (array['SUCCESS','FAILED','RETRYING'])[1 + i % 3], 1, 'bulk-' || i, 'run', now()
+       from generate_series(1, 3000) as i`,
+      [task],
+    );
+    await insertLogs(task, 'FAILED', new Date(), 2);
+    // Writes that insert nothing (a re-run attempt) count nothing.
+    await sql(
+      `insert into task_logs (id, task_id, execution_time, status, attempt, workflow_id, run_id, created_at)
+       values (gen_random_uuid(), ?, now(), 'SUCCESS', 1, 'bulk-1', 'run', now())
+       on conflict (workflow_id, attempt) do nothing`,
+      [task],
+    );
+    // A manual correction of a status moves its count.
+    await sql(`update task_logs set status = 'SUCCESS' where workflow_id = 'bulk-2'`);
+    const [exact] = (await sql(
+      `select count(*) filter (where status = 'SUCCESS')::int as success,
+              count(*) filter (where status = 'FAILED')::int as failed,
+              count(*) filter (where status = 'RETRYING')::int as retrying,
+              count(*) filter (where status = 'SUCCESS' and execution_time >= now() - interval '24 hours')::int as success_24h,
+              count(*) filter (where status = 'FAILED' and execution_time >= now() - interval '24 hours')::int as failed_24h
+       from task_logs`,
+    )) as Record<string, number>[];
+    const stats = await getStats();
+    expect(stats.executions).toMatchObject({
+      total: 3002,
+      success: exact!.success,
+      failed: exact!.failed,
+      retrying: exact!.retrying,
+    });
+    expect(stats.executions.last24h.success).toBe(exact!.success_24h);
+    expect(stats.executions.last24h.failed).toBe(exact!.failed_24h);
+  });
+
   it('when an unknown query parameter is sent, then 400 naming it', async () => {
     const res = await request(t.app)
       .get('/api/dashboard/stats?since=1d')
@@ -167,5 +221,70 @@ describe('dashboard stats on a database of its own', () => {
 
   it('when the API key is missing, then 401', async () => {
     expect((await request(t.app).get('/api/dashboard/stats')).status).toBe(401);
+    expect((await request(t.app).get('/api/dashboard/timeseries')).status).toBe(401);
+  });
+
+  describe('GET /api/dashboard/timeseries', () => {
+    const getSeries = async (query = '') => {
+      const res = await request(t.app)
+        .get(`/api/dashboard/timeseries${query}`)
+        .set('X-API-Key', TEST_API_KEY);
+      expect(res.status).toBe(200);
+      return (
+        res.body as {
+          data: { hour: string; success: number; failed: number; retrying: number }[];
+        }
+      ).data;
+    };
+    const hourOf = (ms: number) => new Date(Math.floor(ms / HOUR) * HOUR).toISOString();
+
+    it('when no hours are asked for, then 24 entries of zeros, oldest first, the current hour last', async () => {
+      const before = Date.now();
+      const data = await getSeries();
+      expect(data).toHaveLength(24);
+      // The request may straddle an hour boundary; the last entry is the hour it was served in.
+      expect([hourOf(before), hourOf(Date.now())]).toContain(data[23]!.hour);
+      for (const [i, entry] of data.entries()) {
+        expect(entry).toEqual({ hour: expect.any(String), success: 0, failed: 0, retrying: 0 });
+        if (i > 0) expect(Date.parse(entry.hour) - Date.parse(data[i - 1]!.hour)).toBe(HOUR);
+      }
+    });
+
+    it('when attempts exist in some hours, then each hour holds its own counts and the others are zeros', async () => {
+      const now = new Date('2031-03-01T12:34:56.789Z');
+      const stats = createStatsService({ orm: t.orm, now: () => now });
+      const task = await insertTask('ACTIVE');
+      await insertLogs(task, 'SUCCESS', new Date('2031-03-01T12:00:00.000Z'), 2);
+      await insertLogs(task, 'RETRYING', new Date('2031-03-01T12:30:00.000Z'), 1);
+      await insertLogs(task, 'FAILED', new Date('2031-03-01T10:59:59.999Z'), 3);
+      await insertLogs(task, 'SUCCESS', new Date('2031-03-01T09:59:59.999Z'), 4); // before the window
+
+      expect(await stats.timeseries(3)).toEqual([
+        { hour: '2031-03-01T10:00:00.000Z', success: 0, failed: 3, retrying: 0 },
+        { hour: '2031-03-01T11:00:00.000Z', success: 0, failed: 0, retrying: 0 },
+        { hour: '2031-03-01T12:00:00.000Z', success: 2, failed: 0, retrying: 1 },
+      ]);
+    });
+
+    it('when hours=1 or hours=168, then that many entries; the API serves them the same', async () => {
+      const task = await insertTask('ACTIVE');
+      await insertLogs(task, 'SUCCESS', new Date(), 2);
+      const one = await getSeries('?hours=1');
+      expect(one).toEqual([{ hour: expect.any(String), success: 2, failed: 0, retrying: 0 }]);
+      const week = await getSeries('?hours=168');
+      expect(week).toHaveLength(168);
+      expect(week[167]!.success).toBe(2);
+    });
+
+    it.each([['0'], ['169'], ['1.5'], ['abc'], ['-1'], ['99999999999999999999']])(
+      'when hours=%s, then 400 naming query.hours',
+      async (hours) => {
+        const res = await request(t.app)
+          .get(`/api/dashboard/timeseries?hours=${hours}`)
+          .set('X-API-Key', TEST_API_KEY);
+        expect(res.status).toBe(400);
+        expect(res.body.errors).toEqual([expect.objectContaining({ path: 'query.hours' })]);
+      },
+    );
   });
 });

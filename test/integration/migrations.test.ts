@@ -95,8 +95,9 @@ describe('database migrations', () => {
     const defs = indexes.map((i) => i.indexdef);
     expect(defs).toEqual(
       expect.arrayContaining([
-        expect.stringContaining('(task_id, execution_time DESC)'),
-        expect.stringContaining('(status, execution_time DESC)'),
+        expect.stringContaining('(execution_time DESC, attempt DESC, id DESC)'),
+        expect.stringContaining('(task_id, execution_time DESC, attempt DESC, id DESC)'),
+        expect.stringContaining('(status, execution_time DESC, attempt DESC, id DESC)'),
         expect.stringMatching(/UNIQUE INDEX .* \(workflow_id, attempt\)/),
       ]),
     );

@@ -9,5 +9,11 @@ export function createDashboardRouter(deps: { stats: StatsService }): Router {
     res.json(await stats.get());
   });
 
+  // `hours` is an integer from 1 to 168 (openapi.yaml; the validator coerces and checks it).
+  router.get('/dashboard/timeseries', async (req, res) => {
+    const hours = req.query.hours === undefined ? 24 : Number(req.query.hours);
+    res.json({ data: await stats.timeseries(hours) });
+  });
+
   return router;
 }

@@ -31,21 +31,23 @@ export const TaskLog = defineEntity({
   uniques: [
     { name: 'task_logs_workflow_id_attempt_unique', properties: ['workflowId', 'attempt'] },
   ],
+  // Newest first is (execution_time desc, attempt desc, id desc), overall, per task and per
+  // status: each list order and its keyset cursor is one index range scan, however deep.
   indexes: [
     {
-      name: 'task_logs_task_id_execution_time_index',
+      name: 'task_logs_newest_first_index',
       expression:
-        'create index "task_logs_task_id_execution_time_index" on "task_logs" ("task_id", "execution_time" desc)',
+        'create index "task_logs_newest_first_index" on "task_logs" ("execution_time" desc, "attempt" desc, "id" desc)',
     },
     {
-      name: 'task_logs_status_execution_time_index',
+      name: 'task_logs_task_newest_first_index',
       expression:
-        'create index "task_logs_status_execution_time_index" on "task_logs" ("status", "execution_time" desc)',
+        'create index "task_logs_task_newest_first_index" on "task_logs" ("task_id", "execution_time" desc, "attempt" desc, "id" desc)',
     },
     {
-      name: 'task_logs_execution_time_index',
+      name: 'task_logs_status_newest_first_index',
       expression:
-        'create index "task_logs_execution_time_index" on "task_logs" ("execution_time" desc)',
+        'create index "task_logs_status_newest_first_index" on "task_logs" ("status", "execution_time" desc, "attempt" desc, "id" desc)',
     },
   ],
 });

@@ -15,6 +15,7 @@ import {
   type DeliverWebhookInput,
   type DeliverWebhookResult,
   DeliveryErrorType,
+  type DeliveryFailureDetails,
   type DeliveryPolicy,
   type InfrastructureFailureDetails,
   type MarkTaskFailedInput,
@@ -30,7 +31,7 @@ export const USER_AGENT = `DiscordBot (https://github.com/discord-task-scheduler
 export interface DiscordActivityDeps {
   orm: Orm;
   config: Pick<Config, 'webhookTimeoutMs' | 'webhookAllowedOrigins' | 'retry'> &
-    Partial<Pick<Config, 'scheduleCatchupWindowMs'>>;
+    Partial<Pick<Config, 'scheduleCatchupWindowMs' | 'deliveryFirstAttempt'>>;
   /** Pauses a task's schedule when its delivery fails for good (also for manual triggers). */
   temporal?: Pick<Client, 'schedule'>;
   /** Each database call of a delivery gives up after this long and counts as our outage; default 5 s. */
@@ -272,11 +273,15 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     });
     if (kind === 'permanent')
       throw ApplicationFailure.nonRetryable(safe, DeliveryErrorType.REJECTED);
+    const details: DeliveryFailureDetails = {
+      retryDelayMs: nextRetryDelayMs ?? backoffMs(attempt.attempt),
+    };
     throw ApplicationFailure.create({
       message: safe,
       type:
         kind === 'rate-limited' ? DeliveryErrorType.RATE_LIMITED : DeliveryErrorType.UNAVAILABLE,
       nextRetryDelay: nextRetryDelayMs,
+      details: [details],
     });
   }
 
@@ -288,6 +293,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         backoffCoefficient: config.retry.backoffCoefficient,
         maximumIntervalMs: config.retry.maximumIntervalMs,
         activityTimeoutMs: config.webhookTimeoutMs + 10_000,
+        firstAttemptLocal: config.deliveryFirstAttempt === 'local',
       };
     },
 

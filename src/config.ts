@@ -24,6 +24,14 @@ export interface Config {
     readonly maximumIntervalMs: number;
   };
   readonly scheduleCatchupWindowMs: number;
+  /**
+   * DELIVERY_FIRST_ATTEMPT: `local` runs a delivery's first attempt as a local activity (one
+   * workflow task per delivery that succeeds at once); `activity` runs every attempt as a regular
+   * activity (docs/decisions.md says what each costs and shows).
+   */
+  readonly deliveryFirstAttempt: 'local' | 'activity';
+  /** The Temporal worker's capacity (WORKER_*), sized by `npm run bench` (docs/benchmarks.md). */
+  readonly worker: WorkerTuning;
   readonly logLevel: string;
   /**
    * LOG_FORMAT: `json` or `pretty` whatever stdout is; unset: pretty lines on a terminal outside
@@ -46,6 +54,18 @@ export interface Config {
     readonly temporalPort: number;
     readonly temporalUiPort: number;
   };
+}
+
+export interface WorkerTuning {
+  /** Delivery attempts (regular activities) run at once. */
+  readonly maxConcurrentActivities: number;
+  /** First attempts (local activities) run at once. */
+  readonly maxConcurrentLocalActivities: number;
+  readonly maxConcurrentWorkflowTasks: number;
+  /** Workflows kept in memory between their workflow tasks (a delivery needs one or two). */
+  readonly maxCachedWorkflows: number;
+  readonly workflowTaskPollers: number;
+  readonly activityTaskPollers: number;
 }
 
 export class ConfigError extends Error {
@@ -130,6 +150,14 @@ const schema = Joi.object({
   RETRY_BACKOFF_COEFFICIENT: Joi.number().min(1).max(100).default(2),
   RETRY_MAX_INTERVAL: duration(1_000).default(300_000),
   SCHEDULE_CATCHUP_WINDOW: duration(10_000).default(300_000),
+  DELIVERY_FIRST_ATTEMPT: Joi.string().valid('local', 'activity').default('local'),
+  // Defaults measured with `npm run bench` (docs/benchmarks.md, "Worker sizing").
+  WORKER_MAX_CONCURRENT_ACTIVITIES: Joi.number().integer().min(1).max(10_000).default(100),
+  WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: Joi.number().integer().min(1).max(10_000).default(100),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: Joi.number().integer().min(2).max(10_000).default(40),
+  WORKER_MAX_CACHED_WORKFLOWS: Joi.number().integer().min(0).max(100_000).default(200),
+  WORKER_WORKFLOW_POLLERS: Joi.number().integer().min(2).max(100).default(4),
+  WORKER_ACTIVITY_POLLERS: Joi.number().integer().min(1).max(100).default(4),
   LOG_LEVEL: Joi.string()
     .valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')
     .default('info'),
@@ -218,6 +246,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maximumIntervalMs: v.RETRY_MAX_INTERVAL,
     },
     scheduleCatchupWindowMs: v.SCHEDULE_CATCHUP_WINDOW,
+    deliveryFirstAttempt: v.DELIVERY_FIRST_ATTEMPT,
+    worker: {
+      maxConcurrentActivities: v.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentLocalActivities: v.WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES,
+      maxConcurrentWorkflowTasks: v.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      maxCachedWorkflows: v.WORKER_MAX_CACHED_WORKFLOWS,
+      workflowTaskPollers: v.WORKER_WORKFLOW_POLLERS,
+      activityTaskPollers: v.WORKER_ACTIVITY_POLLERS,
+    },
     logLevel: v.LOG_LEVEL,
     logFormat: v.LOG_FORMAT || undefined,
     redisUrl: v.REDIS_URL || undefined,

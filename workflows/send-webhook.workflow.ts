@@ -11,6 +11,8 @@ import {
 import type { Activities } from '../activities';
 import {
   DeliveryErrorType,
+  type DeliveryFailureDetails,
+  type DeliveryPolicy,
   type InfrastructureFailureDetails,
   NON_RETRYABLE_DELIVERY_ERRORS,
   OutageErrorType,
@@ -36,6 +38,11 @@ const OUTAGE_GIVE_UP_MS = 24 * 60 * 60 * 1000;
  * the last failed attempt, marks the task FAILED and fails this workflow, so that the schedule
  * (pauseOnFailure) pauses itself. The input holds ids only: URL and payload stay in PostgreSQL.
  *
+ * The first attempt runs as a local activity when the worker's policy says so
+ * (DELIVERY_FIRST_ATTEMPT=local, the default): a delivery that succeeds at once then costs
+ * Temporal one workflow task, and the failure of that attempt is recorded in the workflow's
+ * history (its marker) before the regular activity makes the attempts that are left.
+ *
  * Our own outages (SPEC §6) are not Discord's failures: when the activity could not reach the
  * database, or lost its last attempt to a worker crash, this workflow waits (a durable timer) and
  * calls it again with the attempts made so far, so that they never use up maxRetry, mark the task
@@ -55,17 +62,29 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
   const startedAt = Date.now();
 
   let attemptsMade = 0;
-  for (let interruptions = 0; ; interruptions++) {
-    const { deliverWebhook } = proxyActivities<Activities>({
-      startToCloseTimeout: policy.activityTimeoutMs,
-      retry: {
-        maximumAttempts: Math.max(1, maxAttempts - attemptsMade),
-        initialInterval: policy.initialIntervalMs,
-        backoffCoefficient: policy.backoffCoefficient,
-        maximumInterval: policy.maximumIntervalMs,
-        nonRetryableErrorTypes: NON_RETRYABLE_DELIVERY_ERRORS,
-      },
-    });
+  // The first attempt as a local activity (DELIVERY_FIRST_ATTEMPT=local): a delivery that succeeds
+  // at once then completes within this one workflow task. Attempts after it are regular ones.
+  let local = policy.firstAttemptLocal === true;
+  // After a failed local first attempt the regular activity carries on the backoff from there.
+  let backoffFrom = 0;
+  for (let interruptions = 0; ;) {
+    const { deliverWebhook } = local
+      ? proxyLocalActivities<Activities>({
+          startToCloseTimeout: policy.activityTimeoutMs,
+          retry: { maximumAttempts: 1 },
+        })
+      : proxyActivities<Activities>({
+          startToCloseTimeout: policy.activityTimeoutMs,
+          retry: {
+            maximumAttempts: Math.max(1, maxAttempts - attemptsMade),
+            initialInterval: backoffMs(policy, backoffFrom),
+            backoffCoefficient: policy.backoffCoefficient,
+            maximumInterval: policy.maximumIntervalMs,
+            nonRetryableErrorTypes: NON_RETRYABLE_DELIVERY_ERRORS,
+          },
+        });
+    const wasLocal = local;
+    local = false;
     let waitMs: number;
     try {
       const result = await deliverWebhook({
@@ -84,13 +103,29 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
         messageId: result.status === 'SUCCESS' ? (result.messageId ?? undefined) : undefined,
       };
     } catch (error) {
-      const cause = error instanceof ActivityFailure ? error.cause : undefined;
+      // A regular activity's failure comes wrapped in an ActivityFailure, a local one's as is.
+      const cause =
+        error instanceof ActivityFailure ? error.cause : wasLocal ? asFailure(error) : undefined;
+      // The attempt ended without a Discord outcome: lost (timed out, its worker died) or an
+      // unexpected error of ours.
+      const lost =
+        error instanceof ActivityFailure ||
+        (wasLocal && (cause instanceof ApplicationFailure || cause instanceof TimeoutFailure));
       if (
         cause instanceof ApplicationFailure &&
         cause.type &&
         DISCORD_FAILURES.includes(cause.type)
       ) {
-        return failTask(input.taskId, cause.message);
+        if (!wasLocal || cause.type === DeliveryErrorType.REJECTED || maxAttempts === 1) {
+          return failTask(input.taskId, cause.message);
+        }
+        // The local first attempt failed and was logged RETRYING: the regular activity makes
+        // the attempts that are left, after Discord's retry_after or the policy's first backoff.
+        const details = cause.details?.[0] as DeliveryFailureDetails | undefined;
+        attemptsMade = 1;
+        backoffFrom = 1;
+        await sleep(details?.retryDelayMs ?? backoffMs(policy, 0));
+        continue;
       }
       if (cause instanceof ApplicationFailure && cause.type === OutageErrorType.INFRASTRUCTURE) {
         const details = (cause.details?.[0] ?? { attemptsMade }) as InfrastructureFailureDetails;
@@ -104,7 +139,14 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
         waitMs = row
           ? (details.retryDelayMs ?? policy.initialIntervalMs)
           : outageBackoffMs(interruptions);
-      } else if (cause instanceof TimeoutFailure || error instanceof ActivityFailure) {
+      } else if (wasLocal && maxAttempts > 1 && lost) {
+        // The local first attempt was lost (its worker died, it timed out): like a regular
+        // activity's lost attempt, it counts, and the regular activity makes the rest.
+        attemptsMade = 1;
+        backoffFrom = 1;
+        await sleep(backoffMs(policy, 0));
+        continue;
+      } else if (lost) {
         // The last attempt the policy allowed was lost to a worker crash or an outage (or an
         // unexpected error of ours): whether it reached Discord is unknown, so it is run again
         // under the same number; a row it wrote makes the re-run replay its outcome.
@@ -126,7 +168,20 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
       attemptsMade,
     });
     await sleep(waitMs);
+    interruptions += 1;
   }
+}
+
+function asFailure(error: unknown): ApplicationFailure | TimeoutFailure | undefined {
+  return error instanceof ApplicationFailure || error instanceof TimeoutFailure ? error : undefined;
+}
+
+/** The retry policy's wait after the failure of attempt `n + 1`: initial x coefficient^n, capped. */
+function backoffMs(policy: DeliveryPolicy, n: number): number {
+  return Math.min(
+    policy.maximumIntervalMs,
+    policy.initialIntervalMs * policy.backoffCoefficient ** n,
+  );
 }
 
 /** The task becomes FAILED (its schedule pauses) and the workflow fails: Discord said no for good. */

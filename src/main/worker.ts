@@ -75,6 +75,7 @@ export async function startWorker(deps: {
         metrics: deps.metrics?.delivery,
       }),
       shutdownGraceTime: shutdownGraceMs(config),
+      ...workerTuningOptions(config.worker),
     });
     const nativeConnection = connection;
     const finished = worker.run().finally(async () => {
@@ -96,6 +97,24 @@ export async function startWorker(deps: {
     await connection?.close();
     throw error;
   }
+}
+
+/** WORKER_* (sized by `npm run bench`, docs/benchmarks.md) as the SDK's worker options. */
+export function workerTuningOptions(tuning: Config['worker']): Partial<WorkerOptions> {
+  return {
+    maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivities,
+    maxConcurrentLocalActivityExecutions: tuning.maxConcurrentLocalActivities,
+    maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTasks,
+    maxCachedWorkflows: tuning.maxCachedWorkflows,
+    maxConcurrentWorkflowTaskPolls: Math.min(
+      tuning.workflowTaskPollers,
+      tuning.maxConcurrentWorkflowTasks,
+    ),
+    maxConcurrentActivityTaskPolls: Math.min(
+      tuning.activityTaskPollers,
+      tuning.maxConcurrentActivities,
+    ),
+  };
 }
 
 /** Waits before restarting a failed worker: doubling from 1 s, at most 30 s, without end. */

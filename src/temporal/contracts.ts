@@ -37,6 +37,23 @@ export interface DeliveryPolicy {
   maximumIntervalMs: number;
   /** The activity's start-to-close timeout: the HTTP timeout plus time for the log writes. */
   activityTimeoutMs: number;
+  /**
+   * DELIVERY_FIRST_ATTEMPT=local: the first attempt runs as a local activity inside the workflow
+   * task (a delivery that succeeds at once costs Temporal one workflow task instead of two and an
+   * activity task); the attempts after a failure are a regular activity under the retry policy.
+   * Absent or false: every attempt is a regular activity.
+   */
+  firstAttemptLocal?: boolean;
+}
+
+/** Details of a retryable Discord failure (DiscordUnavailable, DiscordRateLimited). */
+export interface DeliveryFailureDetails {
+  /**
+   * How long the retry policy is to wait before the next attempt: Discord's retry_after for a
+   * 429, else the backoff. Carried as a detail because a failure's nextRetryDelay does not reach
+   * the workflow; the workflow needs it when it schedules the next attempt itself.
+   */
+  retryDelayMs?: number;
 }
 
 /** The activity that writes an attempt's row which the database could not take at the time. */

@@ -520,3 +520,186 @@ describe('sendWebhook during our own outages (SPEC §6)', () => {
     expect(mocks.calls.map((c) => c.input.attemptOffset ?? 0)).toEqual([0, 0]);
   });
 });
+
+/**
+ * DELIVERY_FIRST_ATTEMPT=local (the worker's default): the first attempt is a local activity, so a
+ * delivery that succeeds at once is one workflow task; the attempts after its failure are the
+ * regular activity. Every guarantee above holds in this mode too.
+ */
+describe('sendWebhook with the first attempt as a local activity', () => {
+  const LOCAL: DeliveryPolicy = { ...POLICY, firstAttemptLocal: true };
+  /** Attempt number as the delivery activity computes it: offset + the SDK's attempt. */
+  const numbers = (mocks: Mocks) =>
+    mocks.calls.map((c) => (c.input.attemptOffset ?? 0) + c.attempt);
+  const retryable = (type: string, message: string, retryDelayMs?: number) =>
+    ApplicationFailure.create({
+      message,
+      type,
+      ...(retryDelayMs === undefined ? {} : { details: [{ retryDelayMs }] }),
+    });
+  const eventsOf = async (workflowId: string) =>
+    (await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+
+  it('when the first attempt succeeds, then the run is one workflow task with no activity task, and its result is the message id', async () => {
+    const workflowId = `task-${randomUUID()}-${randomUUID()}`;
+    const mocks = mockActivities(
+      () => ({ status: 'SUCCESS', messageId: '5', httpStatus: 200 }),
+      LOCAL,
+    );
+
+    const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 3 }, workflowId);
+
+    expect(result).toEqual(expect.objectContaining({ status: 'SUCCESS', messageId: '5' }));
+    expect(numbers(mocks)).toEqual([1]);
+    const events = await eventsOf(workflowId);
+    expect(events.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(1);
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(0);
+    // The policy and the delivery: two local activity markers.
+    expect(events.filter((e) => e.markerRecordedEventAttributes)).toHaveLength(2);
+  });
+
+  it.each([0, 1, 3])(
+    'when Discord stays unavailable with maxRetry %i, then attempts 1..maxRetry + 1 are made once each, the task is marked FAILED once and the workflow fails',
+    async (maxRetry) => {
+      const taskId = randomUUID();
+      const workflowId = `task-${taskId}-${randomUUID()}`;
+      const mocks = mockActivities(() => {
+        throw retryable('DiscordUnavailable', 'HTTP 503: Service Unavailable');
+      }, LOCAL);
+
+      const error: unknown = await runWorkflow(mocks, { taskId, maxRetry }, workflowId).catch(
+        (e: unknown) => e,
+      );
+
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect(numbers(mocks)).toEqual(Array.from({ length: maxRetry + 1 }, (_v, i) => i + 1));
+      expect(mocks.activities.markTaskFailed).toHaveBeenCalledTimes(1);
+      expect(mocks.activities.markTaskFailed).toHaveBeenCalledWith({
+        taskId,
+        reason: 'HTTP 503: Service Unavailable',
+      });
+      const events = await eventsOf(workflowId);
+      // The first attempt's failure is in the history (its marker), for the Temporal Web UI.
+      const firstFailure = events
+        .map((e) => e.markerRecordedEventAttributes?.failure?.message)
+        .find(Boolean);
+      expect(firstFailure).toBe('HTTP 503: Service Unavailable');
+      // The regular activity has the attempts that are left, under the same policy.
+      const scheduled = events
+        .map((e) => e.activityTaskScheduledEventAttributes)
+        .filter((attrs) => attrs?.activityType?.name === 'deliverWebhook');
+      expect(scheduled.map((attrs) => attrs?.retryPolicy?.maximumAttempts)).toEqual(
+        maxRetry === 0 ? [] : [maxRetry],
+      );
+      if (maxRetry > 0) {
+        expect(scheduled[0]?.retryPolicy?.nonRetryableErrorTypes).toEqual(['DiscordRejected']);
+        expect(scheduled[0]?.retryPolicy?.backoffCoefficient).toBe(POLICY.backoffCoefficient);
+      }
+    },
+  );
+
+  it('when attempts keep failing, then the gaps between them grow with the configured backoff across the local and the regular attempts', async () => {
+    const mocks = mockActivities(
+      () => {
+        throw retryable('DiscordUnavailable', 'HTTP 500: Internal Server Error', 1_000);
+      },
+      { ...LOCAL, initialIntervalMs: 1_000 },
+    );
+
+    await expect(runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 2 })).rejects.toBeInstanceOf(
+      WorkflowFailedError,
+    );
+
+    expect(numbers(mocks)).toEqual([1, 2, 3]);
+    const [first, second] = gaps(mocks.calls) as [number, number];
+    expect(first).toBeGreaterThanOrEqual(900);
+    expect(second).toBeGreaterThanOrEqual(first * 1.5);
+  });
+
+  it('when Discord rejects the first attempt, then nothing is retried and the task is marked FAILED', async () => {
+    const taskId = randomUUID();
+    const mocks = mockActivities(() => {
+      throw ApplicationFailure.nonRetryable('HTTP 404: Unknown Webhook', 'DiscordRejected');
+    }, LOCAL);
+
+    await expect(runWorkflow(mocks, { taskId, maxRetry: 3 })).rejects.toBeInstanceOf(
+      WorkflowFailedError,
+    );
+
+    expect(mocks.calls).toHaveLength(1);
+    expect(mocks.activities.markTaskFailed).toHaveBeenCalledWith({
+      taskId,
+      reason: 'HTTP 404: Unknown Webhook',
+    });
+  });
+
+  it("when Discord rate-limits the first attempt, then the second does not start before Discord's delay", async () => {
+    const retryDelayMs = 2_500;
+    const mocks = mockActivities((attempt, input) => {
+      if ((input.attemptOffset ?? 0) + attempt === 1) {
+        throw retryable('DiscordRateLimited', 'HTTP 429 rate limited', retryDelayMs);
+      }
+      return { status: 'SUCCESS', messageId: '1234', httpStatus: 200 };
+    }, LOCAL);
+
+    const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 2 });
+
+    expect(result.status).toBe('SUCCESS');
+    expect(numbers(mocks)).toEqual([1, 2]);
+    expect(gaps(mocks.calls)[0]).toBeGreaterThanOrEqual(retryDelayMs);
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+  });
+
+  it('when the database is unreachable during the first attempt, then the regular activity tries again with the whole budget and the task is not FAILED', async () => {
+    const taskId = randomUUID();
+    const workflowId = `task-${taskId}-${randomUUID()}`;
+    let calls = 0;
+    const mocks = mockActivities(() => {
+      calls += 1;
+      if (calls === 1) {
+        throw ApplicationFailure.create({
+          message: 'database unavailable',
+          type: 'InfrastructureUnavailable',
+          nonRetryable: true,
+          details: [{ attemptsMade: 0 }],
+        });
+      }
+      return { status: 'SUCCESS', messageId: '8', httpStatus: 200 };
+    }, LOCAL);
+
+    const result = await runWorkflow(mocks, { taskId, maxRetry: 2 }, workflowId);
+
+    expect(result.status).toBe('SUCCESS');
+    expect(numbers(mocks)).toEqual([1, 1]);
+    const budgets = (await eventsOf(workflowId))
+      .map((e) => e.activityTaskScheduledEventAttributes)
+      .filter((attrs) => attrs?.activityType?.name === 'deliverWebhook')
+      .map((attrs) => attrs?.retryPolicy?.maximumAttempts);
+    expect(budgets).toEqual([3]);
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    [0, [1, 1]],
+    [2, [1, 2]],
+  ])(
+    'when the first attempt outlives its timeout (a worker killed mid-attempt) with maxRetry %i, then the task is not FAILED and the next attempt is %j',
+    async (maxRetry, expected) => {
+      let calls = 0;
+      const mocks = mockActivities(
+        async () => {
+          calls += 1;
+          if (calls === 1) await new Promise((resolve) => setTimeout(resolve, 3_000));
+          return { status: 'SUCCESS', messageId: '9', httpStatus: 200 };
+        },
+        { ...LOCAL, activityTimeoutMs: 1_000 },
+      );
+
+      const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry });
+
+      expect(result.status).toBe('SUCCESS');
+      expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+      expect(numbers(mocks)).toEqual(expected);
+    },
+  );
+});

@@ -8,6 +8,7 @@ import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Services } from '../services';
 import { pingTemporal, type TemporalClientHandle } from '../temporal/client';
+import { createConsoleRouter } from './console';
 import { createErrorHandler, notFoundHandler } from './error-handler';
 import { createApiKeyAuth } from './middleware/auth';
 import { createRateLimit, type RateLimitOptions } from './middleware/rate-limit';
@@ -15,8 +16,10 @@ import { createRequestContext } from './middleware/request-context';
 import { loadOpenApiDocument } from './openapi';
 import { openApiForPublicPath, publicApiPath } from './public-path';
 import { createHealthRouter, type HealthCheck } from './routes/health.router';
+import { createConfigRouter } from './routes/config.router';
 import { createDashboardRouter } from './routes/dashboard.router';
 import { createLogsRouter } from './routes/logs.router';
+import { createSchedulesRouter } from './routes/schedules.router';
 import { createTasksRouter } from './routes/tasks.router';
 import { createPatternMessages, rejectUnstorableText, UUID_FORMAT } from './validation';
 import { createMethodGuard } from './validation-methods';
@@ -44,6 +47,10 @@ export interface AppDeps {
   publicApiPath?: string;
   /** Per-key rate limit of the `/api` routes; none when omitted or perMinute is 0. */
   rateLimit?: Omit<RateLimitOptions, 'logger'>;
+  /** What GET /api/config tells clients: the Temporal Web UI to link executions to. */
+  clientConfig?: { temporalUiUrl?: string; temporalNamespace: string };
+  /** The built web console (web/dist); found next to the code when omitted (console.ts). */
+  consoleDir?: string;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -104,6 +111,9 @@ export function createApp(deps: AppDeps): Express {
     swaggerUi.setup(undefined, SWAGGER_UI_OPTIONS),
   );
 
+  // The web console (SPEC §10), before the validator: its paths are not API routes.
+  app.use(createConsoleRouter(deps.consoleDir));
+
   const api = Router();
   api.use(createApiKeyAuth(deps.apiKeys));
   const rateLimit = deps.rateLimit && createRateLimit({ ...deps.rateLimit, logger });
@@ -132,6 +142,8 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', createTasksRouter({ tasks: deps.services.tasks }));
   app.use('/api', createLogsRouter({ logs: deps.services.logs }));
   app.use('/api', createDashboardRouter({ stats: deps.services.stats }));
+  app.use('/api', createSchedulesRouter());
+  app.use('/api', createConfigRouter(deps.clientConfig ?? { temporalNamespace: 'default' }));
 
   app.use(notFoundHandler);
   app.use(createPatternMessages(apiSpec));

@@ -28,6 +28,8 @@ export async function startApi(deps: {
   host?: string;
   /** The process's metrics (shared with its worker in ROLE=all); a fresh registry when omitted. */
   metrics?: Metrics;
+  /** The Temporal Web UI that GET /api/config points clients at (the embedded one by default). */
+  temporalUiUrl?: string;
 }): Promise<RunningApi> {
   const { config, logger } = deps;
   const orm = await initOrm({ databaseUrl: deps.databaseUrl, logger });
@@ -50,6 +52,10 @@ export async function startApi(deps: {
     apiKeys: deps.apiKeys,
     publicApiPath: config.publicApiPath,
     rateLimit: { perMinute: config.rateLimitPerMinute, store: rateLimitStore },
+    clientConfig: {
+      temporalUiUrl: deps.temporalUiUrl,
+      temporalNamespace: config.temporalNamespace,
+    },
   });
 
   const server = app.listen(config.port, deps.host ?? '0.0.0.0');

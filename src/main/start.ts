@@ -173,6 +173,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         temporalAddress: infra.temporalAddress,
         apiKeys: keys.keys,
         metrics,
+        temporalUiUrl: infra.temporalUiUrl,
       });
       closers.push({ name: 'api', close: api.close });
       stopRequested.signal.throwIfAborted();

@@ -1,0 +1,37 @@
+/**
+ * A task's schedule in words ("At 09:00, Monday through Friday"), for the schedule preview route
+ * and the web console's task table, which imports this module too so both say the same thing.
+ * Pure and browser-safe: no Node built-ins, no clock. It describes; parseSchedule (cron.ts)
+ * decides what is valid, so call it on a schedule that parsed.
+ */
+import cronstrue from 'cronstrue';
+
+const MACROS: Readonly<Record<string, string>> = {
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@hourly': '0 * * * *',
+};
+
+const UNITS = { s: 'second', m: 'minute', h: 'hour', d: 'day' } as const;
+
+/** The schedule in English words, or the expression itself when it cannot be described. */
+export function describeSchedule(expression: string): string {
+  const normalized = expression.trim().split(/\s+/).join(' ');
+  const lower = normalized.toLowerCase();
+  const every = /^@every (\d+)([smhd])$/.exec(lower);
+  if (every) {
+    const n = Number(every[1]);
+    const unit = UNITS[every[2] as keyof typeof UNITS];
+    // Temporal counts intervals from the Unix epoch, so they line up with UTC, not the task's zone.
+    return `${n === 1 ? `Every ${unit}` : `Every ${n} ${unit}s`} (counted from 00:00 UTC)`;
+  }
+  const cron = MACROS[lower] ?? normalized;
+  try {
+    return cronstrue.toString(cron, { use24HourTimeFormat: true, verbose: false });
+  } catch {
+    return normalized;
+  }
+}

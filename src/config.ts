@@ -46,6 +46,11 @@ export interface Config {
    * the served OpenAPI document and Swagger UI; unset: `/api`, or derived from X-Forwarded-Prefix.
    */
   readonly publicApiPath: string | undefined;
+  /**
+   * TEMPORAL_UI_URL: the Temporal Web UI the web console links executions to (GET /api/config);
+   * unset: the embedded dev server's UI when it runs, otherwise no link.
+   */
+  readonly temporalUiUrl: string | undefined;
   /** ROLE=worker: port of the worker's own /metrics and /health endpoints. */
   readonly metricsPort: number;
   readonly embedded: {
@@ -179,6 +184,11 @@ const schema = Joi.object({
       'string.pattern.base':
         '{{#label}} must be a path such as /api/task-scheduler (no trailing slash)',
     }),
+  TEMPORAL_UI_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .allow('')
+    .optional()
+    .messages({ 'string.uriCustomScheme': '{{#label}} must be an http(s) URL' }),
   METRICS_PORT: port.default(9464),
   DATA_DIR: Joi.string().default('.data'),
   EMBEDDED_POSTGRES_PORT: port.default(54329),
@@ -260,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: v.REDIS_URL || undefined,
     rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
     publicApiPath: v.PUBLIC_API_PATH || undefined,
+    temporalUiUrl: v.TEMPORAL_UI_URL ? String(v.TEMPORAL_UI_URL).replace(/\/+$/, '') : undefined,
     metricsPort: v.METRICS_PORT,
     embedded: {
       dataDir: path.resolve(v.DATA_DIR),

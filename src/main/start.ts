@@ -173,7 +173,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         temporalAddress: infra.temporalAddress,
         apiKeys: keys.keys,
         metrics,
-        temporalUiUrl: infra.temporalUiUrl,
+        temporalUiUrl: config.temporalUiUrl ?? infra.temporalUiUrl,
       });
       closers.push({ name: 'api', close: api.close });
       stopRequested.signal.throwIfAborted();
@@ -214,6 +214,7 @@ function printBanner(options: {
   const { config, api, worker, endpoints, temporalUiUrl, developmentKey } = options;
   const lines = ['', `Discord Task Scheduler is running (ROLE=${config.role})`];
   if (api) {
+    lines.push(`  Console      ${api.url}/`);
     lines.push(`  API          ${api.url}/api`);
     lines.push(`  Swagger UI   ${api.url}/api/docs`);
     lines.push(`  Health       ${api.url}/health`);

@@ -3,7 +3,8 @@
 #   ROLE=api (default), ROLE=worker:  node dist/src/main/start.js   (the CMD)
 #   migrations (one-shot):            node dist/src/db/migrate.cli.js
 # Debian slim, not Alpine: the Temporal worker's native core bridge needs glibc.
-ARG NODE_VERSION=20.20.2
+# Node.js 24 (LTS): the line .ci/run also tests (npm run test:node24, the same version); 20 is end-of-life.
+ARG NODE_VERSION=24.22.3
 
 FROM node:${NODE_VERSION}-bookworm-slim AS base
 WORKDIR /app
@@ -27,6 +28,7 @@ COPY src src
 COPY workflows workflows
 COPY activities activities
 COPY migrations migrations
+COPY deploy/temporal/dynamicconfig.yaml deploy/temporal/
 RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime

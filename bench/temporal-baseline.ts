@@ -5,18 +5,17 @@
  * 200 bare schedules due on the same second. Compare with `npm run bench`'s deliveries, creates
  * and due tasks to tell the server's limit from ours.
  */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { forEachLimited } from '../src/concurrency';
+import { loadDynamicConfig } from '../src/embedded/dynamic-config';
 import { ensureTemporalCli } from '../src/embedded/temporal-cli';
 import {
   DEFAULT_SQLITE_PRAGMAS,
   startTemporalDevServer,
 } from '../src/embedded/temporal-dev-server';
+import { startBareTemporal } from './baseline';
 
 const COUNT = Number(process.argv[2] ?? 300);
 /**
@@ -33,10 +32,12 @@ const PRAGMAS: Record<string, string> | undefined = PRAGMA_ARGS.includes('none')
     : Object.fromEntries(PRAGMA_ARGS.map((pair) => pair.split('=', 2) as [string, string]));
 
 /**
- * `--dynamic-config key=json` (repeatable): dynamic config for the dev server, to try its knobs,
- * e.g. `--dynamic-config worker.schedulerNamespaceStartWorkflowRPS=1000`.
+ * `--dynamic-config key=json` (repeatable): dynamic config for the dev server over the shipped
+ * deploy/temporal/dynamicconfig.yaml, to try its knobs, e.g.
+ * `--dynamic-config worker.schedulerNamespaceStartWorkflowRPS=30`; `--server-defaults` leaves the
+ * shipped file out.
  */
-const DYNAMIC_CONFIG = Object.fromEntries(
+const DYNAMIC_CONFIG_FLAGS = Object.fromEntries(
   process.argv.flatMap((arg, i, all) => {
     const pair = arg === '--dynamic-config' ? all[i + 1] : undefined;
     if (!pair?.includes('=')) return [];
@@ -44,14 +45,11 @@ const DYNAMIC_CONFIG = Object.fromEntries(
     return [[pair.slice(0, at), JSON.parse(pair.slice(at + 1)) as unknown]];
   }),
 );
+const DYNAMIC_CONFIG = {
+  ...(process.argv.includes('--server-defaults') ? {} : loadDynamicConfig()),
+  ...DYNAMIC_CONFIG_FLAGS,
+};
 const DUE_COUNT = Math.min(COUNT, 200);
-
-const WORKFLOW_SOURCE = `
-const { proxyActivities } = require('@temporalio/workflow');
-const { noop } = proxyActivities({ startToCloseTimeout: '10s' });
-async function baseline() { await noop(); }
-module.exports = { baseline };
-`;
 
 async function main(): Promise<void> {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-baseline-'));
@@ -64,46 +62,12 @@ async function main(): Promise<void> {
     dynamicConfig: DYNAMIC_CONFIG,
   });
   console.log(`dev server pragmas: ${JSON.stringify(PRAGMAS ?? DEFAULT_SQLITE_PRAGMAS)}`);
-  if (Object.keys(DYNAMIC_CONFIG).length > 0)
-    console.log(`dev server dynamic config: ${JSON.stringify(DYNAMIC_CONFIG)}`);
+  console.log(`dev server dynamic config: ${JSON.stringify(DYNAMIC_CONFIG)}`);
+  const bare = await startBareTemporal(dev.address);
+  const { client, taskQueue } = bare;
   try {
-    const workflowsPath = path.join(tmp, 'baseline-workflows.js');
-    await fs.writeFile(workflowsPath, WORKFLOW_SOURCE);
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath,
-      webpackConfigHook: (config) => ({
-        ...config,
-        resolve: { ...config.resolve, modules: [path.resolve(__dirname, '../node_modules')] },
-      }),
-    });
-    const taskQueue = `baseline-${randomBytes(4).toString('hex')}`;
-    const ranAt: number[] = [];
-    const nativeConnection = await NativeConnection.connect({ address: dev.address });
-    const worker = await Worker.create({
-      connection: nativeConnection,
-      taskQueue,
-      workflowBundle,
-      activities: {
-        noop: async () => {
-          ranAt.push(Date.now());
-        },
-      },
-    });
-    const connection = await Connection.connect({ address: dev.address });
-    const client = new Client({ connection });
-
-    await worker.runUntil(async () => {
-      const started = Date.now();
-      const handles = await Promise.all(
-        Array.from({ length: COUNT }, (_, i) =>
-          client.workflow.start('baseline', {
-            taskQueue,
-            workflowId: `baseline-${i}-${randomBytes(4).toString('hex')}`,
-          }),
-        ),
-      );
-      await Promise.all(handles.map((h) => h.result()));
-      const seconds = (Date.now() - started) / 1000;
+    {
+      const { seconds } = await bare.workflows(COUNT);
       console.log(
         `${COUNT} no-op workflows with one activity: ${seconds.toFixed(1)} s, ${(COUNT / seconds).toFixed(1)}/s`,
       );
@@ -144,34 +108,13 @@ async function main(): Promise<void> {
 
       // Bare schedules all due on one second, a calendar far enough ahead to create them first:
       // the time from that second to each no-op activity's start.
-      ranAt.length = 0;
-      const fireAt = Math.ceil((Date.now() + 10_000 + DUE_COUNT * 50) / 10_000) * 10_000;
-      const due = new Date(fireAt);
-      const calendar = {
-        second: due.getUTCSeconds(),
-        minute: due.getUTCMinutes(),
-        hour: due.getUTCHours(),
-        dayOfMonth: due.getUTCDate(),
-      };
-      await forEachLimited(range(DUE_COUNT), 16, async (i) => {
-        await client.schedule.create({
-          scheduleId: `baseline-due-${i}`,
-          spec: { calendars: [calendar] },
-          action: { type: 'startWorkflow', workflowType: 'baseline', taskQueue, args: [] },
-        });
-      });
-      while (ranAt.length < DUE_COUNT && Date.now() < fireAt + 120_000)
-        await new Promise((resolve) => setTimeout(resolve, 200));
+      const latencies = await bare.dueTogether(DUE_COUNT);
       console.log(
-        `${DUE_COUNT} schedules due on one second: ${ranAt.length} ran; from that second to the activity: ${percentiles(
-          ranAt.map((t) => t - fireAt),
-          0,
-        )}`,
+        `${DUE_COUNT} schedules due on one second: ${latencies.length} ran; from that second to the activity: ${percentiles(latencies, 0)}`,
       );
-    });
-    await connection.close();
-    await nativeConnection.close();
+    }
   } finally {
+    await bare.close();
     await dev.stop();
     await fs.rm(tmp, { recursive: true, force: true });
   }

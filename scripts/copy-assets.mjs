@@ -2,7 +2,7 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-const assets = ['src/api/openapi.yaml'];
+const assets = ['src/api/openapi.yaml', 'deploy/temporal/dynamicconfig.yaml'];
 for (const file of assets) {
   const target = path.join('dist', file);
   mkdirSync(path.dirname(target), { recursive: true });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Connection } from '@temporalio/client';
 import { settlesWithin } from '../async';
+import { loadDynamicConfig } from './dynamic-config';
 import { getFreePort } from './ports';
 import type { ExitStatus, ServiceProcess } from './supervisor';
 
@@ -30,7 +31,10 @@ export interface TemporalDevServerOptions {
    * DEFAULT_SQLITE_PRAGMAS; `{}` for SQLite's own defaults. Not used without dbFilename.
    */
   sqlitePragmas?: Record<string, string>;
-  /** Dynamic config (`--dynamic-config-value KEY=JSON`), e.g. `{ 'frontend.rps': 10000 }`. */
+  /**
+   * Dynamic config (`--dynamic-config-value KEY=JSON`), e.g. `{ 'frontend.rps': 10000 }`. Default:
+   * the project's deploy/temporal/dynamicconfig.yaml (loadDynamicConfig); `{}` for the server's own.
+   */
   dynamicConfig?: Record<string, unknown>;
   /** Aborting it while the server starts stops it, and the start rejects. */
   signal?: AbortSignal;
@@ -182,7 +186,7 @@ async function startOnce(
           ),
         ]
       : []),
-    ...Object.entries(opts.dynamicConfig ?? {}).flatMap(([key, value]) => [
+    ...Object.entries(opts.dynamicConfig ?? loadDynamicConfig()).flatMap(([key, value]) => [
       '--dynamic-config-value',
       `${key}=${JSON.stringify(value)}`,
     ]),

@@ -15,6 +15,12 @@ const execFileAsync = promisify(execFile);
  */
 export const TEMPORAL_SERVER_VERSION = '1.30.4';
 
+/**
+ * History shards of the deployed server: fixed for the life of its database. The compose files set
+ * NUM_HISTORY_SHARDS to this (test/deploy checks it), and the topology test runs with it.
+ */
+export const TEMPORAL_HISTORY_SHARDS = 4;
+
 const GO_MODULE = 'go.temporal.io/server';
 /** `go install` of the server takes about 3 minutes on 2 cores; a cold module download adds more. */
 const GO_INSTALL_TIMEOUT_MS = 30 * 60_000;

@@ -4,6 +4,10 @@ import path from 'node:path';
 import { loadOpenApiDocument } from '../../src/api/openapi';
 import { openApiForPublicPath } from '../../src/api/public-path';
 import { loadConfig, parseDuration } from '../../src/config';
+import {
+  TEMPORAL_HISTORY_SHARDS,
+  TEMPORAL_SERVER_VERSION,
+} from '../../src/embedded/temporal-server';
 import { shutdownGraceMs } from '../../src/main/worker';
 import {
   type ComposeProject,
@@ -352,6 +356,64 @@ describe('docker-compose.prod.yml (beside Traefik, postgres-main and redis)', ()
     expect(read('docker-compose.prod.yml')).not.toMatch(
       /^\s*[A-Z_]*(PASSWORD|PWD|API_KEY|DATABASE_URL):\s*(?!\$\{)\S/m,
     );
+  });
+});
+
+describe('versions: the images run what the tests run', () => {
+  const files = {
+    'docker-compose.yml': LOCAL_COMPOSE_VARIABLES,
+    'docker-compose.prod.yml': envFile(PRODUCTION_ENV_EXAMPLE),
+  };
+
+  it('when the compose files pull Temporal images, then server and admin-tools carry the release the topology test builds and runs (one constant)', async () => {
+    for (const [file, variables] of Object.entries(files)) {
+      const project = await load(file, variables);
+      const images = Object.values(project.services)
+        .map((service) => service.image ?? '')
+        .filter((image) => /^temporalio\/(server|admin-tools):/.test(image));
+      expect({ file, count: images.length >= 3 }).toEqual({ file, count: true });
+      for (const image of images) {
+        expect({ file, image }).toEqual({
+          file,
+          image: expect.stringMatching(
+            new RegExp(`:${TEMPORAL_SERVER_VERSION.replace(/\./g, '\\.')}$`),
+          ),
+        });
+      }
+    }
+  });
+
+  it('when the compose files run the Temporal server, then it has the topology test’s shard count and the one shared dynamic config file', async () => {
+    for (const [file, variables] of Object.entries(files)) {
+      const project = await load(file, variables);
+      const servers = Object.values(project.services).filter((s) =>
+        s.image?.startsWith('temporalio/server:'),
+      );
+      expect(servers).toHaveLength(1);
+      const server = servers[0]!;
+      expect(server.environment?.NUM_HISTORY_SHARDS).toBe(String(TEMPORAL_HISTORY_SHARDS));
+      const target = server.environment?.DYNAMIC_CONFIG_FILE_PATH;
+      const mount = server.volumes?.find((v) => v.target === target);
+      expect({ file, source: mount?.source, readOnly: mount?.read_only }).toEqual({
+        file,
+        source: path.join(ROOT, 'deploy/temporal/dynamicconfig.yaml'),
+        readOnly: true,
+      });
+    }
+  });
+
+  it('when the image is built, then its Node.js is the version .ci/run tests on (npm run test:node24), and engines names the lines tested', () => {
+    const pkg = JSON.parse(read('package.json')) as {
+      engines: { node: string };
+      scripts: Record<string, string>;
+    };
+    const imageNode = /^ARG NODE_VERSION=(\S+)$/m.exec(read('Dockerfile'))?.[1];
+    const testedNode = /scripts\/with-node\.sh (\S+) /.exec(pkg.scripts['test:node24'] ?? '')?.[1];
+    expect(imageNode).toBeDefined();
+    expect(imageNode).toBe(testedNode);
+    expect(imageNode).toMatch(/^24\./);
+    expect(pkg.engines.node).toBe('^20.19 || ^24');
+    expect(read('.ci/run')).toContain('npm run --silent test:node24');
   });
 });
 

@@ -15,8 +15,22 @@ interface LogBody {
 
 interface PageBody {
   data: LogBody[];
-  meta: { page: number; limit: number; total: number; totalPages: number };
+  meta: {
+    page: number;
+    limit: number;
+    total: number;
+    totalPages: number;
+    totalIsEstimate: boolean;
+    nextCursor: string | null;
+  };
 }
+
+/** The meta of a page whose total is an exact count. */
+const exact = (meta: Omit<PageBody['meta'], 'totalIsEstimate' | 'nextCursor'>) => ({
+  ...meta,
+  totalIsEstimate: false,
+  nextCursor: meta.page < meta.totalPages ? expect.any(String) : null,
+});
 
 const HOUR = 3_600_000;
 
@@ -109,7 +123,7 @@ describe('logs API on real PostgreSQL', () => {
 
       const page = await getPage(`/api/tasks/${task.id}/logs`);
       expect(ids(page)).toEqual([newest, secondTry, firstTry, oldest]);
-      expect(page.meta).toEqual({ page: 1, limit: 20, total: 4, totalPages: 1 });
+      expect(page.meta).toEqual(exact({ page: 1, limit: 20, total: 4, totalPages: 1 }));
       expect(page.data[3]).toEqual({
         id: oldest,
         taskId: task.id,
@@ -196,13 +210,16 @@ describe('logs API on real PostgreSQL', () => {
 
       const pages = [1, 2, 3].map((n) => getPage(`/api/tasks/${task.id}/logs?limit=2&page=${n}`));
       const [p1, p2, p3] = await Promise.all(pages);
-      expect(p1!.meta).toEqual({ page: 1, limit: 2, total: 5, totalPages: 3 });
-      expect(p2!.meta).toEqual({ page: 2, limit: 2, total: 5, totalPages: 3 });
-      expect(p3!.meta).toEqual({ page: 3, limit: 2, total: 5, totalPages: 3 });
+      expect(p1!.meta).toEqual(exact({ page: 1, limit: 2, total: 5, totalPages: 3 }));
+      expect(p2!.meta).toEqual(exact({ page: 2, limit: 2, total: 5, totalPages: 3 }));
+      expect(p3!.meta).toEqual(exact({ page: 3, limit: 2, total: 5, totalPages: 3 }));
       expect([...ids(p1!), ...ids(p2!), ...ids(p3!)]).toEqual(newestFirst);
 
       const beyond = await getPage(`/api/tasks/${task.id}/logs?limit=2&page=4`);
-      expect(beyond).toEqual({ data: [], meta: { page: 4, limit: 2, total: 5, totalPages: 3 } });
+      expect(beyond).toEqual({
+        data: [],
+        meta: exact({ page: 4, limit: 2, total: 5, totalPages: 3 }),
+      });
     });
 
     it('when many logs share one execution time and attempt, then pages neither repeat nor skip any', async () => {
@@ -217,6 +234,168 @@ describe('logs API on real PostgreSQL', () => {
       }
       expect(seen).toHaveLength(7);
       expect(new Set(seen)).toEqual(new Set(inserted));
+    });
+  });
+
+  describe('cursor paging', () => {
+    /** Every page of `path` by cursor, until nextCursor is null. */
+    async function walkByCursor(path: string): Promise<string[]> {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let n = 0; n < 100; n++) {
+        const sep = path.includes('?') ? '&' : '?';
+        const page = await getPage(cursor ? `${path}${sep}cursor=${cursor}` : path);
+        seen.push(...ids(page));
+        cursor = page.meta.nextCursor;
+        if (!cursor) return seen;
+      }
+      throw new Error('the cursor never reached the end');
+    }
+
+    it("when a task's logs are walked by cursor, then the rows are those of the numbered pages, in order, none twice, none missed, equal times included", async () => {
+      const task = await createTask();
+      const day = freshWindow();
+      for (let i = 0; i < 8; i++) await insertLog(task.id, day); // one time, one attempt
+      for (let i = 0; i < 4; i++) await insertLog(task.id, day, 'RETRYING', { attempt: 2 });
+      for (let i = 1; i <= 9; i++) await insertLog(task.id, new Date(day.getTime() + i * HOUR));
+
+      const byPage: string[] = [];
+      for (let n = 1; n <= 7; n++)
+        byPage.push(...ids(await getPage(`/api/tasks/${task.id}/logs?limit=3&page=${n}`)));
+      const byCursor = await walkByCursor(`/api/tasks/${task.id}/logs?limit=3`);
+      expect(byPage).toHaveLength(21);
+      expect(new Set(byCursor).size).toBe(21);
+      expect(byCursor).toEqual(byPage);
+      // The same walk over all logs of the task, with the filters of /api/logs.
+      expect(await walkByCursor(`/api/logs?taskId=${task.id}&limit=4`)).toEqual(byPage);
+    });
+
+    it("when rows differ by microseconds only, then the cursor tells them apart (it keeps PostgreSQL's precision)", async () => {
+      const task = await createTask();
+      const day = freshWindow();
+      await t.orm.em.getConnection().execute(
+        `insert into task_logs (id, task_id, execution_time, status, attempt, workflow_id, run_id, created_at)
+         select gen_random_uuid(), ?, ?::timestamptz + i * interval '1 microsecond', 'SUCCESS', 1,
+                'micro-' || gen_random_uuid(), 'run', now()
+         from generate_series(1, 5) as i`,
+        [task.id, day],
+      );
+      const walked = await walkByCursor(`/api/tasks/${task.id}/logs?limit=1`);
+      expect(walked).toHaveLength(5);
+      expect(new Set(walked).size).toBe(5);
+    });
+
+    it('when a cursor is combined with a filter, then the page holds the matching rows after it', async () => {
+      const task = await createTask();
+      const day = freshWindow();
+      const at = (hours: number) => new Date(day.getTime() + hours * HOUR);
+      const s5 = await insertLog(task.id, at(5), 'SUCCESS');
+      await insertLog(task.id, at(4), 'FAILED');
+      const s3 = await insertLog(task.id, at(3), 'SUCCESS');
+      const s1 = await insertLog(task.id, at(1), 'SUCCESS');
+
+      const first = await getPage(`/api/tasks/${task.id}/logs?status=SUCCESS&limit=1`);
+      expect(ids(first)).toEqual([s5]);
+      expect(first.meta).toMatchObject({ total: 3, totalIsEstimate: false });
+      const next = await getPage(
+        `/api/tasks/${task.id}/logs?status=SUCCESS&limit=5&cursor=${first.meta.nextCursor}`,
+      );
+      expect(ids(next)).toEqual([s3, s1]);
+      expect(next.meta.nextCursor).toBeNull();
+    });
+
+    it('when the last page is exactly full, then its nextCursor is null (no empty page to fetch)', async () => {
+      const task = await createTask();
+      for (let i = 0; i < 4; i++) await insertLog(task.id, new Date(Date.now() - (i + 1) * HOUR));
+      const first = await getPage(`/api/tasks/${task.id}/logs?limit=2`);
+      expect(first.meta.nextCursor).toEqual(expect.any(String));
+      const last = await getPage(
+        `/api/tasks/${task.id}/logs?limit=2&cursor=${first.meta.nextCursor}`,
+      );
+      expect(last.data).toHaveLength(2);
+      expect(last.meta.nextCursor).toBeNull();
+    });
+
+    const b64 = (text: string) => Buffer.from(text).toString('base64url');
+    const UUID0 = '00000000-0000-4000-8000-000000000000';
+    it.each([
+      ['not base64url', 'not%20a%20cursor!'],
+      ['empty', ''],
+      ['base64url of nonsense', b64('hello world')],
+      ['a time that is not a time', b64(`abc_1_${UUID0}`)],
+      ['a day that does not exist', b64(`2025-02-30T00:00:00.000000Z_1_${UUID0}`)],
+      ['an hour that does not exist', b64(`2025-01-01T24:00:00.000000Z_1_${UUID0}`)],
+      ['year 0', b64(`0000-01-01T00:00:00.000000Z_1_${UUID0}`)],
+      ['an id that is not a uuid', b64('2025-01-01T00:00:00.000000Z_1_not-a-uuid')],
+      ['an attempt beyond an int', b64(`2025-01-01T00:00:00.000000Z_99999999999_${UUID0}`)],
+      ['NUL characters', b64(`2025-01-01T00:00:00.000000Z\u0000_1_${UUID0}`)],
+      ['too long', 'A'.repeat(201)],
+    ])('when the cursor is %s, then 400 naming query.cursor', async (_name, cursor) => {
+      for (const path of ['/api/logs', `/api/tasks/${randomUUID()}/logs`]) {
+        const res = await get(`${path}?cursor=${cursor}`);
+        expect(res.status).toBe(400);
+        expect(res.headers['content-type']).toMatch(/problem\+json/);
+        expect((res.body.errors as { path: string }[]).map((e) => e.path)).toContain(
+          'query.cursor',
+        );
+      }
+    });
+    it('when a well-formed cursor points between rows, then the page starts at the next older row', async () => {
+      const task = await createTask();
+      const day = freshWindow();
+      const older = await insertLog(task.id, day);
+      await insertLog(task.id, new Date(day.getTime() + HOUR));
+      const between = new Date(day.getTime() + HOUR / 2).toISOString().replace('Z', '000Z');
+      const page = await getPage(
+        `/api/tasks/${task.id}/logs?cursor=${b64(`${between}_1_${UUID0}`)}`,
+      );
+      expect(ids(page)).toEqual([older]);
+    });
+  });
+
+  describe('totals at scale', () => {
+    const sql = (query: string, params: unknown[] = []) =>
+      t.orm.em.getConnection().execute(query, params);
+
+    async function bulkLogs(taskId: string, count: number, status: LogStatus = 'SUCCESS') {
+      await sql(
+        `insert into task_logs (id, task_id, execution_time, status, attempt, workflow_id, run_id, created_at)
+         select gen_random_uuid(), ?, now() - i * interval '1 second', ?, 1, 'bulk-' || gen_random_uuid(), 'run', now()
+         from generate_series(1, ?) as i`,
+        [taskId, status, count],
+      );
+    }
+
+    it('when more than 10,000 logs match, then total is an estimate flagged totalIsEstimate; at 10,000 or fewer it is an exact count', async () => {
+      const task = await createTask();
+      try {
+        await bulkLogs(task.id, 10_000);
+        const atLimit = await getPage(`/api/tasks/${task.id}/logs?limit=100`);
+        expect(atLimit.meta).toEqual(
+          exact({ page: 1, limit: 100, total: 10_000, totalPages: 100 }),
+        );
+
+        await insertLog(task.id, new Date(Date.now() - 100 * HOUR), 'FAILED');
+        await sql('analyze task_logs');
+        const over = await getPage(`/api/tasks/${task.id}/logs?limit=100`);
+        expect(over.meta.totalIsEstimate).toBe(true);
+        expect(over.meta.total).toBeGreaterThan(10_000);
+        expect(over.meta.totalPages).toBe(Math.ceil(over.meta.total / 100));
+        expect(over.data).toHaveLength(100);
+        expect(await getPage(`/api/logs?taskId=${task.id}&limit=100`)).toEqual(over);
+
+        // A filter that matches few of them is counted exactly.
+        const failed = await getPage(`/api/tasks/${task.id}/logs?status=FAILED`);
+        expect(failed.meta).toEqual(exact({ page: 1, limit: 20, total: 1, totalPages: 1 }));
+
+        // Unfiltered, the table's size comes from its statistics, flagged as an estimate.
+        const all = await getPage('/api/logs?limit=1');
+        expect(all.meta.totalIsEstimate).toBe(true);
+        expect(all.meta.total).toBeGreaterThan(10_000);
+      } finally {
+        await sql('delete from tasks where id = ?', [task.id]);
+        await sql('analyze task_logs');
+      }
     });
   });
 
@@ -304,7 +483,7 @@ describe('logs API on real PostgreSQL', () => {
       const task = await createTask();
       expect(await getPage(`/api/tasks/${task.id}/logs`)).toEqual({
         data: [],
-        meta: { page: 1, limit: 20, total: 0, totalPages: 0 },
+        meta: exact({ page: 1, limit: 20, total: 0, totalPages: 0 }),
       });
       await insertLog(task.id, new Date(), 'SUCCESS');
       expect((await getPage(`/api/tasks/${task.id}/logs?status=FAILED`)).meta.total).toBe(0);
@@ -313,7 +492,7 @@ describe('logs API on real PostgreSQL', () => {
     it('when all logs are filtered by an unknown task id, then an empty page', async () => {
       expect(await getPage(`/api/logs?taskId=${randomUUID()}`)).toEqual({
         data: [],
-        meta: { page: 1, limit: 20, total: 0, totalPages: 0 },
+        meta: exact({ page: 1, limit: 20, total: 0, totalPages: 0 }),
       });
     });
 

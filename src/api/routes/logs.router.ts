@@ -1,6 +1,6 @@
 import { type Request, Router } from 'express';
 import type { ExecutionStatus } from '../../db/entities';
-import type { LogQuery, LogService } from '../../services/log.service';
+import { decodeLogCursor, type LogQuery, type LogService } from '../../services/log.service';
 import { ValidationError } from '../../errors';
 import { pagination } from './tasks.router';
 
@@ -36,6 +36,7 @@ function isCalendarDate(text: string): boolean {
 function logQuery(req: Request): LogQuery {
   return {
     ...pagination(req),
+    cursor: req.query.cursor === undefined ? undefined : decodeLogCursor(String(req.query.cursor)),
     status: req.query.status as ExecutionStatus | undefined,
     from: instant(req, 'from'),
     to: instant(req, 'to'),

@@ -3,6 +3,7 @@ import type { Config } from '../src/config';
 import type { Orm } from '../src/db/orm';
 import type { DeliveryMetrics } from '../src/metrics';
 import { createDiscordActivities } from './discord.activities';
+import { createRetentionActivities } from './retention.activities';
 
 export interface ActivityDeps {
   orm: Orm;
@@ -13,7 +14,10 @@ export interface ActivityDeps {
 
 /** The worker's activities, built from their dependencies (no module-level state). */
 export function createActivities(deps: ActivityDeps) {
-  return { ...createDiscordActivities(deps) };
+  return {
+    ...createDiscordActivities(deps),
+    ...createRetentionActivities({ orm: deps.orm, metrics: deps.metrics?.logPrune }),
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -39,6 +39,10 @@ export interface Config {
    */
   readonly logFormat: LogFormat | undefined;
   readonly redisUrl: string | undefined;
+  /** Logs older than this many days are pruned daily (SPEC §12); 0 keeps every log. */
+  readonly logRetentionDays: number;
+  /** Rows the prune deletes per statement (one short transaction each). */
+  readonly logPruneBatchSize: number;
   /** Requests per minute each API key may make (SPEC §7); 0: no limit. */
   readonly rateLimitPerMinute: number;
   /**
@@ -176,6 +180,8 @@ const schema = Joi.object({
     .allow('')
     .optional(),
   RATE_LIMIT_PER_MINUTE: Joi.number().integer().min(0).default(600),
+  LOG_RETENTION_DAYS: Joi.number().integer().min(0).max(36_500).default(90),
+  LOG_PRUNE_BATCH_SIZE: Joi.number().integer().min(100).max(100_000).default(5_000),
   PUBLIC_API_PATH: Joi.string()
     .pattern(/^(\/[\w.~-]+)+$/)
     .allow('')
@@ -268,6 +274,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: v.LOG_LEVEL,
     logFormat: v.LOG_FORMAT || undefined,
     redisUrl: v.REDIS_URL || undefined,
+    logRetentionDays: v.LOG_RETENTION_DAYS,
+    logPruneBatchSize: v.LOG_PRUNE_BATCH_SIZE,
     rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
     publicApiPath: v.PUBLIC_API_PATH || undefined,
     temporalUiUrl: v.TEMPORAL_UI_URL ? String(v.TEMPORAL_UI_URL).replace(/\/+$/, '') : undefined,

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** How one delivery attempt ended (SPEC §6): one increment per task_logs row. */
 export type AttemptOutcome =
@@ -15,6 +15,23 @@ export interface DeliveryMetrics {
   readonly latency: Histogram<'outcome'>;
   /** discord_webhook_request_duration_seconds{outcome}: the HTTP call of one attempt. */
   readonly requestDuration: Histogram<'outcome'>;
+  /**
+   * The daily log prune's figures. Here because the prune is an activity of the same worker and
+   * the worker hands its activities this one object.
+   */
+  readonly logPrune?: LogPruneMetrics;
+}
+
+/** The log retention's prune (SPEC §12), which runs on a worker once a day. */
+export interface LogPruneMetrics {
+  /** log_prune_deleted_rows_total: log rows deleted for being older than LOG_RETENTION_DAYS. */
+  readonly deletedRows: Counter;
+  /** log_prune_batches_total: DELETE statements (one short transaction each). */
+  readonly batches: Counter;
+  /** log_prune_duration_seconds: how long one prune took, by outcome (completed, failed). */
+  readonly duration: Histogram<'outcome'>;
+  /** log_prune_last_completed_timestamp_seconds: when a prune last finished (alert when stale). */
+  readonly lastCompleted: Gauge;
 }
 
 export interface Metrics {
@@ -82,6 +99,30 @@ export function createMetrics(): Metrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
       registers: [registry],
     }),
+    logPrune: {
+      deletedRows: new Counter({
+        name: 'log_prune_deleted_rows_total',
+        help: 'Execution log rows deleted by the daily prune for being older than LOG_RETENTION_DAYS',
+        registers: [registry],
+      }),
+      batches: new Counter({
+        name: 'log_prune_batches_total',
+        help: 'DELETE batches the log prune ran (each one short transaction)',
+        registers: [registry],
+      }),
+      duration: new Histogram({
+        name: 'log_prune_duration_seconds',
+        help: 'Duration of one log prune, by outcome: completed or failed',
+        labelNames: ['outcome'] as const,
+        buckets: [0.1, 1, 5, 15, 30, 60, 120, 300, 900, 3600],
+        registers: [registry],
+      }),
+      lastCompleted: new Gauge({
+        name: 'log_prune_last_completed_timestamp_seconds',
+        help: 'Unix time at which a log prune last completed on this worker',
+        registers: [registry],
+      }),
+    },
   };
 
   const sources = new Map<string, () => Promise<string>>();

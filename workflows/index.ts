@@ -1,1 +1,2 @@
 export { sendWebhook } from './send-webhook.workflow';
+export { pruneLogs } from './prune-logs.workflow';

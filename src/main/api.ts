@@ -8,6 +8,7 @@ import { createMetrics, type Metrics } from '../metrics';
 import { createServices } from '../services';
 import { createTemporalClient } from '../temporal/client';
 import { reconcileSchedules } from '../temporal/reconcile';
+import { ensurePruneLogsSchedule } from '../temporal/retention';
 
 export interface RunningApi {
   readonly url: string;
@@ -85,10 +86,22 @@ export async function startApi(deps: {
       logger.error({ err: error }, 'schedule reconciliation failed; run npm run reconcile'),
   );
 
+  // The daily log prune's schedule, one per deployment: every API start makes it match its config.
+  const pruneScheduled = ensurePruneLogsSchedule({
+    client: temporal.client,
+    taskQueue: config.temporalTaskQueue,
+    retentionDays: config.logRetentionDays,
+    batchSize: config.logPruneBatchSize,
+    logger,
+  }).catch((error: unknown) =>
+    logger.error({ err: error }, 'could not create the log prune schedule; the next start retries'),
+  );
+
   let closing: Promise<void> | undefined;
   const close = async () => {
     stopReconcile.abort();
     await reconciled;
+    await pruneScheduled;
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);

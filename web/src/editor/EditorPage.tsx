@@ -1,0 +1,383 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { type FormEvent, useMemo, useRef, useState } from 'react';
+import {
+  api,
+  ApiError,
+  call,
+  type CreateTaskRequest,
+  type Task,
+  type UpdateTaskRequest,
+} from '../api/client';
+import { navigate } from '../routes';
+import { Field } from '../ui/Field';
+import { Link } from '../ui/Link';
+import { useNotice } from '../ui/Notice';
+import { ComposerField, type InsertTarget, InsertTargetContext } from './ComposerField';
+import { DiscordPreview } from './DiscordPreview';
+import { EmbedEditor } from './EmbedEditor';
+import {
+  type Draft,
+  draftFromTask,
+  emptyDraft,
+  emptyEmbed,
+  embedText,
+  errorsByPath,
+  LIMITS,
+  payloadOf,
+} from './model';
+import { NextRuns, previewError, useSchedulePreview } from './ScheduleField';
+import { VariableMenu } from './VariableMenu';
+
+/** Every IANA zone this browser knows, for the picker (UTC first). */
+const ZONES: string[] = (() => {
+  const known =
+    typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
+  return ['UTC', ...known.filter((z) => z !== 'UTC')];
+})();
+
+const SAMPLE_TASK_ID = '00000000-0000-4000-8000-000000000000';
+
+/** Create (no id) or edit a task. */
+export function EditorPage({ id }: { id?: string }) {
+  const task = useQuery({
+    queryKey: ['task', id],
+    queryFn: () => call(api.GET('/api/tasks/{id}', { params: { path: { id: id! } } })),
+    enabled: Boolean(id),
+  });
+  if (id && task.isPending) {
+    return (
+      <p className="loading" aria-busy="true">
+        Loading the task…
+      </p>
+    );
+  }
+  if (id && task.isError) {
+    return (
+      <p className="form-error" role="alert">
+        Could not load the task: {task.error.message}
+      </p>
+    );
+  }
+  return <EditorForm task={task.data} />;
+}
+
+function EditorForm({ task }: { task?: Task }) {
+  const [draft, setDraft] = useState<Draft>(() => (task ? draftFromTask(task) : emptyDraft()));
+  const [replacingUrl, setReplacingUrl] = useState(!task);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const insertTarget = useRef<InsertTarget | null>(null);
+  const contentRef = useRef<HTMLTextAreaElement | null>(null);
+  const queryClient = useQueryClient();
+  const notice = useNotice();
+  const set = (patch: Partial<Draft>) => setDraft((d) => ({ ...d, ...patch }));
+
+  const preview = useSchedulePreview(draft.schedule, draft.timezone);
+  const scheduleError = previewError(preview.error, 'schedule') ?? errors.schedule;
+  const timezoneError = previewError(preview.error, 'timezone') ?? errors.timezone;
+
+  const zones = useMemo(
+    () => (ZONES.includes(draft.timezone) ? ZONES : [draft.timezone, ...ZONES]),
+    [draft.timezone],
+  );
+  const embedTotal = draft.embeds.reduce((sum, e) => sum + embedText(e), 0);
+  const sample = {
+    taskId: task?.id ?? SAMPLE_TASK_ID,
+    taskName: draft.name || 'My task',
+    scheduledTime: preview.data?.nextRuns[0] ?? new Date().toISOString(),
+    time: preview.data?.nextRuns[0] ?? new Date().toISOString(),
+  };
+
+  const save = useMutation({
+    mutationFn: async (): Promise<Task> => {
+      const common = {
+        name: draft.name,
+        schedule: draft.schedule,
+        timezone: draft.timezone,
+        maxRetry: draft.maxRetry,
+        payload: payloadOf(draft),
+      };
+      if (!task) {
+        const body: CreateTaskRequest = {
+          ...common,
+          webhookUrl: draft.webhookUrl.trim(),
+          status: draft.startPaused ? 'INACTIVE' : 'ACTIVE',
+        };
+        return call(api.POST('/api/tasks', { body }));
+      }
+      const body: UpdateTaskRequest = {
+        ...common,
+        ...(replacingUrl ? { webhookUrl: draft.webhookUrl.trim() } : {}),
+      };
+      return call(api.PATCH('/api/tasks/{id}', { params: { path: { id: task.id } }, body }));
+    },
+    onSuccess: (saved) => {
+      void queryClient.invalidateQueries();
+      notice(task ? `“${saved.name}” saved.` : `“${saved.name}” created.`);
+      navigate(`/tasks/${saved.id}`);
+    },
+    onError: (error) => {
+      if (error instanceof ApiError && error.errors.length > 0) {
+        setErrors(errorsByPath(error.errors));
+        setFormError('The task was not saved: correct the fields marked below.');
+      } else {
+        setErrors({});
+        setFormError(`The task was not saved: ${error.message}`);
+      }
+      requestAnimationFrame(() => document.getElementById('form-error')?.focus());
+    },
+  });
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    setErrors({});
+    setFormError(null);
+    save.mutate();
+  };
+
+  const shown = new Set([
+    'name',
+    'schedule',
+    'timezone',
+    'webhookUrl',
+    'maxRetry',
+    'payload',
+    'payload.content',
+    'payload.username',
+    'payload.avatar_url',
+    'payload.embeds',
+  ]);
+  const elsewhere = Object.entries(errors).filter(
+    ([path]) => !shown.has(path) && !path.startsWith('payload.embeds.'),
+  );
+
+  return (
+    <InsertTargetContext.Provider value={insertTarget}>
+      <form className="editor" onSubmit={submit} noValidate aria-labelledby="editor-title">
+        <div className="page-head">
+          <h1 id="editor-title">{task ? `Edit “${task.name}”` : 'New task'}</h1>
+          <Link href={task ? `/tasks/${task.id}` : '/tasks'}>Cancel</Link>
+        </div>
+        {formError && (
+          <div id="form-error" className="form-error" role="alert" tabIndex={-1}>
+            <p>{formError}</p>
+            {elsewhere.length > 0 && (
+              <ul>
+                {elsewhere.map(([path, message]) => (
+                  <li key={path}>
+                    <code>{path}</code>: {message}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </div>
+        )}
+
+        <div className="editor-columns">
+          <div className="editor-settings">
+            <h2>Settings</h2>
+            <Field
+              label="Name"
+              error={errors.name}
+              count={{ value: draft.name.length, max: LIMITS.name }}
+            >
+              {(control) => (
+                <input
+                  {...control}
+                  value={draft.name}
+                  required
+                  onChange={(e) => set({ name: e.target.value })}
+                />
+              )}
+            </Field>
+            <Field
+              label="Schedule"
+              error={scheduleError}
+              hint={
+                <>
+                  5-field cron (minute hour day-of-month month day-of-week), a macro such as{' '}
+                  <code>@daily</code>, or <code>@every 15m</code>.
+                </>
+              }
+            >
+              {(control) => (
+                <input
+                  {...control}
+                  value={draft.schedule}
+                  required
+                  spellCheck={false}
+                  autoComplete="off"
+                  onChange={(e) => set({ schedule: e.target.value })}
+                />
+              )}
+            </Field>
+            <section aria-label="Schedule preview" aria-live="polite" className="schedule-preview">
+              {!scheduleError && !timezoneError && (
+                <NextRuns
+                  preview={preview.data}
+                  timezone={draft.timezone}
+                  loading={preview.isFetching}
+                />
+              )}
+            </section>
+            <Field label="Time zone" error={timezoneError}>
+              {(control) => (
+                <select
+                  {...control}
+                  value={draft.timezone}
+                  onChange={(e) => set({ timezone: e.target.value })}
+                >
+                  {zones.map((zone) => (
+                    <option key={zone} value={zone}>
+                      {zone}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+            {task && !replacingUrl ? (
+              <div className="field">
+                <span className="label">Webhook URL</span>
+                <div className="saved-url">
+                  <code>{task.webhookUrl}</code>
+                  <button type="button" onClick={() => setReplacingUrl(true)}>
+                    Replace webhook URL
+                  </button>
+                </div>
+                {errors.webhookUrl && <div className="field-error">{errors.webhookUrl}</div>}
+              </div>
+            ) : (
+              <Field
+                label="Webhook URL"
+                error={errors.webhookUrl}
+                hint={
+                  task
+                    ? 'The saved URL is replaced when you save.'
+                    : 'Discord: channel settings → Integrations → Webhooks → Copy Webhook URL.'
+                }
+              >
+                {(control) => (
+                  <input
+                    {...control}
+                    type="url"
+                    value={draft.webhookUrl}
+                    required
+                    autoComplete="off"
+                    spellCheck={false}
+                    placeholder="https://discord.com/api/webhooks/…"
+                    onChange={(e) => set({ webhookUrl: e.target.value })}
+                  />
+                )}
+              </Field>
+            )}
+            <Field
+              label="Retries after a failed attempt"
+              error={errors.maxRetry}
+              hint="0 to 10; each retry waits longer than the one before."
+            >
+              {(control) => (
+                <input
+                  {...control}
+                  type="number"
+                  min={0}
+                  max={10}
+                  value={draft.maxRetry}
+                  onChange={(e) => set({ maxRetry: e.target.valueAsNumber || 0 })}
+                />
+              )}
+            </Field>
+            {!task && (
+              <label className="check">
+                <input
+                  type="checkbox"
+                  checked={draft.startPaused}
+                  onChange={(e) => set({ startPaused: e.target.checked })}
+                />
+                Create paused
+              </label>
+            )}
+          </div>
+
+          <div className="editor-message">
+            <div className="composer-head">
+              <h2>Message</h2>
+              <VariableMenu
+                target={insertTarget}
+                fallback={() =>
+                  contentRef.current
+                    ? { element: contentRef.current, set: (content) => set({ content }) }
+                    : null
+                }
+              />
+            </div>
+            {errors.payload && <div className="field-error">{errors.payload}</div>}
+            <div ref={(el) => void (contentRef.current = el?.querySelector('textarea') ?? null)}>
+              <ComposerField
+                label="Content"
+                value={draft.content}
+                onChange={(content) => set({ content })}
+                max={LIMITS.content}
+                multiline
+                error={errors['payload.content']}
+                hint="Markdown: **bold**, *italic*, `code`, [links](https://…)."
+              />
+            </div>
+            <div className="grid-2">
+              <ComposerField
+                label="Username"
+                value={draft.username}
+                onChange={(username) => set({ username })}
+                max={LIMITS.username}
+                error={errors['payload.username']}
+                hint="Shown instead of the webhook's name."
+              />
+              <ComposerField
+                label="Avatar URL"
+                type="url"
+                value={draft.avatarUrl}
+                onChange={(avatarUrl) => set({ avatarUrl })}
+                error={errors['payload.avatar_url']}
+              />
+            </div>
+            <p className={embedTotal > LIMITS.embedTotal ? 'count over' : 'count'}>
+              Embeds: {draft.embeds.length}/{LIMITS.embeds}, text {embedTotal}/{LIMITS.embedTotal}{' '}
+              characters
+            </p>
+            {errors['payload.embeds'] && (
+              <div className="field-error">{errors['payload.embeds']}</div>
+            )}
+            {draft.embeds.map((embed, index) => (
+              <EmbedEditor
+                key={index}
+                index={index}
+                embed={embed}
+                errors={errors}
+                onChange={(next) =>
+                  set({ embeds: draft.embeds.map((e, i) => (i === index ? next : e)) })
+                }
+                onRemove={() => set({ embeds: draft.embeds.filter((_, i) => i !== index) })}
+              />
+            ))}
+            <button
+              type="button"
+              disabled={draft.embeds.length >= LIMITS.embeds}
+              onClick={() => set({ embeds: [...draft.embeds, emptyEmbed()] })}
+            >
+              Add embed
+            </button>
+            <h2 className="preview-title">Preview</h2>
+            <p className="muted small">
+              Variables show sample values: the task name, and the next run as the time.
+            </p>
+            <DiscordPreview draft={draft} sample={sample} />
+          </div>
+        </div>
+        <div className="form-actions">
+          <button type="submit" className="primary" disabled={save.isPending}>
+            {save.isPending ? 'Saving…' : task ? 'Save changes' : 'Create task'}
+          </button>
+        </div>
+      </form>
+    </InsertTargetContext.Provider>
+  );
+}

@@ -1,0 +1,204 @@
+import type { DiscordEmbed, DiscordPayload, FieldError, Task } from '../api/client';
+
+/** Discord's limits (SPEC §5), counted as the user types. */
+export const LIMITS = {
+  name: 100,
+  content: 2000,
+  username: 80,
+  embeds: 10,
+  title: 256,
+  description: 4096,
+  fields: 25,
+  fieldName: 256,
+  fieldValue: 1024,
+  footer: 2048,
+  author: 256,
+  embedTotal: 6000,
+} as const;
+
+export interface FieldDraft {
+  name: string;
+  value: string;
+  inline: boolean;
+}
+
+export interface EmbedDraft {
+  title: string;
+  description: string;
+  url: string;
+  /** '#rrggbb', or '' for none. */
+  color: string;
+  timestamp: string;
+  authorName: string;
+  authorUrl: string;
+  authorIcon: string;
+  footerText: string;
+  footerIcon: string;
+  image: string;
+  thumbnail: string;
+  fields: FieldDraft[];
+}
+
+export interface Draft {
+  name: string;
+  schedule: string;
+  timezone: string;
+  /** A new URL; empty when editing and keeping the saved one. */
+  webhookUrl: string;
+  maxRetry: number;
+  startPaused: boolean;
+  content: string;
+  username: string;
+  avatarUrl: string;
+  embeds: EmbedDraft[];
+  /** Payload keys the composer does not edit (tts, allowed_mentions, ...), kept as they were. */
+  extras: Record<string, unknown>;
+}
+
+export const emptyEmbed = (): EmbedDraft => ({
+  title: '',
+  description: '',
+  url: '',
+  color: '#5865f2',
+  timestamp: '',
+  authorName: '',
+  authorUrl: '',
+  authorIcon: '',
+  footerText: '',
+  footerIcon: '',
+  image: '',
+  thumbnail: '',
+  fields: [],
+});
+
+export function emptyDraft(): Draft {
+  return {
+    name: '',
+    schedule: '0 9 * * MON-FRI',
+    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC',
+    webhookUrl: '',
+    maxRetry: 3,
+    startPaused: false,
+    content: '',
+    username: '',
+    avatarUrl: '',
+    embeds: [],
+    extras: {},
+  };
+}
+
+const hex = (color: number | undefined) =>
+  color === undefined ? '' : `#${color.toString(16).padStart(6, '0')}`;
+
+export function draftFromTask(task: Task): Draft {
+  const {
+    content,
+    username,
+    avatar_url: avatarUrl,
+    embeds,
+    ...extras
+  } = task.payload as Record<string, unknown> & {
+    content?: string;
+    username?: string;
+    avatar_url?: string;
+    embeds?: DiscordEmbed[];
+  };
+  return {
+    name: task.name,
+    schedule: task.schedule,
+    timezone: task.timezone,
+    webhookUrl: '',
+    maxRetry: task.maxRetry,
+    startPaused: task.status !== 'ACTIVE',
+    content: content ?? '',
+    username: username ?? '',
+    avatarUrl: avatarUrl ?? '',
+    embeds: (embeds ?? []).map((e) => ({
+      title: e.title ?? '',
+      description: e.description ?? '',
+      url: e.url ?? '',
+      color: hex(e.color),
+      timestamp: e.timestamp ?? '',
+      authorName: e.author?.name ?? '',
+      authorUrl: e.author?.url ?? '',
+      authorIcon: e.author?.icon_url ?? '',
+      footerText: e.footer?.text ?? '',
+      footerIcon: e.footer?.icon_url ?? '',
+      image: e.image?.url ?? '',
+      thumbnail: e.thumbnail?.url ?? '',
+      fields: (e.fields ?? []).map((f) => ({
+        name: f.name,
+        value: f.value,
+        inline: f.inline ?? false,
+      })),
+    })),
+    extras,
+  };
+}
+
+/** Only what the user filled in: Discord rejects empty strings where it expects text. */
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => v !== undefined && v !== ''),
+  ) as T;
+}
+
+export function embedToPayload(e: EmbedDraft): DiscordEmbed {
+  const embed: DiscordEmbed = definedOnly({
+    title: e.title,
+    description: e.description,
+    url: e.url,
+    timestamp: e.timestamp,
+    color: e.color ? parseInt(e.color.slice(1), 16) : undefined,
+  });
+  if (e.authorName || e.authorUrl || e.authorIcon) {
+    embed.author = definedOnly({ name: e.authorName, url: e.authorUrl, icon_url: e.authorIcon });
+  }
+  if (e.footerText || e.footerIcon) {
+    embed.footer = definedOnly({ text: e.footerText, icon_url: e.footerIcon });
+  }
+  if (e.image) embed.image = { url: e.image };
+  if (e.thumbnail) embed.thumbnail = { url: e.thumbnail };
+  if (e.fields.length > 0) embed.fields = e.fields.map((f) => ({ ...f }));
+  return embed;
+}
+
+export function payloadOf(draft: Draft): DiscordPayload {
+  const payload: Record<string, unknown> = {
+    ...draft.extras,
+    ...definedOnly({
+      content: draft.content,
+      username: draft.username,
+      avatar_url: draft.avatarUrl,
+    }),
+  };
+  if (draft.embeds.length > 0) payload.embeds = draft.embeds.map(embedToPayload);
+  return payload as DiscordPayload;
+}
+
+/** Characters Discord counts against the 6000 total of a message's embeds. */
+export function embedText(e: EmbedDraft): number {
+  return (
+    e.title.length +
+    e.description.length +
+    e.authorName.length +
+    e.footerText.length +
+    e.fields.reduce((sum, f) => sum + f.name.length + f.value.length, 0)
+  );
+}
+
+/**
+ * The API's field errors keyed by the composer's own paths: `body.payload.embeds[0].title` and
+ * `body.payload.embeds.0.title` both become `payload.embeds.0.title`.
+ */
+export function errorsByPath(errors: FieldError[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { path, message } of errors) {
+    const key = path
+      .replace(/^body\.?/, '')
+      .replace(/\[(\d+)\]/g, '.$1')
+      .replace(/\["([^"]*)"\]/g, '.$1');
+    out[key] = out[key] ? `${out[key]}; ${message}` : message;
+  }
+  return out;
+}

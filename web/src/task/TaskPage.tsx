@@ -1,0 +1,220 @@
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { describeSchedule } from '../../../src/schedule/describe';
+import { api, call } from '../api/client';
+import { NextRuns, useSchedulePreview } from '../editor/ScheduleField';
+import { navigate } from '../routes';
+import { Pager } from '../tasks/TasksPage';
+import { useTaskActions } from '../tasks/use-task-actions';
+import { ConfirmDialog } from '../ui/ConfirmDialog';
+import { duration, localTime, relativeTime } from '../ui/format';
+import { Link } from '../ui/Link';
+import { StatusBadge } from '../ui/StatusBadge';
+import { type Execution, groupByExecution, temporalUrl } from './deliveries';
+
+const LOGS_PER_PAGE = 100;
+
+export function TaskPage({ id }: { id: string }) {
+  const [confirming, setConfirming] = useState(false);
+  const [page, setPage] = useState(1);
+  const actions = useTaskActions();
+  const task = useQuery({
+    queryKey: ['task', id],
+    queryFn: () => call(api.GET('/api/tasks/{id}', { params: { path: { id } } })),
+    refetchInterval: 5_000,
+  });
+  const logs = useQuery({
+    queryKey: ['task-logs', id, page],
+    queryFn: () =>
+      call(
+        api.GET('/api/tasks/{id}/logs', {
+          params: { path: { id }, query: { page, limit: LOGS_PER_PAGE } },
+        }),
+      ),
+    refetchInterval: 3_000,
+    placeholderData: keepPreviousData,
+  });
+  const config = useQuery({
+    queryKey: ['config'],
+    queryFn: () => call(api.GET('/api/config')),
+    staleTime: Infinity,
+  });
+  const active = task.data?.status === 'ACTIVE';
+  const preview = useSchedulePreview(task.data?.schedule ?? '', task.data?.timezone ?? '');
+
+  if (task.isPending) {
+    return (
+      <p className="loading" aria-busy="true">
+        Loading the task…
+      </p>
+    );
+  }
+  if (task.isError) {
+    return (
+      <div role="alert" className="form-error">
+        <p>Could not load the task: {task.error.message}</p>
+        <Link href="/tasks">Back to the tasks</Link>
+      </div>
+    );
+  }
+  const t = task.data;
+  const executions = groupByExecution(logs.data?.data ?? []);
+  const ui = config.data?.temporalUiUrl;
+
+  return (
+    <section aria-labelledby="task-title">
+      <div className="page-head">
+        <h1 id="task-title">{t.name}</h1>
+        <div className="actions">
+          <button type="button" onClick={() => actions.trigger.mutate(t)}>
+            Run now
+          </button>
+          <button type="button" onClick={() => actions.toggle.mutate(t)}>
+            {active ? 'Pause' : 'Resume'}
+          </button>
+          <Link href={`/tasks/${t.id}/edit`} className="button">
+            Edit
+          </Link>
+          <button type="button" className="danger" onClick={() => setConfirming(true)}>
+            Delete
+          </button>
+        </div>
+      </div>
+
+      <div className="task-overview">
+        <section aria-labelledby="settings-title" className="panel">
+          <h2 id="settings-title">Settings</h2>
+          <dl className="settings">
+            <dt>Status</dt>
+            <dd>
+              <StatusBadge status={t.status} />
+            </dd>
+            <dt>Schedule</dt>
+            <dd>
+              {describeSchedule(t.schedule)} <code>{t.schedule}</code>
+            </dd>
+            <dt>Time zone</dt>
+            <dd>{t.timezone}</dd>
+            <dt>Webhook</dt>
+            <dd>
+              <code className="break">{t.webhookUrl}</code>
+            </dd>
+            <dt>Retries</dt>
+            <dd>{t.maxRetry}</dd>
+            <dt>Last result</dt>
+            <dd>
+              <StatusBadge status={t.lastExecutionStatus} />
+              {t.lastExecutionAt && <> {localTime(t.lastExecutionAt)}</>}
+            </dd>
+          </dl>
+        </section>
+        <section aria-labelledby="next-title" className="panel">
+          <h2 id="next-title">Next runs</h2>
+          {active ? (
+            <NextRuns preview={preview.data} timezone={t.timezone} loading={preview.isFetching} />
+          ) : (
+            <p className="muted">
+              {t.status === 'FAILED'
+                ? 'The task failed and its schedule is paused; resume it to run again.'
+                : 'Paused: nothing runs until it is resumed.'}
+            </p>
+          )}
+        </section>
+      </div>
+
+      <section aria-labelledby="deliveries-title">
+        <h2 id="deliveries-title">Deliveries</h2>
+        {logs.isPending ? (
+          <p className="loading" aria-busy="true">
+            Loading deliveries…
+          </p>
+        ) : logs.isError ? (
+          <p className="form-error" role="alert">
+            Could not load the deliveries: {logs.error.message}
+          </p>
+        ) : executions.length === 0 ? (
+          <p className="empty">No deliveries yet. “Run now” sends one at once.</p>
+        ) : (
+          executions.map((e) => (
+            <ExecutionCard
+              key={e.workflowId}
+              execution={e}
+              temporalLink={ui ? temporalUrl(ui, config.data!.temporalNamespace, e) : undefined}
+            />
+          ))
+        )}
+        {logs.data && logs.data.meta.totalPages > 1 && (
+          <Pager page={page} totalPages={logs.data.meta.totalPages} onPage={setPage} />
+        )}
+      </section>
+
+      <ConfirmDialog
+        open={confirming}
+        title="Delete this task?"
+        message={`“${t.name}” and all its delivery logs will be deleted, and its schedule removed. This cannot be undone.`}
+        confirmLabel="Delete task"
+        onCancel={() => setConfirming(false)}
+        onConfirm={() => {
+          setConfirming(false);
+          actions.remove.mutate(t, { onSuccess: () => navigate('/tasks') });
+        }}
+      />
+    </section>
+  );
+}
+
+function ExecutionCard({
+  execution: e,
+  temporalLink,
+}: {
+  execution: Execution;
+  temporalLink?: string;
+}) {
+  const when = e.scheduledTime
+    ? `Scheduled for ${localTime(e.scheduledTime)}`
+    : `Run by hand, ${localTime(e.attempts[0]!.executionTime)}`;
+  return (
+    <article className="execution" aria-label={`${when}: ${e.outcome.toLowerCase()}`}>
+      <header>
+        <h3>{when}</h3>
+        <StatusBadge status={e.outcome} />
+        <span className="muted small">{relativeTime(e.lastAt)}</span>
+        {temporalLink && (
+          <a href={temporalLink} target="_blank" rel="noreferrer noopener">
+            Open in Temporal UI<span className="visually-hidden"> (new tab)</span>
+          </a>
+        )}
+      </header>
+      <table className="cards attempts">
+        <thead>
+          <tr>
+            <th scope="col">Attempt</th>
+            <th scope="col">Outcome</th>
+            <th scope="col">HTTP status</th>
+            <th scope="col">Duration</th>
+            <th scope="col">Time</th>
+            <th scope="col">Message</th>
+          </tr>
+        </thead>
+        <tbody>
+          {e.attempts.map((a) => (
+            <tr key={a.id}>
+              <td data-label="Attempt">{a.attempt}</td>
+              <td data-label="Outcome">
+                <StatusBadge status={a.status} />
+              </td>
+              <td data-label="HTTP status">{a.httpStatus ?? '—'}</td>
+              <td data-label="Duration">{duration(a.durationMs)}</td>
+              <td data-label="Time">
+                <time dateTime={a.executionTime}>{localTime(a.executionTime, true)}</time>
+              </td>
+              <td data-label="Message" className="message">
+                {a.message ?? '—'}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </article>
+  );
+}

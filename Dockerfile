@@ -29,6 +29,8 @@ COPY workflows workflows
 COPY activities activities
 COPY migrations migrations
 COPY deploy/temporal/dynamicconfig.yaml deploy/temporal/
+# The web console (SPEC §10): Vite builds web/ into web/dist, which the API serves at /.
+COPY web web
 RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
@@ -40,6 +42,7 @@ WORKDIR /app
 # Code and dependencies stay owned by root: the service user can read them, not change them.
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/web/dist ./web/dist
 COPY package.json ./
 # The image's own non-root user (node, uid 1000).
 USER 1000:1000

@@ -1,0 +1,343 @@
+/// <reference lib="dom" />
+// (page.evaluate callbacks run in the browser)
+import { expect, expectAccessible, screenshot, test } from './fixtures';
+
+/** The API's task, as far as these tests read it. */
+interface Task {
+  id: string;
+  name: string;
+  status: 'ACTIVE' | 'INACTIVE' | 'FAILED';
+}
+
+interface SentPayload {
+  content?: string;
+  username?: string;
+  embeds?: {
+    title?: string;
+    description?: string;
+    color?: number;
+    fields?: { name: string; value: string; inline?: boolean }[];
+    footer?: { text: string };
+  }[];
+}
+
+let counter = 0;
+const unique = (what: string) => `${what} ${Date.now().toString(36)}${counter++}`;
+
+test.describe('the web console', () => {
+  test('when a wrong key is entered, then it is refused; the right key opens the tasks; sign-out forgets it', async ({
+    page,
+    services,
+  }) => {
+    await page.goto('/');
+    await expect(page.getByRole('heading', { name: 'Discord Task Scheduler' })).toBeVisible();
+    await expectAccessible(page, 'sign-in');
+    await screenshot(page, 'sign-in');
+
+    await page.getByLabel('API key').fill('wrong-key-0123456789abcdef');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert')).toHaveText(/refused this key/);
+    await expect(page.getByLabel('API key')).toHaveAttribute('aria-invalid', 'true');
+
+    await page.getByLabel('API key').fill(services.product.apiKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('heading', { name: 'Tasks', level: 1 })).toBeVisible();
+    expect(await page.evaluate(() => sessionStorage.getItem('dts.apiKey'))).toBe(
+      services.product.apiKey,
+    );
+    expect(await page.evaluate(() => localStorage.getItem('dts.apiKey'))).toBeNull();
+
+    // A reload keeps the session; signing out forgets the key.
+    await page.reload();
+    await expect(page.getByRole('heading', { name: 'Tasks', level: 1 })).toBeVisible();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect(page.getByLabel('API key')).toBeVisible();
+    expect(await page.evaluate(() => sessionStorage.getItem('dts.apiKey'))).toBeNull();
+  });
+
+  test('when a task with an embed is created through the form, then the preview shows what Discord then receives', async ({
+    signedIn: page,
+    services,
+  }) => {
+    const name = unique('Stand-up');
+    const webhookId = `${Date.now()}1`;
+    await page.getByRole('link', { name: 'New task' }).click();
+    await expect(page.getByRole('heading', { name: 'New task' })).toBeVisible();
+
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Schedule', { exact: true }).fill('30 9 * * MON-FRI');
+    await page.getByLabel('Time zone').selectOption('Europe/Paris');
+    await expect(page.getByText('At 09:30, Monday through Friday')).toBeVisible();
+    const nextRuns = page.getByRole('list', { name: 'Next runs' }).getByRole('listitem');
+    await expect(nextRuns).toHaveCount(5);
+    await expect(nextRuns.first()).toContainText(/09:30/);
+
+    await page.getByLabel('Webhook URL').fill(services.discord.webhookUrl(webhookId));
+    await page.getByLabel('Content', { exact: true }).fill('Hello **team**, this is ');
+    // A variable from the menu goes where the caret is.
+    await page.getByRole('button', { name: 'Insert variable' }).click();
+    await page.getByRole('button', { name: /Task name/ }).click();
+    await expect(page.getByLabel('Content', { exact: true })).toHaveValue(
+      'Hello **team**, this is {{task.name}}',
+    );
+    await expect(page.getByText('37/2000')).toBeVisible();
+    await page.getByLabel('Username').fill('Stand-up Bot');
+
+    await page.getByRole('button', { name: 'Add embed' }).click();
+    await page.getByLabel('Embed 1 title').fill('{{task.name}} report');
+    await page.getByLabel('Embed 1 description').fill('All *systems* go, see `status`');
+    await page.getByLabel('Embed 1 colour').fill('#57f287');
+    await page.getByRole('button', { name: 'Add field to embed 1' }).click();
+    await page.getByLabel('Field 1 name').fill('Owner');
+    await page.getByLabel('Field 1 value').fill('Ops');
+    await page.getByLabel('Embed 1 footer', { exact: true }).fill('Sent by the scheduler');
+
+    const preview = page.getByRole('region', { name: 'Discord preview' });
+    await expect(preview).toContainText(`Hello team, this is ${name}`);
+    await expect(preview.getByRole('article')).toContainText(`${name} report`);
+    await expect(preview.locator('strong')).toHaveText('team');
+    await expect(preview.locator('.dc-description em')).toHaveText('systems');
+    const shown = {
+      content: await preview.locator('.dc-content').innerText(),
+      username: await preview.locator('.dc-username').innerText(),
+      title: await preview.locator('.dc-title').innerText(),
+      description: await preview.locator('.dc-description').innerText(),
+      field: await preview.locator('.dc-field').innerText(),
+      footer: await preview.locator('.dc-footer').innerText(),
+      color: await preview
+        .getByRole('article')
+        .evaluate((el) => getComputedStyle(el).borderLeftColor),
+    };
+    await expectAccessible(page, 'editor');
+    await screenshot(page, 'editor', true);
+
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await expect(page.getByRole('heading', { name, level: 1 })).toBeVisible();
+    await page.getByRole('button', { name: 'Run now' }).click();
+    const [request] = await services.discord.waitForRequests(1, { webhookId, timeoutMs: 30_000 });
+    const sent = request!.body as SentPayload;
+
+    // What Discord received is what the preview showed, markdown and variables rendered.
+    expect(sent.content).toBe(`Hello **team**, this is ${name}`);
+    expect(shown.content).toBe(sent.content!.replace(/\*\*/g, ''));
+    expect(shown.username).toBe(sent.username);
+    const embed = sent.embeds![0]!;
+    expect(shown.title).toBe(embed.title);
+    expect(embed.title).toBe(`${name} report`);
+    expect(shown.description).toBe(embed.description!.replace(/[*`]/g, ''));
+    expect(embed.color).toBe(0x57f287);
+    expect(shown.color).toBe('rgb(87, 242, 135)');
+    expect(embed.fields).toEqual([{ name: 'Owner', value: 'Ops', inline: false }]);
+    expect(shown.field).toBe('Owner\nOps');
+    expect(shown.footer).toBe(embed.footer!.text);
+
+    const deliveries = page.getByRole('region', { name: 'Deliveries' });
+    await expect(deliveries.getByRole('article')).toHaveCount(1);
+    await expect(deliveries.getByRole('cell', { name: 'Delivered', exact: true })).toBeVisible();
+  });
+
+  test('when the schedule or the content is invalid, then the errors show at their fields', async ({
+    signedIn: page,
+    services,
+  }) => {
+    await page.getByRole('link', { name: 'New task' }).click();
+    const schedule = page.getByLabel('Schedule', { exact: true });
+    await schedule.fill('61 * * * *');
+    await expect(schedule).toHaveAttribute('aria-invalid', 'true');
+    await expect(schedule).toHaveAccessibleDescription(/minute 61 is out of range 0-59/);
+
+    await schedule.fill('*/5 * * * *');
+    await expect(schedule).not.toHaveAttribute('aria-invalid');
+    await page.getByLabel('Name', { exact: true }).fill(unique('Too long'));
+    await page.getByLabel('Webhook URL').fill(services.discord.webhookUrl());
+    const content = page.getByLabel('Content', { exact: true });
+    await content.fill('x'.repeat(2001));
+    await expect(page.getByText('2001/2000')).toBeVisible();
+    await page.getByRole('button', { name: 'Create task' }).click();
+
+    await expect(page.getByRole('alert')).toContainText('correct the fields marked below');
+    await expect(content).toHaveAttribute('aria-invalid', 'true');
+    await expect(content).toHaveAccessibleDescription(/2000 characters/);
+    await screenshot(page, 'editor-errors');
+
+    // An invalid schedule the API refuses on submit shows at the schedule too.
+    await content.fill('Fine now');
+    await schedule.fill('@reboot');
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await expect(schedule).toHaveAccessibleDescription(/@reboot|not supported|supported/);
+    await expect(page.getByRole('heading', { name: 'New task' })).toBeVisible();
+  });
+
+  test('when run now, pause, resume and delete are used in the table, then each does what it says', async ({
+    signedIn: page,
+    services,
+  }) => {
+    const name = unique('Table actions');
+    const webhookId = `${Date.now()}2`;
+    await services.api<Task>('POST', '/api/tasks', {
+      name,
+      schedule: '0 0 1 1 *',
+      webhookUrl: services.discord.webhookUrl(webhookId),
+      payload: { content: 'From the table' },
+    });
+    await page.getByLabel('Search by name').fill(name);
+    const row = page.getByRole('row', { name: new RegExp(name) });
+    await expect(row).toHaveCount(1);
+    await expect(row.getByRole('cell', { name: 'Active' })).toBeVisible();
+    await expect(row).toContainText('At 00:00, on day 1 of the month, only in January');
+
+    await row.getByRole('button', { name: `Run ${name} now` }).click();
+    await expect(page.getByRole('status')).toContainText(`Delivery of “${name}” started.`);
+    await services.discord.waitForRequests(1, { webhookId, timeoutMs: 30_000 });
+
+    await row.getByRole('button', { name: `Pause ${name}` }).click();
+    await expect(row.getByRole('cell', { name: 'Paused' })).toBeVisible();
+    await row.getByRole('button', { name: `Resume ${name}` }).click();
+    await expect(row.getByRole('cell', { name: 'Active' })).toBeVisible();
+
+    await row.getByRole('button', { name: `Delete ${name}` }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete this task?' });
+    await expect(dialog).toBeVisible();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect(row).toHaveCount(1);
+    await row.getByRole('button', { name: `Delete ${name}` }).click();
+    await dialog.getByRole('button', { name: 'Delete task' }).click();
+    await expect(row).toHaveCount(0);
+    await expect(page.getByText('No task matches these filters.')).toBeVisible();
+    const left = await services.api<{ data: Task[] }>(
+      'GET',
+      `/api/tasks?search=${encodeURIComponent(name)}`,
+    );
+    expect(left.data).toEqual([]);
+  });
+
+  test('when a webhook answers 500, then the task page shows each attempt of the delivery', async ({
+    signedIn: page,
+    services,
+  }) => {
+    const name = unique('Failing webhook');
+    const webhookId = `${Date.now()}3`;
+    services.discord.setBehavior(webhookId, { kind: 'server-error' });
+    const task = await services.api<Task>('POST', '/api/tasks', {
+      name,
+      schedule: '@daily',
+      webhookUrl: services.discord.webhookUrl(webhookId),
+      payload: { content: 'This will fail' },
+      maxRetry: 2,
+    });
+    await page.goto(`/tasks/${task.id}`);
+    await expect(page.getByRole('heading', { name, level: 1 })).toBeVisible();
+    await page.getByRole('button', { name: 'Run now' }).click();
+
+    const execution = page.getByRole('region', { name: 'Deliveries' }).getByRole('article');
+    await expect(execution).toHaveCount(1);
+    const attempts = execution.getByRole('row').filter({ has: page.getByRole('cell') });
+    await expect(attempts).toHaveCount(3, { timeout: 45_000 });
+    for (const [i, outcome] of ['Retrying', 'Retrying', 'Failed'].entries()) {
+      const cells = attempts.nth(i).getByRole('cell');
+      await expect(cells.nth(0)).toHaveText(String(i + 1));
+      await expect(cells.nth(1)).toHaveText(outcome);
+      await expect(cells.nth(2)).toHaveText('500');
+      await expect(cells.nth(3)).toHaveText(/\d+ ms|\d+\.\d+ s/);
+      await expect(cells.nth(5)).toContainText('500');
+    }
+    await expect(execution.getByRole('link', { name: /Open in Temporal UI/ })).toHaveAttribute(
+      'href',
+      new RegExp(
+        `^http://127\\.0\\.0\\.1:${services.product.ports.ui}/namespaces/default/workflows/task-${task.id}`,
+      ),
+    );
+    await expect(page.locator('.settings')).toContainText('Failed');
+    const detail = await services.api<Task>('GET', `/api/tasks/${task.id}`);
+    expect(detail.status).toBe('FAILED');
+    await expectAccessible(page, 'task');
+    await screenshot(page, 'task', true);
+  });
+
+  test('when the tasks, logs and dashboard are opened, on a wide screen and at 360 px, then they show the data and pass axe', async ({
+    signedIn: page,
+  }) => {
+    await expect(page.getByRole('table')).toBeVisible();
+    await expectAccessible(page, 'tasks');
+    await screenshot(page, 'tasks');
+
+    await page.getByRole('link', { name: 'Logs' }).click();
+    await expect(page.getByRole('heading', { name: 'Logs', level: 1 })).toBeVisible();
+    await expect(page.getByRole('table')).toBeVisible();
+    await page.getByLabel('Outcome').selectOption('FAILED');
+    await expect(page.getByRole('table').getByRole('row')).not.toHaveCount(0);
+    for (const cell of await page.getByRole('cell', { name: /Delivered|Retrying/ }).all()) {
+      await expect(cell).toBeHidden();
+    }
+    await page.getByLabel('Outcome').selectOption('');
+    await expectAccessible(page, 'logs');
+    await screenshot(page, 'logs');
+
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await expect(page.getByRole('heading', { name: 'Dashboard', level: 1 })).toBeVisible();
+    await expect(
+      page.getByRole('img', { name: /Attempts per hour over the last 24 hours/ }),
+    ).toBeVisible();
+    await expect(page.getByText('Success rate')).toBeVisible();
+    await expectAccessible(page, 'dashboard');
+    await screenshot(page, 'dashboard');
+
+    await page.setViewportSize({ width: 360, height: 780 });
+    for (const [link, heading] of [
+      ['Tasks', 'Tasks'],
+      ['Logs', 'Logs'],
+      ['Dashboard', 'Dashboard'],
+    ] as const) {
+      await page
+        .getByRole('navigation', { name: 'Main' })
+        .getByRole('link', { name: link })
+        .click();
+      await expect(page.getByRole('heading', { name: heading, level: 1 })).toBeVisible();
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
+      expect(overflow, `${link} at 360 px scrolls sideways`).toBeLessThanOrEqual(0);
+      await expectAccessible(page, `${link} at 360 px`);
+    }
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Tasks' })
+      .click();
+    await expect(page.getByRole('table')).toBeVisible();
+    await screenshot(page, 'tasks-360px');
+    await page.getByRole('link', { name: 'New task' }).click();
+    await expect(page.getByLabel('Content', { exact: true })).toBeVisible();
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
+    expect(overflow, 'the editor at 360 px scrolls sideways').toBeLessThanOrEqual(0);
+    await expectAccessible(page, 'editor at 360 px');
+  });
+
+  test('when the console is used by keyboard only, then a task can be found and opened', async ({
+    signedIn: page,
+    services,
+  }) => {
+    const name = unique('Keyboard');
+    await services.api('POST', '/api/tasks', {
+      name,
+      schedule: '@hourly',
+      webhookUrl: services.discord.webhookUrl(),
+      payload: { content: 'By keyboard' },
+    });
+    await page.keyboard.press('Tab');
+    await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Search by name').focus();
+    await page.keyboard.type(name);
+    const link = page.getByRole('link', { name, exact: true });
+    await expect(link).toBeVisible();
+    await link.focus();
+    await page.keyboard.press('Enter');
+    await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
+    // Run now is reachable by Tab and works with Enter.
+    await page.getByRole('button', { name: 'Run now' }).focus();
+    await page.keyboard.press('Enter');
+    await expect(page.getByRole('status')).toContainText(`Delivery of “${name}” started.`);
+  });
+});

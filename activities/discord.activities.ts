@@ -51,8 +51,44 @@ class DatabaseUnavailable extends Error {
   }
 }
 
+/** What a delivery reads of its task. */
+type DeliveryTask = Pick<
+  ITask,
+  'id' | 'name' | 'schedule' | 'timezone' | 'webhookUrl' | 'payload' | 'status'
+>;
+
+interface TaskRow {
+  id: string;
+  name: string;
+  schedule: string;
+  timezone: string;
+  webhook_url: string;
+  payload: ITask['payload'];
+  status: ITask['status'];
+}
+
+function toDeliveryTask(row: TaskRow): DeliveryTask {
+  return {
+    id: row.id,
+    name: row.name,
+    schedule: row.schedule,
+    timezone: row.timezone,
+    webhookUrl: row.webhook_url,
+    payload: row.payload,
+    status: row.status,
+  };
+}
+
+/** A row an earlier run of this attempt wrote (see deliverWebhook). */
+interface EarlierAttempt {
+  attempt: number;
+  status: ExecutionStatus;
+  http_status: number | null;
+  message: string | null;
+}
+
 interface Attempt {
-  task: ITask;
+  task: DeliveryTask;
   workflowId: string;
   runId: string;
   attempt: number;
@@ -140,15 +176,20 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
 
   /** Writes an attempt's row (and, for a SUCCESS, the task's last execution); idempotent. */
   async function insertRow(row: PendingAttemptRow): Promise<void> {
-    const em = orm.em.fork();
     // (workflow_id, attempt) is unique: a re-run of an attempt that already wrote its row is a
-    // no-op; a task deleted meanwhile takes no row (rather than a foreign-key error).
-    await em.getConnection().execute(
-      `insert into task_logs (id, task_id, execution_time, status, retry_count, message, attempt,
-         http_status, duration_ms, scheduled_time, workflow_id, run_id, created_at)
+    // no-op; a task deleted meanwhile takes no row (rather than a foreign-key error). A SUCCESS
+    // also sets the task's last execution, in the same statement (one round trip).
+    const insert = `insert into task_logs (id, task_id, execution_time, status, retry_count,
+         message, attempt, http_status, duration_ms, scheduled_time, workflow_id, run_id, created_at)
        select gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
        where exists (select 1 from tasks where id = ?)
-       on conflict (workflow_id, attempt) do nothing`,
+       on conflict (workflow_id, attempt) do nothing`;
+    const success = row.status === 'SUCCESS';
+    await orm.em.fork().getConnection().execute(
+      success
+        ? `with inserted as (${insert})
+           update tasks set last_execution_at = ?, last_execution_status = 'SUCCESS' where id = ?`
+        : insert,
       [
         row.taskId,
         new Date(row.executionTime),
@@ -163,15 +204,9 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         row.runId,
         new Date(row.createdAt),
         row.taskId,
+        ...(success ? [new Date(row.executionTime), row.taskId] : []),
       ],
     );
-    if (row.status === 'SUCCESS') {
-      await em.nativeUpdate(
-        Task,
-        { id: row.taskId },
-        { lastExecutionAt: new Date(row.executionTime), lastExecutionStatus: 'SUCCESS' },
-      );
-    }
   }
 
   /**
@@ -223,7 +258,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
    * so no call to Temporal is needed; a schedule that cannot be computed counts as not superseded
    * (the run is delivered).
    */
-  function laterRunDue(task: ITask, scheduledTime: Date, now: Date): Date | null {
+  function laterRunDue(task: DeliveryTask, scheduledTime: Date, now: Date): Date | null {
     try {
       const next = compileFireTimes(toScheduleSpec(task.schedule, task.timezone)).next(
         scheduledTime,
@@ -310,34 +345,25 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       const number = (input.attemptOffset ?? 0) + info.attempt;
       const scheduledTime = input.scheduledTime ? new Date(input.scheduledTime) : null;
 
-      let task: ITask | null;
-      let earlier: {
-        attempt: number;
-        status: ExecutionStatus;
-        http_status: number | null;
-        message: string | null;
-      }[];
+      let task: DeliveryTask | undefined;
+      let earlier: EarlierAttempt[];
       try {
-        [task, earlier] = await database(() => {
-          const em = orm.em.fork();
-          return Promise.all([
-            em.findOne(Task, { id: input.taskId }),
-            // An earlier attempt may have posted and logged, then lost its completion: a SUCCESS
-            // means nothing is posted again; this attempt's own row means it already ran.
-            em.getConnection().execute<
-              {
-                attempt: number;
-                status: ExecutionStatus;
-                http_status: number | null;
-                message: string | null;
-              }[]
-            >(
-              `select attempt, status, http_status, message from task_logs
-                  where workflow_id = ? and (status = 'SUCCESS' or attempt = ?)`,
-              [workflowId, number],
-            ),
-          ]);
-        });
+        // One round trip: the task and, from an earlier run of this attempt (posted and logged,
+        // then its completion lost), a SUCCESS, which means nothing is posted again, or this
+        // attempt's own row, which means it already ran.
+        const rows = await database(() =>
+          orm.em.fork().getConnection().execute<(TaskRow & { earlier: EarlierAttempt[] })[]>(
+            `select t.id, t.name, t.schedule, t.timezone, t.webhook_url, t.payload, t.status,
+                coalesce((select json_agg(json_build_object('attempt', l.attempt,
+                    'status', l.status, 'http_status', l.http_status, 'message', l.message))
+                  from task_logs l
+                  where l.workflow_id = ? and (l.status = 'SUCCESS' or l.attempt = ?)), '[]') as earlier
+              from tasks t where t.id = ?`,
+            [workflowId, number, input.taskId],
+          ),
+        );
+        task = rows[0] && toDeliveryTask(rows[0]);
+        earlier = rows[0]?.earlier ?? [];
       } catch (error) {
         throw outage(error, { attemptsMade: number - 1 });
       }

@@ -10,7 +10,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+} from '@temporalio/worker';
 import { forEachLimited } from '../src/concurrency';
 
 const WORKFLOW_SOURCE = `
@@ -63,6 +69,12 @@ export async function startBareTemporal(
       resolve: { ...config.resolve, modules: [path.resolve(__dirname, '../node_modules')] },
     }),
   });
+  try {
+    // The SDK's INFO lines (worker state) would interleave with the bench's table.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Installed already (by the caller): its logger stays.
+  }
   const taskQueue = `bare-${randomBytes(4).toString('hex')}`;
   const ranAt: number[] = [];
   const nativeConnection = await NativeConnection.connect({ address });

@@ -6,8 +6,9 @@
  * process from the sources, and a mock Discord that answers 200 at once; seeds data; runs the
  * scenarios; prints a table; writes bench/results/latest.json; stops and removes everything.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +30,13 @@ import { cpuMs, peakRssMiB } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
+/**
+ * `--from-sources`: run the API and worker from the TypeScript sources under tsx instead of the
+ * build that production runs (`npm run build`, then `node dist/src/main/start.js`). The build is
+ * what memory is measured on: tsx adds its loader's thread, and a worker without the prebuilt
+ * workflow bundle runs webpack at start.
+ */
+const FROM_SOURCES = process.argv.includes('--from-sources');
 /** `--profile`: the API and worker write V8 CPU profiles to bench/results/profiles/. */
 const PROFILE = process.argv.includes('--profile');
 /** `--only reads,deliveries`: run just these scenarios (creates, reads, deliveries, due, bulk). */
@@ -125,6 +133,11 @@ async function main(): Promise<void> {
       // RATE_LIMIT_PER_MINUTE=0 in the bench's environment measures without it.
       RATE_LIMIT_PER_MINUTE: process.env.RATE_LIMIT_PER_MINUTE ?? '1000000000',
     };
+    if (!FROM_SOURCES) {
+      log('npm run build (the API and worker run the build, as in production)');
+      const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+      if (built.status !== 0) throw new Error(`npm run build failed (exit ${built.status})`);
+    }
     const api = await startRole('api', env, cleanups);
     const worker = await startRole('worker', env, cleanups);
     const base = `http://127.0.0.1:${port}`;
@@ -343,6 +356,13 @@ async function main(): Promise<void> {
     const runDeliveries = async () => {
       const triggered = taskIds.slice(0, SIZES.deliveries);
       const before = await countManualLogs(orm);
+      // CPU per delivery of each process: unlike the rate, it hardly depends on what else runs.
+      const cpu = () => ({
+        temporal: temporalPid === undefined ? NaN : cpuMs(temporalPid),
+        worker: cpuMs(worker.pid!),
+        api: cpuMs(api.pid!),
+      });
+      const cpuBefore = cpu();
       const t0 = Date.now();
       const workflowIds: string[] = [];
       await forEachLimited(triggered, 16, async (id) => {
@@ -362,8 +382,14 @@ async function main(): Promise<void> {
       const attempts = (await countManualLogs(orm)) - before;
       // The workflows' last steps finish after their log rows: let the server go quiet.
       await settleTemporal('the bare workflows');
+      const cpuAfter = cpu();
       // As many bare one-activity workflows on this server, right after.
+      const bareTemporalBefore = temporalPid === undefined ? NaN : cpuMs(temporalPid);
       const bareRun = await bare!.workflows(SIZES.deliveries);
+      const bareTemporalMs =
+        (temporalPid === undefined ? NaN : cpuMs(temporalPid)) - bareTemporalBefore;
+      const perDelivery = (key: 'temporal' | 'worker' | 'api') =>
+        round((cpuAfter[key] - cpuBefore[key]) / SIZES.deliveries, 2);
       const perSecond = SIZES.deliveries / drainSeconds;
       rows.push({
         scenario: `${SIZES.deliveries} triggered deliveries, one worker`,
@@ -372,7 +398,11 @@ async function main(): Promise<void> {
           drain_s: round(drainSeconds, 2),
           attempts,
           drained: drained ? 'yes' : 'timed out',
+          temporal_cpu_ms_per_delivery: perDelivery('temporal'),
+          worker_cpu_ms_per_delivery: perDelivery('worker'),
+          api_cpu_ms_per_trigger: perDelivery('api'),
           baseline_workflows_per_s: round(bareRun.perSecond),
+          baseline_temporal_cpu_ms_per_workflow: round(bareTemporalMs / SIZES.deliveries, 2),
           ratio: round(perSecond / bareRun.perSecond, 2),
         },
         target: '>= 1.5x the bare one-activity workflows/s, attempts = deliveries',
@@ -482,7 +512,7 @@ async function startRole(
     : [];
   const child: ChildProcess = spawn(
     process.execPath,
-    [...profile, '--import', 'tsx', 'src/main/start.ts'],
+    [...profile, ...(FROM_SOURCES ? ['--import', 'tsx', 'src/main/start.ts'] : startProdArgs())],
     {
       cwd: ROOT,
       env: { ...env, ROLE: role },
@@ -496,6 +526,18 @@ async function startRole(
     await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
   });
   return child;
+}
+
+/** The node arguments of `npm run start:prod`, so that the bench runs what production runs. */
+function startProdArgs(): string[] {
+  const script = (
+    JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    }
+  ).scripts['start:prod'];
+  const [command, ...args] = script?.split(/\s+/) ?? [];
+  if (command !== 'node') throw new Error(`start:prod is not a plain node command: ${script}`);
+  return args;
 }
 
 async function waitForHealth(base: string): Promise<void> {
@@ -659,7 +701,13 @@ async function report(totalSeconds: number): Promise<void> {
   log(`wrote bench/results/${file}`);
 }
 
-main().then(
+// `--only scale` (issue 14): ten million logs, with its own services and seed (bench/scale.ts).
+const scale = () =>
+  import('./scale.js').then((bench) =>
+    bench.runScaleBench({ quick: QUICK, fromSources: process.argv.includes('--from-sources') }),
+  );
+
+(ONLY?.has('scale') ? scale() : main()).then(
   () => process.exit(0),
   (error: unknown) => {
     console.error(error);

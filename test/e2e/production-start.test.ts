@@ -155,6 +155,20 @@ describe('the production start path, from a build (what the image runs)', () => 
       expect(await healthcheck(workerEnv)).toBe(0);
     });
 
+    it('then the API serves the web console that the build made, with its hashed script', async () => {
+      const page = await fetch(`${base}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('cache-control')).toBe('no-cache');
+      const html = await page.text();
+      const script = /<script type="module" crossorigin src="(\/assets\/[^"]+\.js)"/.exec(
+        html,
+      )?.[1];
+      expect(script).toBeDefined();
+      const asset = await fetch(`${base}${script}`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get('cache-control')).toContain('immutable');
+    });
+
     it('then a task is delivered through them, and the worker’s /metrics counts it next to the Temporal SDK’s metrics', async () => {
       const webhookId = `${Date.now()}`;
       const created = await call('/api/tasks', {

@@ -168,6 +168,30 @@ test.describe('the web console', () => {
     await expect(page.getByRole('heading', { name: 'New task' })).toBeVisible();
   });
 
+  test('when a task is edited, then the saved webhook stays masked unless replaced, and the changes are saved', async ({
+    signedIn: page,
+    services,
+  }) => {
+    const name = unique('Edit me');
+    const task = await services.api<Task>('POST', '/api/tasks', {
+      name,
+      schedule: '@daily',
+      webhookUrl: services.discord.webhookUrl(),
+      payload: { content: 'Before', embeds: [{ title: 'Kept', color: 255 }] },
+    });
+    await page.goto(`/tasks/${task.id}/edit`);
+    await expect(page.getByRole('heading', { name: `Edit “${name}”` })).toBeVisible();
+    await expect(page.getByText(/\/webhooks\/\d+\/\*\*\*\*/)).toBeVisible();
+    await expect(page.getByLabel('Webhook URL')).toHaveCount(0);
+    await expect(page.getByLabel('Embed 1 title')).toHaveValue('Kept');
+    await page.getByLabel('Name', { exact: true }).fill(`${name} (renamed)`);
+    await page.getByLabel('Content', { exact: true }).fill('After');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect(page.getByRole('heading', { name: `${name} (renamed)`, level: 1 })).toBeVisible();
+    const saved = await services.api<Task & { payload: unknown }>('GET', `/api/tasks/${task.id}`);
+    expect(saved.payload).toEqual({ content: 'After', embeds: [{ title: 'Kept', color: 255 }] });
+  });
+
   test('when run now, pause, resume and delete are used in the table, then each does what it says', async ({
     signedIn: page,
     services,

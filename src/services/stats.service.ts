@@ -52,15 +52,25 @@ const EXECUTION_COUNTS = `
   select ${byStatus('attempts')},
          (select row_to_json(h) from (select ${byStatus('attempts')}
             from log_counts_hourly where hour >= ?) h) as whole_hours,
-         (select row_to_json(p) from (select ${byStatus('1')}
-            from task_logs where execution_time >= ? and execution_time < ?) p) as first_hour
+         (select row_to_json(p) from (select ${partialHour('SUCCESS')} as success,
+            ${partialHour('FAILED')} as failed, ${partialHour('RETRYING')} as retrying) p) as first_hour
   from log_counts_total`;
 
+/** One status's logs in [?, ?): an index-only range of the (status, execution_time …) index. */
+function partialHour(status: string): string {
+  return `(select count(*) from task_logs
+            where status = '${status}' and execution_time >= ? and execution_time < ?)`;
+}
+
+/** The hours' counters, summed over shards, then every hour of the range, zeros included. */
 const TIMESERIES = `
-  select ${isoTimestamp('h.hour')} as hour, ${byStatus('c.attempts')}
+  select ${isoTimestamp('h.hour')} as hour,
+         coalesce(c.success, 0) as success, coalesce(c.failed, 0) as failed,
+         coalesce(c.retrying, 0) as retrying
   from generate_series(?::timestamptz, ?::timestamptz, interval '1 hour') as h(hour)
-  left join log_counts_hourly c on c.hour = h.hour
-  group by h.hour
+  left join (select hour, ${byStatus('attempts')}
+             from log_counts_hourly where hour >= ? and hour <= ? group by hour) c
+    on c.hour = h.hour
   order by h.hour`;
 
 /** PostgreSQL's count() and sum() are bigint/numeric, which the driver returns as strings. */
@@ -78,7 +88,10 @@ export function createStatsService(deps: { orm: Orm; now?: () => Date }) {
       const firstWholeHour = new Date(startOfHour(since).getTime() + HOUR_MS);
       const [taskRows, logRows] = await Promise.all([
         connection.execute<CountRow[]>(TASK_COUNTS),
-        connection.execute<CountRow[]>(EXECUTION_COUNTS, [firstWholeHour, since, firstWholeHour]),
+        connection.execute<CountRow[]>(EXECUTION_COUNTS, [
+          firstWholeHour,
+          ...[since, firstWholeHour, since, firstWholeHour, since, firstWholeHour],
+        ]),
       ]);
       const tasks = counter(taskRows[0]);
       const logs = counter(logRows[0]);
@@ -120,7 +133,9 @@ export function createStatsService(deps: { orm: Orm; now?: () => Date }) {
       }
       const last = startOfHour(now());
       const first = new Date(last.getTime() - (hours - 1) * HOUR_MS);
-      const rows = await orm.em.getConnection().execute<CountRow[]>(TIMESERIES, [first, last]);
+      const rows = await orm.em
+        .getConnection()
+        .execute<CountRow[]>(TIMESERIES, [first, last, first, last]);
       return rows.map((row) => {
         const count = counter(row);
         return {

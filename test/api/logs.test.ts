@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { EXACT_TOTAL_LIMIT } from '../../src/services/log.service';
 import { createTestApp, TEST_API_KEY, type TestApp } from '../helpers/app';
 
 type LogStatus = 'SUCCESS' | 'FAILED' | 'RETRYING';
@@ -366,20 +367,20 @@ describe('logs API on real PostgreSQL', () => {
       );
     }
 
-    it('when more than 10,000 logs match, then total is an estimate flagged totalIsEstimate; at 10,000 or fewer it is an exact count', async () => {
+    it('when more than 1,000 logs match, then total is an estimate flagged totalIsEstimate; at 1,000 or fewer it is an exact count', async () => {
       const task = await createTask();
       try {
-        await bulkLogs(task.id, 10_000);
+        await bulkLogs(task.id, EXACT_TOTAL_LIMIT);
         const atLimit = await getPage(`/api/tasks/${task.id}/logs?limit=100`);
         expect(atLimit.meta).toEqual(
-          exact({ page: 1, limit: 100, total: 10_000, totalPages: 100 }),
+          exact({ page: 1, limit: 100, total: EXACT_TOTAL_LIMIT, totalPages: 10 }),
         );
 
         await insertLog(task.id, new Date(Date.now() - 100 * HOUR), 'FAILED');
         await sql('analyze task_logs');
         const over = await getPage(`/api/tasks/${task.id}/logs?limit=100`);
         expect(over.meta.totalIsEstimate).toBe(true);
-        expect(over.meta.total).toBeGreaterThan(10_000);
+        expect(over.meta.total).toBeGreaterThan(EXACT_TOTAL_LIMIT);
         expect(over.meta.totalPages).toBe(Math.ceil(over.meta.total / 100));
         expect(over.data).toHaveLength(100);
         expect(await getPage(`/api/logs?taskId=${task.id}&limit=100`)).toEqual(over);
@@ -391,7 +392,7 @@ describe('logs API on real PostgreSQL', () => {
         // Unfiltered, the table's size comes from its statistics, flagged as an estimate.
         const all = await getPage('/api/logs?limit=1');
         expect(all.meta.totalIsEstimate).toBe(true);
-        expect(all.meta.total).toBeGreaterThan(10_000);
+        expect(all.meta.total).toBeGreaterThan(EXACT_TOTAL_LIMIT);
       } finally {
         await sql('delete from tasks where id = ?', [task.id]);
         await sql('analyze task_logs');

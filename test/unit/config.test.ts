@@ -38,6 +38,8 @@ describe('loadConfig', () => {
       logLevel: 'info',
       logFormat: undefined,
       redisUrl: undefined,
+      logRetentionDays: 90,
+      logPruneBatchSize: 5_000,
     });
     expect(config.embedded.temporalUiPort).toBe(8233);
     expect(config.embedded.dataDir).toBe(path.resolve('.data'));
@@ -64,6 +66,10 @@ describe('loadConfig', () => {
     expect(config.scheduleCatchupWindowMs).toBe(90_000);
     expect(config.role).toBe('worker');
     expect(config.logFormat).toBe('json');
+  });
+
+  it('when LOG_RETENTION_DAYS is 0, then every log is kept (0 is allowed)', () => {
+    expect(loadConfig({ LOG_RETENTION_DAYS: '0' }).logRetentionDays).toBe(0);
   });
 
   it('when the config is returned, then it is frozen', () => {
@@ -100,6 +106,9 @@ describe('loadConfig', () => {
       /RETRY_MAX_INTERVAL must not be shorter/,
     ],
     [{ REDIS_URL: 'http://redis' }, /REDIS_URL must be a valid uri/],
+    [{ LOG_RETENTION_DAYS: '-1' }, /LOG_RETENTION_DAYS must be greater than or equal to 0/],
+    [{ LOG_RETENTION_DAYS: '1.5' }, /LOG_RETENTION_DAYS must be an integer/],
+    [{ LOG_PRUNE_BATCH_SIZE: '10' }, /LOG_PRUNE_BATCH_SIZE must be greater than or equal to 100/],
   ])('when %j is set, then a one-line error names the variable', (env, expected) => {
     const message = configError(env);
     expect(message).toMatch(expected);

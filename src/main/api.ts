@@ -88,14 +88,16 @@ export async function startApi(deps: {
 
   // The daily log prune's schedule, one per deployment: every API start makes it match its config.
   const pruneScheduled = ensurePruneLogsSchedule({
+    signal: stopReconcile.signal,
     client: temporal.client,
     taskQueue: config.temporalTaskQueue,
     retentionDays: config.logRetentionDays,
     batchSize: config.logPruneBatchSize,
     logger,
-  }).catch((error: unknown) =>
-    logger.error({ err: error }, 'could not create the log prune schedule; the next start retries'),
-  );
+  }).catch((error: unknown) => {
+    if (stopReconcile.signal.aborted) return; // stopped before Temporal answered
+    logger.error({ err: error }, 'could not create the log prune schedule; the next start retries');
+  });
 
   let closing: Promise<void> | undefined;
   const close = async () => {

@@ -88,6 +88,23 @@ export async function ensurePruneLogsSchedule(deps: {
   retentionDays: number;
   batchSize: number;
   logger: Logger;
+  /** Gives up (the calls fail) when aborted: a shutdown does not wait on a Temporal that is down. */
+  signal?: AbortSignal;
+}): Promise<'created' | 'updated'> {
+  const signal = deps.signal ?? new AbortController().signal;
+  const outcome = await deps.client.connection.withAbortSignal(signal, () => upsert(deps));
+  deps.logger.info(
+    { scheduleId: PRUNE_LOGS_SCHEDULE_ID, retentionDays: deps.retentionDays, outcome },
+    'log prune schedule ready',
+  );
+  return outcome;
+}
+
+async function upsert(deps: {
+  client: Client;
+  taskQueue: string;
+  retentionDays: number;
+  batchSize: number;
 }): Promise<'created' | 'updated'> {
   const options = pruneLogsSchedule(deps);
   let outcome: 'created' | 'updated';
@@ -106,9 +123,5 @@ export async function ensurePruneLogsSchedule(deps: {
     }));
     outcome = 'updated';
   }
-  deps.logger.info(
-    { scheduleId: PRUNE_LOGS_SCHEDULE_ID, retentionDays: deps.retentionDays, outcome },
-    'log prune schedule ready',
-  );
   return outcome;
 }

@@ -194,14 +194,16 @@ describe('log retention', () => {
 
   describe('the system schedule', () => {
     const logger = createLogger({ level: 'silent' });
-    afterEach(async () => {
-      await client.schedule
+    // The dev server is shared: a product another test file started has created it already.
+    const remove = () =>
+      client.schedule
         .getHandle(PRUNE_LOGS_SCHEDULE_ID)
         .delete()
         .catch((error: unknown) => {
           if (!(error instanceof ScheduleNotFoundError)) throw error;
         });
-    });
+    beforeEach(remove);
+    afterEach(remove);
 
     it('when two starts race to create it, then one schedule exists and both succeed', async () => {
       const ensure = () =>

@@ -55,6 +55,35 @@ test.describe('the web console', () => {
     expect(await page.evaluate(() => sessionStorage.getItem('dts.apiKey'))).toBeNull();
   });
 
+  test('when "remember on this device" is ticked, then the key is kept in localStorage; a later 401 forgets it and returns to the prompt', async ({
+    page,
+    services,
+  }) => {
+    await page.goto('/');
+    await page.getByLabel('API key').fill(services.product.apiKey);
+    await page.getByLabel('Remember on this device').check();
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('heading', { name: 'Tasks', level: 1 })).toBeVisible();
+    expect(await page.evaluate(() => localStorage.getItem('dts.apiKey'))).toBe(
+      services.product.apiKey,
+    );
+
+    // The key is revoked on the server: the next answer is a 401.
+    await page.route(
+      (url) => url.pathname === '/api/tasks',
+      (route) =>
+        route.fulfill({
+          status: 401,
+          contentType: 'application/problem+json',
+          body: JSON.stringify({ type: 'about:blank', title: 'Unauthorized', status: 401 }),
+        }),
+    );
+    await page.getByLabel('Search by name').fill('anything');
+    await expect(page.getByRole('alert')).toHaveText('Your key was refused; sign in again.');
+    await expect(page.getByLabel('API key')).toBeVisible();
+    expect(await page.evaluate(() => localStorage.getItem('dts.apiKey'))).toBeNull();
+  });
+
   test('when a task with an embed is created through the form, then the preview shows what Discord then receives', async ({
     signedIn: page,
     services,

@@ -1,7 +1,6 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { api, call, type LogStatus } from '../api/client';
-import { Pager } from '../tasks/TasksPage';
 import { duration, localTime } from '../ui/format';
 import { Link } from '../ui/Link';
 import { StatusBadge } from '../ui/StatusBadge';
@@ -17,22 +16,25 @@ export function LogsPage() {
   const [status, setStatus] = useState<LogStatus | ''>('');
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
-  const [page, setPage] = useState(1);
-  useEffect(() => setPage(1), [taskId, status, from, to]);
+  // Paged by cursor (meta.nextCursor): a page deep into millions of rows costs what the first
+  // does. The stack holds the cursors of the pages before this one.
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors[cursors.length - 1];
+  useEffect(() => setCursors([]), [taskId, status, from, to]);
 
   const tasks = useQuery({
     queryKey: ['tasks', 'for-filter'],
     queryFn: () => call(api.GET('/api/tasks', { params: { query: { limit: 100, sort: 'name' } } })),
   });
   const logs = useQuery({
-    queryKey: ['logs', { taskId, status, from, to, page }],
+    queryKey: ['logs', { taskId, status, from, to, cursor }],
     queryFn: () =>
       call(
         api.GET('/api/logs', {
           params: {
             query: {
-              page,
               limit: LIMIT,
+              ...(cursor ? { cursor } : {}),
               ...(taskId ? { taskId } : {}),
               ...(status ? { status } : {}),
               ...(from ? { from: toIso(from) } : {}),
@@ -140,8 +142,27 @@ export function LogsPage() {
           </tbody>
         </table>
       )}
-      {logs.data && logs.data.meta.totalPages > 1 && (
-        <Pager page={page} totalPages={logs.data.meta.totalPages} onPage={setPage} />
+      {logs.data && (cursors.length > 0 || logs.data.meta.nextCursor) && (
+        <nav className="pager" aria-label="Pages">
+          <button
+            type="button"
+            disabled={cursors.length === 0}
+            onClick={() => setCursors(cursors.slice(0, -1))}
+          >
+            Newer
+          </button>
+          <span>
+            Page {cursors.length + 1} of {logs.data.meta.totalIsEstimate ? 'about ' : ''}
+            {logs.data.meta.totalPages}
+          </span>
+          <button
+            type="button"
+            disabled={!logs.data.meta.nextCursor}
+            onClick={() => setCursors([...cursors, logs.data.meta.nextCursor!])}
+          >
+            Older
+          </button>
+        </nav>
       )}
     </section>
   );

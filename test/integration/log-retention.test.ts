@@ -105,13 +105,12 @@ describe('log retention', () => {
     });
 
     expect(result).toMatchObject({ deleted: 2_345, batches: 5 });
-    expect(heartbeats).toEqual([
-      { deleted: 500, batches: 1 },
-      { deleted: 1000, batches: 2 },
-      { deleted: 1500, batches: 3 },
-      { deleted: 2000, batches: 4 },
-      { deleted: 2345, batches: 5 },
-    ]);
+    expect(heartbeats).toEqual(
+      [500, 1000, 1500, 2000, 2345].map((deleted, i) =>
+        // `after`: where the next batch starts, the newest execution time deleted so far.
+        ({ deleted, batches: i + 1, after: expect.stringMatching(/^\d{4}-.*\.\d{6}Z$/) }),
+      ),
+    );
     expect(await countLogs()).toBe(150);
     // Attempts ever made: the prune removes rows, not their counts.
     expect((await stats.get()).executions).toEqual(before.executions);
@@ -129,6 +128,22 @@ describe('log retention', () => {
       batchSize: 500,
     });
     expect(result).toMatchObject({ deleted: 1_000, batches: 3 });
+    expect(await countLogs()).toBe(10);
+  });
+
+  it('when many old rows share one execution time across batch boundaries, then every one of them goes', async () => {
+    const taskId = await seed(0, 10, 40);
+    await sql(
+      `insert into task_logs (id, task_id, execution_time, status, attempt, workflow_id, run_id, created_at)
+       select gen_random_uuid(), ?, now() - interval '40 days', 'FAILED', 1, 'same-' || i, 'run', now()
+       from generate_series(1, 1234) as i`,
+      [taskId],
+    );
+    const result = await new MockActivityEnvironment().run(
+      createRetentionActivities({ orm }).pruneLogs,
+      { before: new Date(Date.now() - 30 * DAY).toISOString(), batchSize: 500 },
+    );
+    expect(result).toMatchObject({ deleted: 1_234, batches: 3 });
     expect(await countLogs()).toBe(10);
   });
 

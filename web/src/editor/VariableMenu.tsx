@@ -1,4 +1,4 @@
-import { type RefObject, useState } from 'react';
+import { type RefObject, useRef, useState } from 'react';
 import type { InsertTarget } from './ComposerField';
 import { TEMPLATE_VARIABLES } from './templates';
 
@@ -11,6 +11,7 @@ export function VariableMenu(props: {
   fallback: () => InsertTarget | null;
 }) {
   const [open, setOpen] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
   const insert = (name: string) => {
     const target = props.target.current ?? props.fallback();
     setOpen(false);
@@ -26,8 +27,18 @@ export function VariableMenu(props: {
     });
   };
   return (
-    <div className="variable-menu">
+    <div
+      className="variable-menu"
+      onKeyDown={(event) => {
+        if (event.key === 'Escape' && open) {
+          event.preventDefault();
+          setOpen(false);
+          button.current?.focus();
+        }
+      }}
+    >
       <button
+        ref={button}
         type="button"
         aria-expanded={open}
         aria-controls="variable-list"

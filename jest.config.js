@@ -8,6 +8,7 @@ module.exports = {
     'workflows/**/*.ts',
     '!src/**/*.cli.ts',
     '!src/embedded/install-temporal-cli.ts',
+    '!src/embedded/install-temporal-server.ts',
   ],
   coverageReporters: ['text-summary', 'text', 'lcov'],
   coverageThreshold: { global: { lines: 80 } },
@@ -42,6 +43,15 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
+    },
+    {
+      // SPEC §11 (`npm run test:topology`): the compose files' topology as processes, a real
+      // Temporal server built from the Go module proxy, two APIs, two workers, Redis; minutes of
+      // real restarts and kills. Not part of `npm test`; .ci/run runs it on its own.
+      displayName: 'topology',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/topology/**/*.test.ts'],
     },
     {
       // Dockerfile and Compose files, checked with real validators (hadolint, ShellCheck,

@@ -1,14 +1,16 @@
 #!/bin/sh
 # Creates Temporal's two databases in PostgreSQL (once) and brings their schemas up to the version
 # of the admin-tools image (every time): safe to run on each `docker compose up`. Runs in
-# temporalio/admin-tools, the same steps as the official compose samples.
+# temporalio/admin-tools, the same steps as the official compose samples; the topology test
+# (test/topology) runs it as is, with the same release's temporal-sql-tool and SCHEMA_ROOT.
 set -eu
 
 : "${POSTGRES_SEEDS:?POSTGRES_SEEDS (the PostgreSQL host) is required}"
 : "${POSTGRES_USER:?POSTGRES_USER is required}"
 : "${SQL_PASSWORD:?SQL_PASSWORD (the password of POSTGRES_USER) is required}"
 PORT="${DB_PORT:-5432}"
-SCHEMA_ROOT=/etc/temporal/schema/postgresql/v12
+# Where the release's PostgreSQL schemas are (the admin-tools image keeps them here).
+SCHEMA_ROOT="${SCHEMA_ROOT:-/etc/temporal/schema/postgresql/v12}"
 
 echo "Waiting for PostgreSQL at ${POSTGRES_SEEDS}:${PORT}..."
 attempt=1

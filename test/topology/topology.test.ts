@@ -52,6 +52,7 @@ const KEYS = {
   burst: 'topology-burst-key-0123456789',
   roll: 'topology-roll-key-01234567890',
   throughput: 'topology-throughput-key-012345',
+  traffic: 'topology-traffic-key-0123456789',
 };
 const RATE_LIMIT_PER_MINUTE = 1000;
 const PERIOD_MS = 10_000;
@@ -538,7 +539,7 @@ describe(`the production topology: Temporal server ${TEMPORAL_SERVER_VERSION} on
     await starters['worker-1']();
   });
 
-  it('when every process is restarted one at a time (SIGTERM, start, healthy, next) while 20 tasks fire every 10 s, then no run is lost and none is delivered twice', async () => {
+  it('when every process is restarted one at a time (SIGTERM, start, healthy, next) while 20 tasks fire every 10 s, then no run is lost, none is delivered twice, and a client retrying on the other API is always served', async () => {
     const tasks = await createTasks(20, KEYS.roll, (i) => ({
       name: `rolling ${i}`,
       schedule: '@every 10s',
@@ -547,6 +548,30 @@ describe(`the production topology: Temporal server ${TEMPORAL_SERVER_VERSION} on
     const firstDueMs = Math.ceil(Date.now() / PERIOD_MS) * PERIOD_MS;
     await sleep(firstDueMs + 2 * PERIOD_MS - Date.now() + 2_000);
 
+    // Clients keep reading throughout, through a balancer that sends each request to the next API
+    // and, when that one refuses or fails (it is being restarted), to the other.
+    const traffic = { requests: 0, retriedOnOther: 0, failed: 0 };
+    let rolling = true;
+    const clients = (async () => {
+      for (let i = 0; rolling; i++) {
+        const order = i % 2 === 0 ? apis() : [...apis()].reverse();
+        traffic.requests++;
+        let served = false;
+        for (const [attempt, target] of order.entries()) {
+          if (attempt > 0) traffic.retriedOnOther++;
+          const ok = await api(target, KEYS.traffic, 'GET', '/api/tasks?limit=1').then(
+            (r) => r.status === 200,
+            () => false,
+          );
+          if (ok) {
+            served = true;
+            break;
+          }
+        }
+        if (!served) traffic.failed++;
+        await sleep(100);
+      }
+    })();
     const rollStartedMs = Date.now();
     const restarts: Record<string, number> = {};
     for (const name of ['api-1', 'api-2', 'worker-1', 'worker-2'] as const) {
@@ -558,6 +583,8 @@ describe(`the production topology: Temporal server ${TEMPORAL_SERVER_VERSION} on
       await sleep(PERIOD_MS);
     }
     const rollEndedMs = Date.now();
+    rolling = false;
+    await clients;
     const dueDuringRoll =
       tasks.length * (Math.floor(rollEndedMs / PERIOD_MS) - Math.floor(rollStartedMs / PERIOD_MS));
     await sleep(3 * PERIOD_MS);
@@ -591,11 +618,13 @@ describe(`the production topology: Temporal server ${TEMPORAL_SERVER_VERSION} on
         lost,
         failedRows: rows.filter((r) => r.status === 'FAILED').length,
         dueDuringRoll,
+        clientReads: traffic,
         restartSeconds: restarts,
         rollSeconds: Math.round((rollEndedMs - rollStartedMs) / 1000),
       })}`,
     );
     expect(dueDuringRoll).toBeGreaterThanOrEqual(tasks.length * 4);
+    expect(traffic.failed).toBe(0);
     expect({ lost, duplicates: sum.duplicates, logged: sum.logged }).toEqual({
       lost: 0,
       duplicates: 0,

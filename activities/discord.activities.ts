@@ -185,28 +185,31 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
        where exists (select 1 from tasks where id = ?)
        on conflict (workflow_id, attempt) do nothing`;
     const success = row.status === 'SUCCESS';
-    await orm.em.fork().getConnection().execute(
-      success
-        ? `with inserted as (${insert})
+    await orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        success
+          ? `with inserted as (${insert})
            update tasks set last_execution_at = ?, last_execution_status = 'SUCCESS' where id = ?`
-        : insert,
-      [
-        row.taskId,
-        new Date(row.executionTime),
-        row.status,
-        row.attempt - 1,
-        row.message,
-        row.attempt,
-        row.httpStatus,
-        row.durationMs,
-        row.scheduledTime ? new Date(row.scheduledTime) : null,
-        row.workflowId,
-        row.runId,
-        new Date(row.createdAt),
-        row.taskId,
-        ...(success ? [new Date(row.executionTime), row.taskId] : []),
-      ],
-    );
+          : insert,
+        [
+          row.taskId,
+          new Date(row.executionTime),
+          row.status,
+          row.attempt - 1,
+          row.message,
+          row.attempt,
+          row.httpStatus,
+          row.durationMs,
+          row.scheduledTime ? new Date(row.scheduledTime) : null,
+          row.workflowId,
+          row.runId,
+          new Date(row.createdAt),
+          row.taskId,
+          ...(success ? [new Date(row.executionTime), row.taskId] : []),
+        ],
+      );
   }
 
   /**
@@ -352,15 +355,18 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         // then its completion lost), a SUCCESS, which means nothing is posted again, or this
         // attempt's own row, which means it already ran.
         const rows = await database(() =>
-          orm.em.fork().getConnection().execute<(TaskRow & { earlier: EarlierAttempt[] })[]>(
-            `select t.id, t.name, t.schedule, t.timezone, t.webhook_url, t.payload, t.status,
+          orm.em
+            .fork()
+            .getConnection()
+            .execute<(TaskRow & { earlier: EarlierAttempt[] })[]>(
+              `select t.id, t.name, t.schedule, t.timezone, t.webhook_url, t.payload, t.status,
                 coalesce((select json_agg(json_build_object('attempt', l.attempt,
                     'status', l.status, 'http_status', l.http_status, 'message', l.message))
                   from task_logs l
                   where l.workflow_id = ? and (l.status = 'SUCCESS' or l.attempt = ?)), '[]') as earlier
               from tasks t where t.id = ?`,
-            [workflowId, number, input.taskId],
-          ),
+              [workflowId, number, input.taskId],
+            ),
         );
         task = rows[0] && toDeliveryTask(rows[0]);
         earlier = rows[0]?.earlier ?? [];

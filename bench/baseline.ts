@@ -41,6 +41,18 @@ const MONTHS = [
   'DECEMBER',
 ] as const;
 
+/** `--dynamic-config key=json` arguments (repeatable) as dynamic config values. */
+export function dynamicConfigFlags(argv: string[]): Record<string, unknown> {
+  return Object.fromEntries(
+    argv.flatMap((arg, i, all) => {
+      const pair = arg === '--dynamic-config' ? all[i + 1] : undefined;
+      if (!pair?.includes('=')) return [];
+      const at = pair.indexOf('=');
+      return [[pair.slice(0, at), JSON.parse(pair.slice(at + 1)) as unknown]];
+    }),
+  );
+}
+
 export interface BareTemporal {
   readonly client: Client;
   readonly taskQueue: string;

@@ -17,6 +17,7 @@ import { forEachLimited } from '../src/concurrency';
 import { loadConfig } from '../src/config';
 import { initOrm, prepareDatabase } from '../src/db/orm';
 import { startEmbeddedPostgres } from '../src/embedded/postgres';
+import { loadDynamicConfig } from '../src/embedded/dynamic-config';
 import { getFreePort } from '../src/embedded/ports';
 import { ensureTemporalCli } from '../src/embedded/temporal-cli';
 import { startTemporalDevServer } from '../src/embedded/temporal-dev-server';
@@ -24,7 +25,7 @@ import { createLogger } from '../src/logger';
 import { createServices } from '../src/services';
 import { createTemporalClient, type TemporalClientHandle } from '../src/temporal/client';
 import { reconcileSchedules } from '../src/temporal/reconcile';
-import { startBareTemporal } from './baseline';
+import { dynamicConfigFlags, startBareTemporal } from './baseline';
 import { startBenchDiscord } from './mock-discord';
 import { cpuMs, peakRssMiB } from './proc';
 
@@ -37,6 +38,12 @@ const QUICK = process.argv.includes('--quick');
  * workflow bundle runs webpack at start.
  */
 const FROM_SOURCES = process.argv.includes('--from-sources');
+/**
+ * `--dynamic-config key=json` (repeatable): a dev server knob over the shipped
+ * deploy/temporal/dynamicconfig.yaml, to size it by measurement, e.g.
+ * `--dynamic-config worker.schedulerNamespaceStartWorkflowRPS=30` (Temporal's default).
+ */
+const DYNAMIC_CONFIG_FLAGS = dynamicConfigFlags(process.argv);
 /** `--profile`: the API and worker write V8 CPU profiles to bench/results/profiles/. */
 const PROFILE = process.argv.includes('--profile');
 /** `--only reads,deliveries`: run just these scenarios (creates, reads, deliveries, due, bulk). */
@@ -104,6 +111,7 @@ async function main(): Promise<void> {
         cliPath: cli.path,
         uiPort: false,
         dbFilename: path.join(tmp, 'temporal.db'),
+        dynamicConfig: { ...loadDynamicConfig(), ...DYNAMIC_CONFIG_FLAGS },
         // Our default (DEFAULT_SQLITE_PRAGMAS); `--sqlite-defaults` measures SQLite's own.
         ...(process.argv.includes('--sqlite-defaults') ? { sqlitePragmas: {} } : {}),
       });
@@ -127,11 +135,18 @@ async function main(): Promise<void> {
       TEMPORAL_TASK_QUEUE: `bench-${randomBytes(4).toString('hex')}`,
       API_KEY: apiKey,
       PORT: String(port),
+      // The worker's own /metrics and /health: a free port, not 9464, which another may hold.
+      METRICS_PORT: String(await getFreePort()),
       WEBHOOK_ALLOWED_ORIGINS: discord.url,
       LOG_LEVEL: 'warn',
       // The limiter runs as in production (in memory), set too high to ever answer 429 here;
       // RATE_LIMIT_PER_MINUTE=0 in the bench's environment measures without it.
       RATE_LIMIT_PER_MINUTE: process.env.RATE_LIMIT_PER_MINUTE ?? '1000000000',
+      // Worker sizing and the delivery mode pass through, to compare settings in the same way
+      // (e.g. DELIVERY_FIRST_ATTEMPT=activity npm run bench -- --only deliveries).
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([key]) => /^(WORKER_|DELIVERY_)/.test(key)),
+      ),
     };
     if (!FROM_SOURCES) {
       log('npm run build (the API and worker run the build, as in production)');

@@ -15,7 +15,7 @@ import {
   DEFAULT_SQLITE_PRAGMAS,
   startTemporalDevServer,
 } from '../src/embedded/temporal-dev-server';
-import { startBareTemporal } from './baseline';
+import { dynamicConfigFlags, startBareTemporal } from './baseline';
 
 const COUNT = Number(process.argv[2] ?? 300);
 /**
@@ -37,14 +37,7 @@ const PRAGMAS: Record<string, string> | undefined = PRAGMA_ARGS.includes('none')
  * `--dynamic-config worker.schedulerNamespaceStartWorkflowRPS=30`; `--server-defaults` leaves the
  * shipped file out.
  */
-const DYNAMIC_CONFIG_FLAGS = Object.fromEntries(
-  process.argv.flatMap((arg, i, all) => {
-    const pair = arg === '--dynamic-config' ? all[i + 1] : undefined;
-    if (!pair?.includes('=')) return [];
-    const at = pair.indexOf('=');
-    return [[pair.slice(0, at), JSON.parse(pair.slice(at + 1)) as unknown]];
-  }),
-);
+const DYNAMIC_CONFIG_FLAGS = dynamicConfigFlags(process.argv);
 const DYNAMIC_CONFIG = {
   ...(process.argv.includes('--server-defaults') ? {} : loadDynamicConfig()),
   ...DYNAMIC_CONFIG_FLAGS,

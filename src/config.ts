@@ -75,6 +75,11 @@ export interface WorkerTuning {
   readonly maxCachedWorkflows: number;
   readonly workflowTaskPollers: number;
   readonly activityTaskPollers: number;
+  /**
+   * Threads that run workflow code. Each is a V8 isolate of its own (about 50 MiB here); on 2
+   * cores a second one measured no faster (docs/benchmarks.md, "Worker sizing").
+   */
+  readonly workflowThreads: number;
 }
 
 export class ConfigError extends Error {
@@ -160,13 +165,15 @@ const schema = Joi.object({
   RETRY_MAX_INTERVAL: duration(1_000).default(300_000),
   SCHEDULE_CATCHUP_WINDOW: duration(10_000).default(300_000),
   DELIVERY_FIRST_ATTEMPT: Joi.string().valid('local', 'activity').default('local'),
-  // Defaults measured with `npm run bench` (docs/benchmarks.md, "Worker sizing").
+  // Measured with `npm run bench` (docs/benchmarks.md, "Worker sizing"): the SDK's defaults,
+  // except a smaller workflow cache (a delivery that succeeds needs no cached workflow).
   WORKER_MAX_CONCURRENT_ACTIVITIES: Joi.number().integer().min(1).max(10_000).default(100),
   WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: Joi.number().integer().min(1).max(10_000).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: Joi.number().integer().min(2).max(10_000).default(40),
   WORKER_MAX_CACHED_WORKFLOWS: Joi.number().integer().min(0).max(100_000).default(200),
-  WORKER_WORKFLOW_POLLERS: Joi.number().integer().min(2).max(100).default(4),
-  WORKER_ACTIVITY_POLLERS: Joi.number().integer().min(1).max(100).default(4),
+  WORKER_WORKFLOW_POLLERS: Joi.number().integer().min(2).max(100).default(10),
+  WORKER_ACTIVITY_POLLERS: Joi.number().integer().min(1).max(100).default(10),
+  WORKER_WORKFLOW_THREADS: Joi.number().integer().min(1).max(16).default(1),
   LOG_LEVEL: Joi.string()
     .valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')
     .default('info'),
@@ -270,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCachedWorkflows: v.WORKER_MAX_CACHED_WORKFLOWS,
       workflowTaskPollers: v.WORKER_WORKFLOW_POLLERS,
       activityTaskPollers: v.WORKER_ACTIVITY_POLLERS,
+      workflowThreads: v.WORKER_WORKFLOW_THREADS,
     },
     logLevel: v.LOG_LEVEL,
     logFormat: v.LOG_FORMAT || undefined,

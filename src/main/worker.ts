@@ -106,6 +106,7 @@ export function workerTuningOptions(tuning: Config['worker']): Partial<WorkerOpt
     maxConcurrentLocalActivityExecutions: tuning.maxConcurrentLocalActivities,
     maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTasks,
     maxCachedWorkflows: tuning.maxCachedWorkflows,
+    workflowThreadPoolSize: tuning.workflowThreads,
     maxConcurrentWorkflowTaskPolls: Math.min(
       tuning.workflowTaskPollers,
       tuning.maxConcurrentWorkflowTasks,

@@ -712,7 +712,12 @@ async function report(totalSeconds: number): Promise<void> {
     : QUICK
       ? 'latest-quick.json'
       : 'latest.json';
-  await fs.writeFile(path.join(out, file), JSON.stringify(json, null, 2) + '\n');
+  // `--only scale` keeps its figures under the key `scale` of this file: carry them over.
+  const { scale } = await fs
+    .readFile(path.join(out, file), 'utf8')
+    .then((text) => JSON.parse(text) as { scale?: unknown })
+    .catch(() => ({ scale: undefined }));
+  await fs.writeFile(path.join(out, file), JSON.stringify({ ...json, scale }, null, 2) + '\n');
   log(`wrote bench/results/${file}`);
 }
 

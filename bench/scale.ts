@@ -14,7 +14,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,6 +75,8 @@ export async function runScaleBench(options: {
   try {
     // --- services ------------------------------------------------------------------------------
     let databaseUrl = process.env.DATABASE_URL;
+    /** The embedded PostgreSQL's postmaster, whose backends' CPU each read reports. */
+    let postgresPid: number | undefined;
     let temporalAddress = process.env.TEMPORAL_ADDRESS;
     const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-bench-scale-'));
     await fs.chmod(tmp, 0o755);
@@ -86,6 +88,7 @@ export async function runScaleBench(options: {
       });
       cleanups.push(() => pg.stop());
       databaseUrl = pg.databaseUrl;
+      postgresPid = pg.pid;
     }
     if (!temporalAddress) {
       const cli = await ensureTemporalCli();
@@ -174,7 +177,9 @@ export async function runScaleBench(options: {
       await sleep(2_000); // what ran before has settled
       await autocannon({ url, connections: 8, duration: 1, headers }); // warm-up
       const cpuBefore = cpuMs(api.pid!);
+      const dbBefore = postgresCpuMs(postgresPid);
       const result = await autocannon({ url, connections: 32, duration: sizes.duration, headers });
+      const perRequest = (ms: number) => round(ms / Math.max(1, result.requests.total), 2);
       const bad = result.non2xx + result.errors + result.timeouts;
       const rps = result.requests.average;
       rows.push({
@@ -184,10 +189,9 @@ export async function runScaleBench(options: {
           p50_ms: result.latency.p50,
           p99_ms: result.latency.p99,
           failed_requests: bad,
-          api_cpu_ms_per_req: round(
-            (cpuMs(api.pid!) - cpuBefore) / Math.max(1, result.requests.total),
-            2,
-          ),
+          api_cpu_ms_per_req: perRequest(cpuMs(api.pid!) - cpuBefore),
+          // PostgreSQL's CPU per request: what grows with the table when a query scans it.
+          db_cpu_ms_per_req: perRequest(postgresCpuMs(postgresPid) - dbBefore),
         },
         target,
         met:
@@ -488,6 +492,28 @@ async function deepCursor(orm: Orm, depth: number): Promise<string> {
       [depth - 1],
     );
   return encodeLogCursor(row!);
+}
+
+/**
+ * CPU time of a postmaster and its backends, ms; NaN without one. Live backends are its child
+ * processes; those that exited (a pool closing an idle connection) are in its cutime and cstime.
+ */
+function postgresCpuMs(postmaster: number | undefined): number {
+  if (postmaster === undefined) return NaN;
+  const own = readFileSync(`/proc/${postmaster}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime, stime, cutime, cstime: fields 14-17 of the line, in clock ticks (100 per second).
+  let total = [11, 12, 13, 14].reduce((sum, i) => sum + Number(own[i]) * 10, 0);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command's closing parenthesis: state, ppid, ...
+      if (Number(stat.split(') ')[1]!.split(' ')[1]) === postmaster) total += cpuMs(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
 }
 
 async function countOlderThan(orm: Orm, before: Date): Promise<number> {

@@ -1,5 +1,5 @@
 import type { Orm } from '../db/orm';
-import { isoTimestamp } from '../db/sql';
+import { createQueryRows, isoTimestamp } from '../db/sql';
 
 export interface DashboardStats {
   tasks: { total: number; active: number; inactive: number; failed: number };
@@ -78,17 +78,17 @@ type CountRow = Record<string, unknown>;
 
 /** Dashboard counters: the tasks table and the attempt counters, never a scan of the logs. */
 export function createStatsService(deps: { orm: Orm; now?: () => Date }) {
-  const { orm } = deps;
   const now = deps.now ?? (() => new Date());
+  // Named prepared statements: each query text is planned once per connection, not per request.
+  const rowsOf = createQueryRows(deps.orm);
 
   return {
     async get(): Promise<DashboardStats> {
-      const connection = orm.em.getConnection();
       const since = new Date(now().getTime() - DAY_MS);
       const firstWholeHour = new Date(startOfHour(since).getTime() + HOUR_MS);
       const [taskRows, logRows] = await Promise.all([
-        connection.execute<CountRow[]>(TASK_COUNTS),
-        connection.execute<CountRow[]>(EXECUTION_COUNTS, [
+        rowsOf<CountRow>(TASK_COUNTS),
+        rowsOf<CountRow>(EXECUTION_COUNTS, [
           firstWholeHour,
           ...[since, firstWholeHour, since, firstWholeHour, since, firstWholeHour],
         ]),
@@ -133,9 +133,7 @@ export function createStatsService(deps: { orm: Orm; now?: () => Date }) {
       }
       const last = startOfHour(now());
       const first = new Date(last.getTime() - (hours - 1) * HOUR_MS);
-      const rows = await orm.em
-        .getConnection()
-        .execute<CountRow[]>(TIMESERIES, [first, last, first, last]);
+      const rows = await rowsOf<CountRow>(TIMESERIES, [first, last, first, last]);
       return rows.map((row) => {
         const count = counter(row);
         return {

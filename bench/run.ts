@@ -450,7 +450,7 @@ async function main(): Promise<void> {
     for (const filler of pending) await filler.run();
 
     // --- 8. bulk create through the service, then reconcile ---------------------------------------
-    if (runs('bulk')) {
+    const runBulk = async () => {
       const bulkStart = Date.now();
       await services.tasks.createMany(
         range(SIZES.bulk).map(
@@ -497,6 +497,18 @@ async function main(): Promise<void> {
         target: 'reconcile < 60 s',
         met: summary.durationMs < 60_000 && summary.failed === 0,
       });
+    };
+    // A bulk create that gives up (its database circuit opens when the machine is starved) is
+    // reported as such; the figures measured before it still are.
+    if (runs('bulk')) {
+      await runBulk().catch((error: unknown) =>
+        rows.push({
+          scenario: `${SIZES.bulk} tasks: bulk create, then reconcile`,
+          figures: { error: error instanceof Error ? error.message : String(error) },
+          target: 'reconcile < 60 s',
+          met: false,
+        }),
+      );
     }
 
     // --- 9. memory ------------------------------------------------------------------------------

@@ -4,6 +4,14 @@ import type { PruneLogsInput, PruneLogsResult } from '../src/temporal/retention'
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * Pause between batches. A batch of 5,000 takes about 15 ms of PostgreSQL; pausing about as long
+ * again leaves the database to deliveries half the time. Without it, 100 deliveries during the
+ * prune of a million rows were 1.52x slower at the median (bench/scale.ts, 2 cores); the prune
+ * itself stays far under a minute.
+ */
+const PAUSE_BETWEEN_BATCHES_MS = 20;
+
 // Heartbeats after every batch (a second or less each): a worker that dies mid-prune is noticed
 // within a minute and another one continues from the last heartbeat.
 const { pruneLogs: deleteOldLogs } = proxyActivities<Activities>({
@@ -23,5 +31,5 @@ export async function pruneLogs(input: PruneLogsInput): Promise<PruneLogsResult>
     return { deleted: 0, batches: 0, durationMs: 0, before: null };
   }
   const before = new Date(Date.now() - input.retentionDays * DAY_MS).toISOString();
-  return deleteOldLogs({ before, batchSize: input.batchSize });
+  return deleteOldLogs({ before, batchSize: input.batchSize, pauseMs: PAUSE_BETWEEN_BATCHES_MS });
 }

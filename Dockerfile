@@ -34,11 +34,7 @@ COPY web web
 RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
-# --max-semi-space-size=2: V8's young generation capped at 2 MiB per semi-space instead of 16;
-# it cuts the API's and worker's resident memory by about 50 and 35 MiB at no measurable CPU cost
-# (docs/benchmarks.md, "Memory"). Same flag as `npm run start:prod`.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=2 \
     ROLE=api \
     PORT=3005 \
     METRICS_PORT=9464

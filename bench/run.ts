@@ -542,7 +542,13 @@ async function startRole(
     [...profile, ...(FROM_SOURCES ? ['--import', 'tsx', 'src/main/start.ts'] : startProdArgs())],
     {
       cwd: ROOT,
-      env: { ...env, ROLE: role },
+      // The worker runs as the compose files run it: V8's young generation at 2 MiB per
+      // semi-space (docs/benchmarks.md, "Memory").
+      env: {
+        ...env,
+        ROLE: role,
+        ...(role === 'worker' ? { NODE_OPTIONS: '--max-semi-space-size=2' } : {}),
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, MONTHS } from '@temporalio/client';
 import {
   bundleWorkflowCode,
   DefaultLogger,
@@ -25,21 +25,6 @@ const { noop } = proxyActivities({ startToCloseTimeout: '10s' });
 async function baseline() { await noop(); }
 module.exports = { baseline };
 `;
-
-const MONTHS = [
-  'JANUARY',
-  'FEBRUARY',
-  'MARCH',
-  'APRIL',
-  'MAY',
-  'JUNE',
-  'JULY',
-  'AUGUST',
-  'SEPTEMBER',
-  'OCTOBER',
-  'NOVEMBER',
-  'DECEMBER',
-] as const;
 
 /** `--dynamic-config key=json` arguments (repeatable) as dynamic config values. */
 export function dynamicConfigFlags(argv: string[]): Record<string, unknown> {

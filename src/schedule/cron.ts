@@ -26,6 +26,7 @@ import {
   type Range,
   type ScheduleSpec,
 } from '@temporalio/client';
+import { MACROS } from './macros';
 
 export interface ParseOptions {
   /**
@@ -59,15 +60,6 @@ export class ScheduleError extends Error {
 const MAX_EXPRESSION_LENGTH = 1000;
 
 const FIELDS_HELP = 'minute hour day-of-month month day-of-week';
-
-const MACROS: Readonly<Record<string, string>> = {
-  '@yearly': '0 0 1 1 *',
-  '@annually': '0 0 1 1 *',
-  '@monthly': '0 0 1 * *',
-  '@weekly': '0 0 * * 0',
-  '@daily': '0 0 * * *',
-  '@hourly': '0 * * * *',
-};
 
 const MACRO_HELP =
   'supported: @yearly, @annually, @monthly, @weekly, @daily, @hourly, @every <n><s|m|h|d>, or 5 fields ' +

@@ -5,15 +5,7 @@
  * decides what is valid, so call it on a schedule that parsed.
  */
 import cronstrue from 'cronstrue';
-
-const MACROS: Readonly<Record<string, string>> = {
-  '@yearly': '0 0 1 1 *',
-  '@annually': '0 0 1 1 *',
-  '@monthly': '0 0 1 * *',
-  '@weekly': '0 0 * * 0',
-  '@daily': '0 0 * * *',
-  '@hourly': '0 * * * *',
-};
+import { MACROS } from './macros';
 
 const UNITS = { s: 'second', m: 'minute', h: 'hour', d: 'day' } as const;
 

@@ -12,6 +12,8 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import autocannon from 'autocannon';
 import { forEachLimited } from '../src/concurrency';
 import { loadConfig } from '../src/config';
@@ -24,6 +26,7 @@ import { startTemporalDevServer } from '../src/embedded/temporal-dev-server';
 import { createLogger } from '../src/logger';
 import { createServices } from '../src/services';
 import { createTemporalClient, type TemporalClientHandle } from '../src/temporal/client';
+import { scheduleIdForTask } from '../src/temporal/contracts';
 import { reconcileSchedules } from '../src/temporal/reconcile';
 import { dynamicConfigFlags, startBareTemporal } from './baseline';
 import { startBenchDiscord } from './mock-discord';
@@ -338,6 +341,7 @@ async function main(): Promise<void> {
         (r) => r.receivedAt - Date.parse(r.content),
       );
       latencies.sort((a, b) => a - b);
+      await traceSlowest(bare!.client, due, firstReceipts(discord.receipts, dueIds));
       await forEachLimited(due.taskIds, 16, (id) =>
         fetch(`${base}/api/tasks/${id}`, {
           method: 'DELETE',
@@ -640,14 +644,60 @@ async function scheduleDueTogether(
     schedule = `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
     kind = `cron "${schedule}"`;
   }
+  // By index: the creates finish out of order, and traceSlowest pairs each webhook with its task.
   const taskIds: string[] = [];
   const webhookIds: string[] = [];
   await forEachLimited(range(count), 8, async (i) => {
     const body = taskBody(`due ${i}`, schedule, '{{execution.scheduledTime}}');
-    webhookIds.push(new URL(body.webhookUrl, discordUrl).pathname.split('/')[3]!);
-    taskIds.push((await post(body)).id);
+    webhookIds[i] = new URL(body.webhookUrl, discordUrl).pathname.split('/')[3]!;
+    taskIds[i] = (await post(body)).id;
   });
   return { taskIds, webhookIds, fireAt, kind };
+}
+
+/**
+ * Logs where the slowest due runs spent their time: each one's history events, in ms from the
+ * scheduled time, so a tail (a timeout, a queue) shows which step it came from.
+ */
+async function traceSlowest(
+  client: Client,
+  due: { taskIds: string[]; webhookIds: string[] },
+  receipts: { webhookId: string; receivedAt: number; content: string }[],
+  count = 3,
+): Promise<void> {
+  const slowest = receipts
+    .map((r) => ({ ...r, late: r.receivedAt - Date.parse(r.content) }))
+    .sort((a, b) => b.late - a.late)
+    .slice(0, count);
+  for (const receipt of slowest) {
+    const scheduleId = scheduleIdForTask(due.taskIds[due.webhookIds.indexOf(receipt.webhookId)]!);
+    const scheduledAt = Date.parse(receipt.content);
+    /** A workflow's events from 2 s before the scheduled time, as TYPE@ms after it. */
+    const timeline = async (workflowId: string) =>
+      ((await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [])
+        .map((event) => ({
+          type: temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? String(event.eventType),
+          at:
+            Number(event.eventTime?.seconds ?? 0) * 1000 +
+            (event.eventTime?.nanos ?? 0) / 1e6 -
+            scheduledAt,
+        }))
+        .filter((event) => event.at > -2_000)
+        .map((event) => `${event.type.replace('EVENT_TYPE_', '')}@${Math.round(event.at)}`)
+        .join(' ');
+    try {
+      log(`slow due run, ${receipt.late} ms late (${scheduleId}):`);
+      // The schedule's own workflow: when its timer fired and when it started the run.
+      log(`  its scheduler: ${await timeline(`temporal-sys-scheduler:${scheduleId}`)}`);
+      for await (const execution of client.workflow.list({
+        query: `TemporalScheduledById = '${scheduleId}'`,
+      })) {
+        log(`  its run: ${await timeline(execution.workflowId)}`);
+      }
+    } catch (error) {
+      log(`  could not trace it: ${String(error)}`);
+    }
+  }
 }
 
 function firstReceipts<T extends { webhookId: string; receivedAt: number }>(

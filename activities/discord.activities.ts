@@ -17,6 +17,8 @@ import {
   DeliveryErrorType,
   type DeliveryFailureDetails,
   type DeliveryPolicy,
+  type DeliveryStart,
+  ATTEMPT_LOGGING_MARGIN_MS,
   type InfrastructureFailureDetails,
   type MarkTaskFailedInput,
   OutageErrorType,
@@ -323,175 +325,176 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     });
   }
 
+  /** The delivery activity: one attempt (SPEC §6), logged as exactly one task_logs row. */
+  async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliverWebhookResult> {
+    const info = Context.current().info;
+    const execution = info.workflowExecution;
+    if (!execution)
+      throw ApplicationFailure.nonRetryable('deliverWebhook runs inside a workflow only', 'Misuse');
+    const workflowId = execution.workflowId;
+    // Attempt numbers continue across the workflow's re-invocations after our own outages.
+    const number = (input.attemptOffset ?? 0) + info.attempt;
+    const scheduledTime = input.scheduledTime ? new Date(input.scheduledTime) : null;
+
+    let task: DeliveryTask | undefined;
+    let earlier: EarlierAttempt[];
+    try {
+      // One round trip: the task and, from an earlier run of this attempt (posted and logged,
+      // then its completion lost), a SUCCESS, which means nothing is posted again, or this
+      // attempt's own row, which means it already ran.
+      const rows = await database(() =>
+        orm.em
+          .fork()
+          .getConnection()
+          .execute<(TaskRow & { earlier: EarlierAttempt[] })[]>(
+            `select t.id, t.name, t.schedule, t.timezone, t.webhook_url, t.payload, t.status,
+              coalesce((select json_agg(json_build_object('attempt', l.attempt,
+                  'status', l.status, 'http_status', l.http_status, 'message', l.message))
+                from task_logs l
+                where l.workflow_id = ? and (l.status = 'SUCCESS' or l.attempt = ?)), '[]') as earlier
+            from tasks t where t.id = ?`,
+            [workflowId, number, input.taskId],
+          ),
+      );
+      task = rows[0] && toDeliveryTask(rows[0]);
+      earlier = rows[0]?.earlier ?? [];
+    } catch (error) {
+      throw outage(error, { attemptsMade: number - 1 });
+    }
+    if (!task) return { status: 'TASK_DELETED' };
+    if (earlier.some((row) => row.status === 'SUCCESS')) return { status: 'ALREADY_DELIVERED' };
+    const replay = earlier.find((row) => row.attempt === number);
+    if (replay) throw replayedFailure(replay);
+
+    const attempt: Attempt = {
+      task,
+      workflowId,
+      runId: execution.runId,
+      attempt: number,
+      lastAttempt: number >= input.maxAttempts,
+      scheduledTime,
+      startedAt: new Date(),
+    };
+
+    // Before a scheduled run's first post: is it still wanted? (SPEC §6 "missed runs")
+    if (scheduledTime && number === 1) {
+      if (task.status !== 'ACTIVE') {
+        log.info('scheduled run of a task that is not active; nothing delivered', {
+          taskId: task.id,
+        });
+        return { status: 'SKIPPED', reason: 'NOT_ACTIVE' };
+      }
+      const later = laterRunDue(task, scheduledTime, attempt.startedAt);
+      if (later) {
+        log.info('missed run skipped: a later run is already due', {
+          taskId: task.id,
+          scheduledTime: scheduledTime.toISOString(),
+          laterRun: later.toISOString(),
+        });
+        metrics?.deliveries.inc({ outcome: 'skipped' });
+        return { status: 'SKIPPED', reason: 'SUPERSEDED' };
+      }
+      const lateMs = attempt.startedAt.getTime() - scheduledTime.getTime();
+      if (lateMs > catchupWindowMs) {
+        const row = rowFor(attempt, 'FAILED', {
+          message:
+            `not delivered: this run was due at ${scheduledTime.toISOString()} and could only start ` +
+            `${Math.round(lateMs / 1000)} s later, after an outage of ours; runs later than ` +
+            `SCHEDULE_CATCHUP_WINDOW (${Math.round(catchupWindowMs / 1000)} s) are not posted stale`,
+        });
+        try {
+          await database(() => insertRow(row));
+        } catch (error) {
+          throw outage(error, { attemptsMade: 0 });
+        }
+        metrics?.deliveries.inc({ outcome: 'skipped' });
+        return { status: 'SKIPPED', reason: 'STALE' };
+      }
+    }
+
+    const url = validateWebhookUrl(task.webhookUrl, config.webhookAllowedOrigins);
+    if (!url.ok) return fail(attempt, 'permanent', `webhook URL refused: ${url.reason}`, null);
+    const body = renderPayload(task.payload, {
+      task: { id: task.id, name: task.name },
+      execution: {
+        scheduledTime: attempt.scheduledTime,
+        time: attempt.startedAt,
+        attempt: attempt.attempt,
+      },
+    });
+    const invalid = validatePayload(body);
+    if (invalid.length > 0) {
+      const detail = invalid.map((e) => `${e.path} ${e.message}`).join('; ');
+      return fail(attempt, 'permanent', `rendered payload is invalid: ${detail}`, null);
+    }
+
+    let response: AxiosResponse;
+    const requestTimer = metrics?.requestDuration.startTimer();
+    try {
+      response = await http.post(toDeliveryUrl(task.webhookUrl), body, {
+        headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT },
+      });
+    } catch (error) {
+      requestTimer?.({ outcome: 'network_error' });
+      return fail(attempt, 'transient', networkErrorMessage(error, config.webhookTimeoutMs), null);
+    }
+
+    const status = response.status;
+    requestTimer?.({ outcome: httpOutcome(status) });
+    if (status >= 200 && status < 300) {
+      const messageId = typeof response.data?.id === 'string' ? (response.data.id as string) : null;
+      recordOutcome(attempt, 'success', true);
+      await writeLog(attempt, 'SUCCESS', {
+        httpStatus: status,
+        message: messageId
+          ? `delivered: Discord message ${messageId}`
+          : `delivered (HTTP ${status})`,
+      });
+      return { status: 'SUCCESS', messageId, httpStatus: status };
+    }
+    const discordText = describeDiscordError(response);
+    if (status === 429) {
+      const delayMs = retryAfterMs(response);
+      const wait = delayMs === null ? '' : `; retrying after ${(delayMs / 1000).toFixed(2)} s`;
+      return fail(
+        attempt,
+        'rate-limited',
+        `HTTP 429 rate limited: ${discordText}${wait}`,
+        status,
+        delayMs === null ? undefined : delayMs + jitter(),
+      );
+    }
+    if (status >= 500) return fail(attempt, 'transient', `HTTP ${status}: ${discordText}`, status);
+    if (status >= 300 && status < 400) {
+      return fail(attempt, 'permanent', `HTTP ${status}: redirects are not followed`, status);
+    }
+    // 400, 401, 403, 404 (webhook deleted or token invalid), 413 and any other 4xx: retrying
+    // the same request cannot succeed.
+    const hint = status === 404 ? ' (the webhook was deleted or its token is wrong)' : '';
+    return fail(attempt, 'permanent', `HTTP ${status}${hint}: ${discordText}`, status);
+  }
+
   return {
-    /** Local activity: the retry policy comes from the worker's configuration. */
-    async getDeliveryPolicy(): Promise<DeliveryPolicy> {
-      return {
+    /**
+     * Local activity: the retry policy comes from the worker's configuration. Given the first
+     * attempt's input, and when that policy makes the first attempt local
+     * (DELIVERY_FIRST_ATTEMPT=local), it also makes that attempt: a delivery that succeeds at
+     * once is then one local activity. (One activity under the name histories already record, so
+     * that runs started before it was one call replay unchanged.)
+     */
+    async getDeliveryPolicy(firstAttempt?: DeliverWebhookInput): Promise<DeliveryStart> {
+      const policy: DeliveryPolicy = {
         initialIntervalMs: config.retry.initialIntervalMs,
         backoffCoefficient: config.retry.backoffCoefficient,
         maximumIntervalMs: config.retry.maximumIntervalMs,
-        activityTimeoutMs: config.webhookTimeoutMs + 10_000,
+        activityTimeoutMs: config.webhookTimeoutMs + ATTEMPT_LOGGING_MARGIN_MS,
         firstAttemptLocal: config.deliveryFirstAttempt === 'local',
       };
+      if (!firstAttempt || !policy.firstAttemptLocal) return policy;
+      return { ...policy, firstAttempt: await deliverWebhook(firstAttempt) };
     },
 
-    async deliverWebhook(input: DeliverWebhookInput): Promise<DeliverWebhookResult> {
-      const info = Context.current().info;
-      const execution = info.workflowExecution;
-      if (!execution)
-        throw ApplicationFailure.nonRetryable(
-          'deliverWebhook runs inside a workflow only',
-          'Misuse',
-        );
-      const workflowId = execution.workflowId;
-      // Attempt numbers continue across the workflow's re-invocations after our own outages.
-      const number = (input.attemptOffset ?? 0) + info.attempt;
-      const scheduledTime = input.scheduledTime ? new Date(input.scheduledTime) : null;
-
-      let task: DeliveryTask | undefined;
-      let earlier: EarlierAttempt[];
-      try {
-        // One round trip: the task and, from an earlier run of this attempt (posted and logged,
-        // then its completion lost), a SUCCESS, which means nothing is posted again, or this
-        // attempt's own row, which means it already ran.
-        const rows = await database(() =>
-          orm.em
-            .fork()
-            .getConnection()
-            .execute<(TaskRow & { earlier: EarlierAttempt[] })[]>(
-              `select t.id, t.name, t.schedule, t.timezone, t.webhook_url, t.payload, t.status,
-                coalesce((select json_agg(json_build_object('attempt', l.attempt,
-                    'status', l.status, 'http_status', l.http_status, 'message', l.message))
-                  from task_logs l
-                  where l.workflow_id = ? and (l.status = 'SUCCESS' or l.attempt = ?)), '[]') as earlier
-              from tasks t where t.id = ?`,
-              [workflowId, number, input.taskId],
-            ),
-        );
-        task = rows[0] && toDeliveryTask(rows[0]);
-        earlier = rows[0]?.earlier ?? [];
-      } catch (error) {
-        throw outage(error, { attemptsMade: number - 1 });
-      }
-      if (!task) return { status: 'TASK_DELETED' };
-      if (earlier.some((row) => row.status === 'SUCCESS')) return { status: 'ALREADY_DELIVERED' };
-      const replay = earlier.find((row) => row.attempt === number);
-      if (replay) throw replayedFailure(replay);
-
-      const attempt: Attempt = {
-        task,
-        workflowId,
-        runId: execution.runId,
-        attempt: number,
-        lastAttempt: number >= input.maxAttempts,
-        scheduledTime,
-        startedAt: new Date(),
-      };
-
-      // Before a scheduled run's first post: is it still wanted? (SPEC §6 "missed runs")
-      if (scheduledTime && number === 1) {
-        if (task.status !== 'ACTIVE') {
-          log.info('scheduled run of a task that is not active; nothing delivered', {
-            taskId: task.id,
-          });
-          return { status: 'SKIPPED', reason: 'NOT_ACTIVE' };
-        }
-        const later = laterRunDue(task, scheduledTime, attempt.startedAt);
-        if (later) {
-          log.info('missed run skipped: a later run is already due', {
-            taskId: task.id,
-            scheduledTime: scheduledTime.toISOString(),
-            laterRun: later.toISOString(),
-          });
-          metrics?.deliveries.inc({ outcome: 'skipped' });
-          return { status: 'SKIPPED', reason: 'SUPERSEDED' };
-        }
-        const lateMs = attempt.startedAt.getTime() - scheduledTime.getTime();
-        if (lateMs > catchupWindowMs) {
-          const row = rowFor(attempt, 'FAILED', {
-            message:
-              `not delivered: this run was due at ${scheduledTime.toISOString()} and could only start ` +
-              `${Math.round(lateMs / 1000)} s later, after an outage of ours; runs later than ` +
-              `SCHEDULE_CATCHUP_WINDOW (${Math.round(catchupWindowMs / 1000)} s) are not posted stale`,
-          });
-          try {
-            await database(() => insertRow(row));
-          } catch (error) {
-            throw outage(error, { attemptsMade: 0 });
-          }
-          metrics?.deliveries.inc({ outcome: 'skipped' });
-          return { status: 'SKIPPED', reason: 'STALE' };
-        }
-      }
-
-      const url = validateWebhookUrl(task.webhookUrl, config.webhookAllowedOrigins);
-      if (!url.ok) return fail(attempt, 'permanent', `webhook URL refused: ${url.reason}`, null);
-      const body = renderPayload(task.payload, {
-        task: { id: task.id, name: task.name },
-        execution: {
-          scheduledTime: attempt.scheduledTime,
-          time: attempt.startedAt,
-          attempt: attempt.attempt,
-        },
-      });
-      const invalid = validatePayload(body);
-      if (invalid.length > 0) {
-        const detail = invalid.map((e) => `${e.path} ${e.message}`).join('; ');
-        return fail(attempt, 'permanent', `rendered payload is invalid: ${detail}`, null);
-      }
-
-      let response: AxiosResponse;
-      const requestTimer = metrics?.requestDuration.startTimer();
-      try {
-        response = await http.post(toDeliveryUrl(task.webhookUrl), body, {
-          headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT },
-        });
-      } catch (error) {
-        requestTimer?.({ outcome: 'network_error' });
-        return fail(
-          attempt,
-          'transient',
-          networkErrorMessage(error, config.webhookTimeoutMs),
-          null,
-        );
-      }
-
-      const status = response.status;
-      requestTimer?.({ outcome: httpOutcome(status) });
-      if (status >= 200 && status < 300) {
-        const messageId =
-          typeof response.data?.id === 'string' ? (response.data.id as string) : null;
-        recordOutcome(attempt, 'success', true);
-        await writeLog(attempt, 'SUCCESS', {
-          httpStatus: status,
-          message: messageId
-            ? `delivered: Discord message ${messageId}`
-            : `delivered (HTTP ${status})`,
-        });
-        return { status: 'SUCCESS', messageId, httpStatus: status };
-      }
-      const discordText = describeDiscordError(response);
-      if (status === 429) {
-        const delayMs = retryAfterMs(response);
-        const wait = delayMs === null ? '' : `; retrying after ${(delayMs / 1000).toFixed(2)} s`;
-        return fail(
-          attempt,
-          'rate-limited',
-          `HTTP 429 rate limited: ${discordText}${wait}`,
-          status,
-          delayMs === null ? undefined : delayMs + jitter(),
-        );
-      }
-      if (status >= 500)
-        return fail(attempt, 'transient', `HTTP ${status}: ${discordText}`, status);
-      if (status >= 300 && status < 400) {
-        return fail(attempt, 'permanent', `HTTP ${status}: redirects are not followed`, status);
-      }
-      // 400, 401, 403, 404 (webhook deleted or token invalid), 413 and any other 4xx: retrying
-      // the same request cannot succeed.
-      const hint = status === 404 ? ' (the webhook was deleted or its token is wrong)' : '';
-      return fail(attempt, 'permanent', `HTTP ${status}${hint}: ${discordText}`, status);
-    },
+    deliverWebhook,
 
     /** The row of an attempt that reached Discord while the database was down (see writeLog). */
     async recordAttempt(row: RecordAttemptInput): Promise<void> {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import Joi from 'joi';
 import type { LogFormat } from './logger';
+import { MAX_WEBHOOK_TIMEOUT_MS } from './temporal/contracts';
 
 export type Role = 'api' | 'worker' | 'all';
 
@@ -158,7 +159,7 @@ const schema = Joi.object({
   WEBHOOK_ALLOWED_ORIGINS: Joi.string().default(
     'https://discord.com,https://discordapp.com,https://ptb.discord.com,https://canary.discord.com',
   ),
-  WEBHOOK_TIMEOUT_MS: Joi.number().integer().min(100).max(120_000).default(10_000),
+  WEBHOOK_TIMEOUT_MS: Joi.number().integer().min(100).max(MAX_WEBHOOK_TIMEOUT_MS).default(10_000),
   // Temporal does not retry an activity sooner than 1 s after a failure.
   RETRY_INITIAL_INTERVAL: duration(1_000).default(2_000),
   RETRY_BACKOFF_COEFFICIENT: Joi.number().min(1).max(100).default(2),

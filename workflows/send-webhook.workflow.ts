@@ -10,10 +10,14 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
+  ATTEMPT_LOGGING_MARGIN_MS,
+  type DeliverWebhookInput,
+  type DeliverWebhookResult,
   DeliveryErrorType,
   type DeliveryFailureDetails,
   type DeliveryPolicy,
   type InfrastructureFailureDetails,
+  MAX_WEBHOOK_TIMEOUT_MS,
   NON_RETRYABLE_DELIVERY_ERRORS,
   OutageErrorType,
   type SendWebhookInput,
@@ -21,6 +25,14 @@ import {
 } from '../src/temporal/contracts';
 
 const { getDeliveryPolicy } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s' });
+// The same local activity given the first attempt, which it makes when the worker's policy says so
+// (DELIVERY_FIRST_ATTEMPT=local). Not retried: a failed attempt is the workflow's to handle. The
+// attempt ends on its own HTTP and database timeouts; this bound is only the longest the
+// configuration allows, since the policy that holds the worker's own is not read yet.
+const { getDeliveryPolicy: startDelivery } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: MAX_WEBHOOK_TIMEOUT_MS + ATTEMPT_LOGGING_MARGIN_MS,
+  retry: { maximumAttempts: 1 },
+});
 // Recording an outcome must not give up while the database is away: these wait it out.
 const { markTaskFailed, recordAttempt } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -39,9 +51,10 @@ const OUTAGE_GIVE_UP_MS = 24 * 60 * 60 * 1000;
  * (pauseOnFailure) pauses itself. The input holds ids only: URL and payload stay in PostgreSQL.
  *
  * The first attempt runs as a local activity when the worker's policy says so
- * (DELIVERY_FIRST_ATTEMPT=local, the default): a delivery that succeeds at once then costs
- * Temporal one workflow task, and the failure of that attempt is recorded in the workflow's
- * history (its marker) before the regular activity makes the attempts that are left.
+ * (DELIVERY_FIRST_ATTEMPT=local, the default), in the same call that reads the policy: a delivery
+ * that succeeds at once then costs Temporal one workflow task with one marker, and the failure of
+ * that attempt is recorded in the workflow's history (the marker) before the regular activity
+ * makes the attempts that are left.
  *
  * Our own outages (SPEC §6) are not Discord's failures: when the activity could not reach the
  * database, or lost its last attempt to a worker crash, this workflow waits (a durable timer) and
@@ -50,7 +63,6 @@ const OUTAGE_GIVE_UP_MS = 24 * 60 * 60 * 1000;
  * written comes back in the failure's details and is recorded here once the database is back.
  */
 export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookResult> {
-  const policy = await getDeliveryPolicy();
   const maxAttempts = input.maxRetry + 1;
   const scheduled = workflowInfo().searchAttributes['TemporalScheduledStartTime']?.[0];
   const scheduledTime =
@@ -60,39 +72,44 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
         ? scheduled
         : null;
   const startedAt = Date.now();
+  const firstInput: DeliverWebhookInput = { taskId: input.taskId, scheduledTime, maxAttempts };
 
+  // Read by the first call below; until then the worker's policy is unknown.
+  let policy: DeliveryPolicy | undefined;
   let attemptsMade = 0;
-  // The first attempt as a local activity (DELIVERY_FIRST_ATTEMPT=local): a delivery that succeeds
-  // at once then completes within this one workflow task. Attempts after it are regular ones.
-  let local = policy.firstAttemptLocal === true;
   // After a failed local first attempt the regular activity carries on the backoff from there.
   let backoffFrom = 0;
   for (let interruptions = 0; ;) {
-    const { deliverWebhook } = local
-      ? proxyLocalActivities<Activities>({
-          startToCloseTimeout: policy.activityTimeoutMs,
-          retry: { maximumAttempts: 1 },
-        })
-      : proxyActivities<Activities>({
-          startToCloseTimeout: policy.activityTimeoutMs,
-          retry: {
-            maximumAttempts: Math.max(1, maxAttempts - attemptsMade),
-            initialInterval: backoffMs(policy, backoffFrom),
-            backoffCoefficient: policy.backoffCoefficient,
-            maximumInterval: policy.maximumIntervalMs,
-            nonRetryableErrorTypes: NON_RETRYABLE_DELIVERY_ERRORS,
-          },
-        });
-    const wasLocal = local;
-    local = false;
+    // Whether the call that may throw below is the local first attempt.
+    let wasLocal = false;
     let waitMs: number;
     try {
-      const result = await deliverWebhook({
-        taskId: input.taskId,
-        scheduledTime,
-        maxAttempts,
-        ...(attemptsMade > 0 ? { attemptOffset: attemptsMade } : {}),
-      });
+      let result: DeliverWebhookResult;
+      if (policy === undefined) {
+        // One local activity reads the policy and, with DELIVERY_FIRST_ATTEMPT=local, makes the
+        // first attempt: a delivery that succeeds at once completes within this workflow task.
+        wasLocal = true;
+        const { firstAttempt, ...read } = await startDelivery(firstInput);
+        policy = read;
+        if (firstAttempt) {
+          result = firstAttempt;
+        } else if (policy.firstAttemptLocal) {
+          // A history from before the policy and the first attempt were one call.
+          result = await localDelivery(policy).deliverWebhook(firstInput);
+        } else {
+          wasLocal = false;
+          result = await regularDelivery(policy, maxAttempts, 0).deliverWebhook(firstInput);
+        }
+      } else {
+        result = await regularDelivery(
+          policy,
+          maxAttempts - attemptsMade,
+          backoffFrom,
+        ).deliverWebhook({
+          ...firstInput,
+          ...(attemptsMade > 0 ? { attemptOffset: attemptsMade } : {}),
+        });
+      }
       if (result.status === 'TASK_DELETED') {
         log.info('task was deleted; nothing delivered', { taskId: input.taskId });
         return { status: 'SKIPPED' };
@@ -103,6 +120,8 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
         messageId: result.status === 'SUCCESS' ? (result.messageId ?? undefined) : undefined,
       };
     } catch (error) {
+      // A failed first call leaves the policy unread: read it alone.
+      policy ??= await getDeliveryPolicy();
       // A regular activity's failure comes wrapped in an ActivityFailure, a local one's as is.
       const cause =
         error instanceof ActivityFailure ? error.cause : wasLocal ? asFailure(error) : undefined;
@@ -170,6 +189,28 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
     await sleep(waitMs);
     interruptions += 1;
   }
+}
+
+/** The first attempt as a local activity, as a history from before DeliveryStart recorded it. */
+function localDelivery(policy: DeliveryPolicy) {
+  return proxyLocalActivities<Activities>({
+    startToCloseTimeout: policy.activityTimeoutMs,
+    retry: { maximumAttempts: 1 },
+  });
+}
+
+/** Regular activities for the attempts left, the backoff carrying on from attempt `backoffFrom`. */
+function regularDelivery(policy: DeliveryPolicy, attemptsLeft: number, backoffFrom: number) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: policy.activityTimeoutMs,
+    retry: {
+      maximumAttempts: Math.max(1, attemptsLeft),
+      initialInterval: backoffMs(policy, backoffFrom),
+      backoffCoefficient: policy.backoffCoefficient,
+      maximumInterval: policy.maximumIntervalMs,
+      nonRetryableErrorTypes: NON_RETRYABLE_DELIVERY_ERRORS,
+    },
+  });
 }
 
 function asFailure(error: unknown): ApplicationFailure | TimeoutFailure | undefined {

@@ -30,6 +30,10 @@ export function scheduleIdForTask(taskId: string): string {
   return `${SCHEDULE_ID_PREFIX}${taskId}`;
 }
 
+/** WEBHOOK_TIMEOUT_MS's upper bound, and the time an attempt has for its log writes beyond it. */
+export const MAX_WEBHOOK_TIMEOUT_MS = 120_000;
+export const ATTEMPT_LOGGING_MARGIN_MS = 10_000;
+
 /** Retry settings from the worker's config, read once per workflow through a local activity. */
 export interface DeliveryPolicy {
   initialIntervalMs: number;
@@ -44,6 +48,16 @@ export interface DeliveryPolicy {
    * Absent or false: every attempt is a regular activity.
    */
   firstAttemptLocal?: boolean;
+}
+
+/**
+ * What the workflow's first local activity (`getDeliveryPolicy`, given the first attempt's input)
+ * answers: the policy and, when the policy makes the first attempt local, that attempt's outcome.
+ * No `firstAttempt` with `firstAttemptLocal`: a history from before the two were one call, whose
+ * workflow then makes the local attempt as a call of its own.
+ */
+export interface DeliveryStart extends DeliveryPolicy {
+  firstAttempt?: DeliverWebhookResult;
 }
 
 /** Details of a retryable Discord failure (DiscordUnavailable, DiscordRateLimited). */

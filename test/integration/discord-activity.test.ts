@@ -686,3 +686,77 @@ describe('webhook tokens stay secret', () => {
     expect(haystack).toMatch(/\/webhooks\/\d+\/\*{4}/);
   });
 });
+
+describe('getDeliveryPolicy: the worker policy, and with DELIVERY_FIRST_ATTEMPT=local the first attempt', () => {
+  const local = () =>
+    activitiesFor({
+      config: {
+        webhookTimeoutMs: TIMEOUT_MS,
+        webhookAllowedOrigins: [mock.url],
+        retry: { initialIntervalMs: 100, backoffCoefficient: 2, maximumIntervalMs: 1_000 },
+        deliveryFirstAttempt: 'local',
+      },
+    });
+  const start = (run: Run, acts: typeof activities, input?: DeliverWebhookInput) =>
+    new MockActivityEnvironment(
+      { attempt: 1, workflowExecution: { workflowId: run.workflowId, runId: run.runId } },
+      { logger },
+    ).run(acts.getDeliveryPolicy, input);
+
+  it('when the first attempt is local and given, then it is posted once and logged once, and its outcome comes with the policy', async () => {
+    const task = await insertTask();
+    const run = newRun();
+
+    const answer = await start(run, local(), {
+      taskId: task.id,
+      scheduledTime: null,
+      maxAttempts: 4,
+    });
+
+    expect(answer).toEqual({
+      initialIntervalMs: 100,
+      backoffCoefficient: 2,
+      maximumIntervalMs: 1_000,
+      activityTimeoutMs: TIMEOUT_MS + 10_000,
+      firstAttemptLocal: true,
+      firstAttempt: { status: 'SUCCESS', messageId: expect.any(String), httpStatus: 200 },
+    });
+    expect(mock.requests(task.webhookId)).toHaveLength(1);
+    expect((await logRows(run.workflowId)).map((row) => [row.attempt, row.status])).toEqual([
+      [1, 'SUCCESS'],
+    ]);
+  });
+
+  it('when the worker makes every attempt a regular activity, then only the policy is answered and nothing is posted', async () => {
+    const task = await insertTask();
+    const run = newRun();
+
+    const answer = await start(run, activities, {
+      taskId: task.id,
+      scheduledTime: null,
+      maxAttempts: 4,
+    });
+
+    expect(answer).toEqual(expect.objectContaining({ firstAttemptLocal: false }));
+    expect(answer).not.toHaveProperty('firstAttempt');
+    expect(mock.requests(task.webhookId)).toHaveLength(0);
+    expect(await logRows(run.workflowId)).toHaveLength(0);
+  });
+
+  it('when the first attempt fails, then the failure is thrown as deliverWebhook throws it and its row says RETRYING', async () => {
+    const task = await insertTask({ behaviors: [{ kind: 'server-error', status: 503 }] });
+    const run = newRun();
+
+    const failure: unknown = await start(run, local(), {
+      taskId: task.id,
+      scheduledTime: null,
+      maxAttempts: 4,
+    }).catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect((failure as ApplicationFailure).type).toBe('DiscordUnavailable');
+    expect((await logRows(run.workflowId)).map((row) => [row.attempt, row.status])).toEqual([
+      [1, 'RETRYING'],
+    ]);
+  });
+});

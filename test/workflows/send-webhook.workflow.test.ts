@@ -14,6 +14,7 @@ import type {
   DeliverWebhookInput,
   DeliverWebhookResult,
   DeliveryPolicy,
+  DeliveryStart,
   InfrastructureFailureDetails,
   MarkTaskFailedInput,
   PendingAttemptRow,
@@ -694,6 +695,182 @@ describe('sendWebhook with the first attempt as a local activity', () => {
         },
         { ...LOCAL, activityTimeoutMs: 1_000 },
       );
+
+      const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry });
+
+      expect(result.status).toBe('SUCCESS');
+      expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+      expect(numbers(mocks)).toEqual(expected);
+    },
+  );
+});
+
+describe('sendWebhook with the policy and the first attempt in one local activity', () => {
+  const LOCAL: DeliveryPolicy = { ...POLICY, firstAttemptLocal: true };
+  /**
+   * Mocked activities as the worker has them: getDeliveryPolicy, given the first attempt's input,
+   * makes that attempt (through the deliverWebhook mock) and answers the policy with its outcome.
+   */
+  function mockStarting(
+    deliver: Parameters<typeof mockActivities>[0],
+    policy: DeliveryPolicy = LOCAL,
+  ): Mocks {
+    const mocks = mockActivities(deliver, policy);
+    const getDeliveryPolicy = jest.fn(
+      async (first?: DeliverWebhookInput): Promise<DeliveryStart> =>
+        first && policy.firstAttemptLocal
+          ? { ...policy, firstAttempt: await mocks.activities.deliverWebhook(first) }
+          : policy,
+    );
+    // Typed as the plain policy reader that withWorker registers; called with the input here.
+    return {
+      ...mocks,
+      activities: {
+        ...mocks.activities,
+        getDeliveryPolicy: getDeliveryPolicy as unknown as Mocks['activities']['getDeliveryPolicy'],
+      },
+    };
+  }
+  const numbers = (mocks: Mocks) =>
+    mocks.calls.map((c) => (c.input.attemptOffset ?? 0) + c.attempt);
+  const eventsOf = async (workflowId: string) =>
+    (await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const localCalls = (events: Awaited<ReturnType<typeof eventsOf>>) =>
+    events.filter((e) => e.markerRecordedEventAttributes).length;
+  const regularBudgets = (events: Awaited<ReturnType<typeof eventsOf>>) =>
+    events
+      .map((e) => e.activityTaskScheduledEventAttributes)
+      .filter((attrs) => attrs?.activityType?.name === 'deliverWebhook')
+      .map((attrs) => attrs?.retryPolicy?.maximumAttempts);
+
+  it('when the first attempt succeeds, then the run is one workflow task with one marker and no activity task', async () => {
+    const workflowId = `task-${randomUUID()}-${randomUUID()}`;
+    const mocks = mockStarting(() => ({ status: 'SUCCESS', messageId: '5', httpStatus: 200 }));
+
+    const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 3 }, workflowId);
+
+    expect(result).toEqual(expect.objectContaining({ status: 'SUCCESS', messageId: '5' }));
+    expect(numbers(mocks)).toEqual([1]);
+    expect(mocks.activities.getDeliveryPolicy).toHaveBeenCalledTimes(1);
+    const events = await eventsOf(workflowId);
+    expect(events.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(1);
+    expect(regularBudgets(events)).toEqual([]);
+    expect(localCalls(events)).toBe(1);
+  });
+
+  it('when the worker makes every attempt a regular activity, then the one local call only reads the policy', async () => {
+    const workflowId = `task-${randomUUID()}-${randomUUID()}`;
+    const mocks = mockStarting(() => ({ status: 'SUCCESS', messageId: '6', httpStatus: 200 }), {
+      ...POLICY,
+      firstAttemptLocal: false,
+    });
+
+    const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 2 }, workflowId);
+
+    expect(result.status).toBe('SUCCESS');
+    const events = await eventsOf(workflowId);
+    expect(localCalls(events)).toBe(1);
+    expect(regularBudgets(events)).toEqual([3]);
+  });
+
+  it.each([0, 1, 3])(
+    'when Discord stays unavailable with maxRetry %i, then attempts 1..maxRetry + 1 are made once each, the first failure is in the history and the task is marked FAILED once',
+    async (maxRetry) => {
+      const taskId = randomUUID();
+      const workflowId = `task-${taskId}-${randomUUID()}`;
+      const mocks = mockStarting(() => {
+        throw unavailable('HTTP 503: Service Unavailable');
+      });
+
+      const error: unknown = await runWorkflow(mocks, { taskId, maxRetry }, workflowId).catch(
+        (e: unknown) => e,
+      );
+
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect(numbers(mocks)).toEqual(Array.from({ length: maxRetry + 1 }, (_v, i) => i + 1));
+      expect(mocks.activities.markTaskFailed).toHaveBeenCalledTimes(1);
+      const events = await eventsOf(workflowId);
+      const firstFailure = events
+        .map((e) => e.markerRecordedEventAttributes?.failure?.message)
+        .find(Boolean);
+      expect(firstFailure).toBe('HTTP 503: Service Unavailable');
+      expect(regularBudgets(events)).toEqual(maxRetry === 0 ? [] : [maxRetry]);
+    },
+  );
+
+  it("when Discord rate-limits the first attempt, then the second does not start before Discord's delay", async () => {
+    const retryDelayMs = 2_500;
+    const mocks = mockStarting((attempt, input) => {
+      if ((input.attemptOffset ?? 0) + attempt === 1) {
+        throw ApplicationFailure.create({
+          message: 'HTTP 429 rate limited',
+          type: 'DiscordRateLimited',
+          details: [{ retryDelayMs }],
+        });
+      }
+      return { status: 'SUCCESS', messageId: '1234', httpStatus: 200 };
+    });
+
+    const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 2 });
+
+    expect(result.status).toBe('SUCCESS');
+    expect(numbers(mocks)).toEqual([1, 2]);
+    expect(gaps(mocks.calls)[0]).toBeGreaterThanOrEqual(retryDelayMs);
+  });
+
+  it('when Discord rejects the first attempt, then nothing is retried and the task is marked FAILED', async () => {
+    const taskId = randomUUID();
+    const mocks = mockStarting(() => {
+      throw ApplicationFailure.nonRetryable('HTTP 404: Unknown Webhook', 'DiscordRejected');
+    });
+
+    await expect(runWorkflow(mocks, { taskId, maxRetry: 3 })).rejects.toBeInstanceOf(
+      WorkflowFailedError,
+    );
+
+    expect(mocks.calls).toHaveLength(1);
+    expect(mocks.activities.markTaskFailed).toHaveBeenCalledWith({
+      taskId,
+      reason: 'HTTP 404: Unknown Webhook',
+    });
+  });
+
+  it('when the database is unreachable during the first attempt, then the regular activity tries again with the whole budget and the task is not FAILED', async () => {
+    const workflowId = `task-${randomUUID()}-${randomUUID()}`;
+    let calls = 0;
+    const mocks = mockStarting(() => {
+      calls += 1;
+      if (calls === 1) {
+        throw ApplicationFailure.create({
+          message: 'database unavailable',
+          type: 'InfrastructureUnavailable',
+          nonRetryable: true,
+          details: [{ attemptsMade: 0 }],
+        });
+      }
+      return { status: 'SUCCESS', messageId: '8', httpStatus: 200 };
+    });
+
+    const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 2 }, workflowId);
+
+    expect(result.status).toBe('SUCCESS');
+    expect(numbers(mocks)).toEqual([1, 1]);
+    expect(regularBudgets(await eventsOf(workflowId))).toEqual([3]);
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    [0, [1, 1]],
+    [2, [1, 2]],
+  ])(
+    'when the first call ends without a Discord outcome (an error of ours) with maxRetry %i, then the task is not FAILED and the next attempt is %j',
+    async (maxRetry, expected) => {
+      let calls = 0;
+      const mocks = mockStarting(() => {
+        calls += 1;
+        if (calls === 1) throw new Error('worker lost its way');
+        return { status: 'SUCCESS', messageId: '9', httpStatus: 200 };
+      });
 
       const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry });
 

@@ -75,6 +75,12 @@ export interface WorkerTuning {
   /** Workflows kept in memory between their workflow tasks (a delivery needs one or two). */
   readonly maxCachedWorkflows: number;
   readonly workflowTaskPollers: number;
+  /**
+   * The share of the workflow task pollers that poll the task queue itself (new workflows, and
+   * workflows no longer cached) rather than this worker's sticky queue (the next task of a cached
+   * workflow). A delivery that succeeds at once is one task from the task queue itself.
+   */
+  readonly taskQueuePollShare: number;
   readonly activityTaskPollers: number;
   /**
    * Threads that run workflow code. Each is a V8 isolate of its own (about 50 MiB here); on 2
@@ -173,6 +179,7 @@ const schema = Joi.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: Joi.number().integer().min(2).max(10_000).default(40),
   WORKER_MAX_CACHED_WORKFLOWS: Joi.number().integer().min(0).max(100_000).default(200),
   WORKER_WORKFLOW_POLLERS: Joi.number().integer().min(2).max(100).default(10),
+  WORKER_TASK_QUEUE_POLL_SHARE: Joi.number().greater(0).max(1).default(0.8),
   WORKER_ACTIVITY_POLLERS: Joi.number().integer().min(1).max(100).default(10),
   WORKER_WORKFLOW_THREADS: Joi.number().integer().min(1).max(16).default(1),
   LOG_LEVEL: Joi.string()
@@ -277,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConcurrentWorkflowTasks: v.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       maxCachedWorkflows: v.WORKER_MAX_CACHED_WORKFLOWS,
       workflowTaskPollers: v.WORKER_WORKFLOW_POLLERS,
+      taskQueuePollShare: v.WORKER_TASK_QUEUE_POLL_SHARE,
       activityTaskPollers: v.WORKER_ACTIVITY_POLLERS,
       workflowThreads: v.WORKER_WORKFLOW_THREADS,
     },

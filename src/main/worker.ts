@@ -111,6 +111,7 @@ export function workerTuningOptions(tuning: Config['worker']): Partial<WorkerOpt
       tuning.workflowTaskPollers,
       tuning.maxConcurrentWorkflowTasks,
     ),
+    nonStickyToStickyPollRatio: tuning.taskQueuePollShare,
     maxConcurrentActivityTaskPolls: Math.min(
       tuning.activityTaskPollers,
       tuning.maxConcurrentActivities,

@@ -12,6 +12,16 @@ describe('loadDynamicConfig', () => {
     expect(fs.existsSync(DYNAMIC_CONFIG_PATH)).toBe(true);
   });
 
+  it("when reading the shipped file, then the server's own worker polls schedules' workflow tasks with more than its default 2 pollers", () => {
+    const options = loadDynamicConfig()['worker.perNamespaceWorkerOptions'] as Record<
+      string,
+      unknown
+    >;
+
+    expect(options['MaxConcurrentWorkflowTaskPollers']).toEqual(expect.any(Number));
+    expect(options['MaxConcurrentWorkflowTaskPollers'] as number).toBeGreaterThan(2);
+  });
+
   it('when a key has values with and without constraints, then the unconstrained one is taken', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dyn-')), 'dc.yaml');
     fs.writeFileSync(

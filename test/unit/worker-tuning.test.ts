@@ -13,6 +13,7 @@ describe('worker tuning (WORKER_*, DELIVERY_FIRST_ATTEMPT)', () => {
       maxCachedWorkflows: config.worker.maxCachedWorkflows,
       workflowThreadPoolSize: config.worker.workflowThreads,
       maxConcurrentWorkflowTaskPolls: config.worker.workflowTaskPollers,
+      nonStickyToStickyPollRatio: config.worker.taskQueuePollShare,
       maxConcurrentActivityTaskPolls: config.worker.activityTaskPollers,
     });
   });
@@ -27,6 +28,7 @@ describe('worker tuning (WORKER_*, DELIVERY_FIRST_ATTEMPT)', () => {
       WORKER_WORKFLOW_POLLERS: '3',
       WORKER_ACTIVITY_POLLERS: '2',
       WORKER_WORKFLOW_THREADS: '3',
+      WORKER_TASK_QUEUE_POLL_SHARE: '0.5',
     });
 
     expect(config.deliveryFirstAttempt).toBe('activity');
@@ -37,6 +39,7 @@ describe('worker tuning (WORKER_*, DELIVERY_FIRST_ATTEMPT)', () => {
       maxCachedWorkflows: 13,
       workflowThreadPoolSize: 3,
       maxConcurrentWorkflowTaskPolls: 3,
+      nonStickyToStickyPollRatio: 0.5,
       maxConcurrentActivityTaskPolls: 2,
     });
   });
@@ -60,6 +63,8 @@ describe('worker tuning (WORKER_*, DELIVERY_FIRST_ATTEMPT)', () => {
     [{ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1' }, /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS/],
     [{ WORKER_WORKFLOW_POLLERS: '0' }, /WORKER_WORKFLOW_POLLERS/],
     [{ WORKER_MAX_CACHED_WORKFLOWS: 'many' }, /WORKER_MAX_CACHED_WORKFLOWS/],
+    [{ WORKER_TASK_QUEUE_POLL_SHARE: '0' }, /WORKER_TASK_QUEUE_POLL_SHARE/],
+    [{ WORKER_TASK_QUEUE_POLL_SHARE: '1.5' }, /WORKER_TASK_QUEUE_POLL_SHARE/],
   ])('when %j, then the configuration is refused naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

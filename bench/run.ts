@@ -29,8 +29,9 @@ import { createTemporalClient, type TemporalClientHandle } from '../src/temporal
 import { scheduleIdForTask } from '../src/temporal/contracts';
 import { reconcileSchedules } from '../src/temporal/reconcile';
 import { dynamicConfigFlags, startBareTemporal } from './baseline';
+import { sampleMemory } from './memory';
 import { startBenchDiscord } from './mock-discord';
-import { cpuMs, peakRssMiB } from './proc';
+import { cpuMs, peakRssMiB, threadCpuMs } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
       // Worker sizing and the delivery mode pass through, to compare settings in the same way
       // (e.g. DELIVERY_FIRST_ATTEMPT=activity npm run bench -- --only deliveries).
       ...Object.fromEntries(
-        Object.entries(process.env).filter(([key]) => /^(WORKER_|DELIVERY_)/.test(key)),
+        Object.entries(process.env).filter(([key]) => /^(WORKER_|DELIVERY_|MALLOC_)/.test(key)),
       ),
     };
     if (!FROM_SOURCES) {
@@ -159,6 +160,11 @@ async function main(): Promise<void> {
     const api = await startRole('api', env, cleanups);
     const worker = await startRole('worker', env, cleanups);
     const base = `http://127.0.0.1:${port}`;
+    // What each one's RSS is made of at its peak (bench/memory.ts): sampled through the whole run.
+    const memory = {
+      api: sampleMemory(api.pid!, `${base}/metrics`),
+      worker: sampleMemory(worker.pid!, `http://127.0.0.1:${env.METRICS_PORT}/metrics`),
+    };
     const temporal = createTemporalClient({ address: temporalAddress, namespace: 'default' });
     cleanups.push(() => temporal.close());
     // The bare server's own figures, measured right after ours on this same server (same dynamic
@@ -382,6 +388,7 @@ async function main(): Promise<void> {
         api: cpuMs(api.pid!),
       });
       const cpuBefore = cpu();
+      const threadsBefore = threadCpuMs(worker.pid!);
       const t0 = Date.now();
       const workflowIds: string[] = [];
       await forEachLimited(triggered, 16, async (id) => {
@@ -402,6 +409,14 @@ async function main(): Promise<void> {
       // The workflows' last steps finish after their log rows: let the server go quiet.
       await settleTemporal('the bare workflows');
       const cpuAfter = cpu();
+      // The worker's CPU per delivery by thread, largest first: where its share goes.
+      const threadsAfter = threadCpuMs(worker.pid!);
+      const byThread = Object.entries(threadsAfter)
+        .map(([name, ms]) => [name, (ms - (threadsBefore[name] ?? 0)) / SIZES.deliveries] as const)
+        .filter(([, ms]) => ms >= 0.1)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, ms]) => `${name} ${round(ms, 1)}`)
+        .join(', ');
       // As many bare one-activity workflows on this server, right after.
       const bareTemporalBefore = temporalPid === undefined ? NaN : cpuMs(temporalPid);
       const bareRun = await bare!.workflows(SIZES.deliveries);
@@ -419,6 +434,7 @@ async function main(): Promise<void> {
           drained: drained ? 'yes' : 'timed out',
           temporal_cpu_ms_per_delivery: perDelivery('temporal'),
           worker_cpu_ms_per_delivery: perDelivery('worker'),
+          worker_cpu_ms_by_thread: byThread,
           api_cpu_ms_per_trigger: perDelivery('api'),
           baseline_workflows_per_s: round(bareRun.perSecond),
           baseline_temporal_cpu_ms_per_workflow: round(bareTemporalMs / SIZES.deliveries, 2),
@@ -525,6 +541,25 @@ async function main(): Promise<void> {
       target: 'reported',
       met: null,
     });
+    for (const role of ['api', 'worker'] as const) {
+      const breakdown = memory[role].stop();
+      if (!breakdown) continue;
+      const { heap_committed_mib: committed, heap_used_mib: used, ...rest } = breakdown;
+      rows.push({
+        scenario: `${role === 'api' ? 'API' : 'worker'} memory at its peak`,
+        figures: {
+          ...rest,
+          ...Object.fromEntries(
+            Object.entries(committed).map(([space, mib]) => [
+              `heap_${space}_mib`,
+              `${mib} (${used[space] ?? 0} used)`,
+            ]),
+          ),
+        },
+        target: 'reported',
+        met: null,
+      });
+    }
 
     const totalSeconds = (Date.now() - started) / 1000;
     await report(totalSeconds);
@@ -541,9 +576,18 @@ async function startRole(
   const profile = PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/results/profiles')}`]
     : [];
+  // BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS: node or V8 flags to compare, e.g.
+  // BENCH_API_NODE_ARGS=--heap-growing-percent=50 (V8 flags NODE_OPTIONS does not accept).
+  const extra = (process.env[`BENCH_${role.toUpperCase()}_NODE_ARGS`] ?? '')
+    .split(/\s+/)
+    .filter(Boolean);
   const child: ChildProcess = spawn(
     process.execPath,
-    [...profile, ...(FROM_SOURCES ? ['--import', 'tsx', 'src/main/start.ts'] : startProdArgs())],
+    [
+      ...profile,
+      ...extra,
+      ...(FROM_SOURCES ? ['--import', 'tsx', 'src/main/start.ts'] : startProdArgs()),
+    ],
     {
       cwd: ROOT,
       // The worker runs as the compose files run it: V8's young generation at 2 MiB per

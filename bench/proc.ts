@@ -1,10 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
-export function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+/** CPU time (user + system) in ms from a /proc `stat` line, of a process or of one thread. */
+function statCpuMs(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
 /** A process's peak resident memory (VmHWM), in MiB. */
@@ -23,8 +28,7 @@ export function threadCpuMs(pid: number): Record<string, number> {
       // is the process's.
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const name = tid === String(pid) ? 'main' : comm;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
+      byName[name] = (byName[name] ?? 0) + statCpuMs(stat);
     } catch {
       // the thread ended meanwhile
     }

@@ -13,6 +13,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import autocannon from 'autocannon';
 import { forEachLimited } from '../src/concurrency';
@@ -359,11 +360,9 @@ async function main(): Promise<void> {
         async () => discord.countFor(dueIds) >= SIZES.due,
         Math.max(0, waitMs) + 60_000,
       );
-      const latencies = firstReceipts(discord.receipts, dueIds).map(
-        (r) => r.receivedAt - Date.parse(r.content),
-      );
-      latencies.sort((a, b) => a - b);
-      await traceSlowest(bare!.client, due, firstReceipts(discord.receipts, dueIds));
+      const receipts = firstReceipts(discord.receipts, dueIds);
+      const latencies = receipts.map(lateness).sort((a, b) => a - b);
+      await traceSlowest(bare!.client, due, receipts);
       await forEachLimited(due.taskIds, 16, (id) =>
         fetch(`${base}/api/tasks/${id}`, {
           method: 'DELETE',
@@ -726,7 +725,7 @@ async function traceSlowest(
   count = 3,
 ): Promise<void> {
   const slowest = receipts
-    .map((r) => ({ ...r, late: r.receivedAt - Date.parse(r.content) }))
+    .map((r) => ({ ...r, late: lateness(r) }))
     .sort((a, b) => b.late - a.late)
     .slice(0, count);
   for (const receipt of slowest) {
@@ -737,10 +736,7 @@ async function traceSlowest(
       ((await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [])
         .map((event) => ({
           type: temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? String(event.eventType),
-          at:
-            Number(event.eventTime?.seconds ?? 0) * 1000 +
-            (event.eventTime?.nanos ?? 0) / 1e6 -
-            scheduledAt,
+          at: tsToMs(event.eventTime) - scheduledAt,
         }))
         .filter((event) => event.at > -2_000)
         .map((event) => `${event.type.replace('EVENT_TYPE_', '')}@${Math.round(event.at)}`)
@@ -758,6 +754,11 @@ async function traceSlowest(
       log(`  could not trace it: ${String(error)}`);
     }
   }
+}
+
+/** How late a due run arrived: its message's content is the time it was scheduled for. */
+function lateness(receipt: { receivedAt: number; content: string }): number {
+  return receipt.receivedAt - Date.parse(receipt.content);
 }
 
 function firstReceipts<T extends { webhookId: string; receivedAt: number }>(

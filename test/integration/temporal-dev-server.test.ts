@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { loadDynamicConfig } from '../../src/embedded/dynamic-config';
 import { ensureTemporalCli } from '../../src/embedded/temporal-cli';
 import {
   startTemporalDevServer,
@@ -133,6 +134,47 @@ describe('startTemporalDevServer', () => {
     } finally {
       await Promise.all([a.stop(), b.stop()]);
       await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when started with the shipped dynamic config, then the server takes every value (a value it cannot read is logged and replaced by its default)', async () => {
+    // The server reads a value when it first uses it, and one it cannot convert to its type
+    // (e.g. a duration it cannot parse) only costs a WARN line: the whole setting, pollers
+    // included, silently falls back to Temporal's default. A copy with one unreadable duration
+    // started beside the shipped file shows the line this test looks for, and when it appears.
+    const cli = await cliPath();
+    const shipped = loadDynamicConfig();
+    const options = shipped['worker.perNamespaceWorkerOptions'] as Record<string, unknown>;
+    const linesOf = (lines: string[]) => (line: string) => void lines.push(line);
+    const shippedLines: string[] = [];
+    const brokenLines: string[] = [];
+    const refused = (lines: string[]) =>
+      lines.filter((line) => /Failed to convert value/.test(line));
+    const [good, broken] = await startAll([
+      startTemporalDevServer({ cliPath: cli, uiPort: false, log: linesOf(shippedLines) }),
+      startTemporalDevServer({
+        cliPath: cli,
+        uiPort: false,
+        log: linesOf(brokenLines),
+        dynamicConfig: {
+          ...shipped,
+          'worker.perNamespaceWorkerOptions': { ...options, StickyScheduleToStartTimeout: 'soon' },
+        },
+      }),
+    ] as const);
+    try {
+      const deadline = Date.now() + 30_000;
+      while (refused(brokenLines).length === 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(refused(brokenLines).join('\n')).toMatch(
+        /key=worker\.perNamespaceWorkerOptions .*StickyScheduleToStartTimeout/i,
+      );
+      // Both servers started together: give the shipped one as long again to read its values.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      expect(refused(shippedLines)).toEqual([]);
+      expect(options['StickyScheduleToStartTimeout']).toEqual(expect.any(String));
+    } finally {
+      await Promise.all([good.stop(), broken.stop()]);
     }
   });
 

@@ -683,4 +683,15 @@ describe(`the production topology: Temporal server ${TEMPORAL_SERVER_VERSION} on
     expect(one.deliveriesPerSecond).toBeGreaterThan(0);
     expect(two.deliveriesPerSecond).toBeGreaterThan(0);
   });
+
+  it('when the server has run every scenario above, then it took every value of the shared dynamic config file (a value it cannot read is a WARN line and its default)', () => {
+    // The server reads each value when it first uses it; by now every schedule has fired and the
+    // per-namespace worker that runs them has started with its options.
+    const refused = temporal!
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('Failed to convert value'));
+
+    expect(refused).toEqual([]);
+  });
 });

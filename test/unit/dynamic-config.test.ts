@@ -22,6 +22,18 @@ describe('loadDynamicConfig', () => {
     expect(options['MaxConcurrentWorkflowTaskPollers'] as number).toBeGreaterThan(2);
   });
 
+  it("when reading the shipped file, then the server's own worker keeps a schedule's workflow task on its sticky queue longer than the default 5 s", () => {
+    const options = loadDynamicConfig()['worker.perNamespaceWorkerOptions'] as Record<
+      string,
+      unknown
+    >;
+
+    // A Go duration as the server parses it (test/integration/temporal-dev-server.test.ts
+    // shows the server takes it); seconds only, as written.
+    const [, seconds] = /^(\d+)s$/.exec(String(options['StickyScheduleToStartTimeout'])) ?? [];
+    expect(Number(seconds)).toBeGreaterThan(5);
+  });
+
   it('when a key has values with and without constraints, then the unconstrained one is taken', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dyn-')), 'dc.yaml');
     fs.writeFileSync(

@@ -35,3 +35,14 @@ export function threadCpuMs(pid: number): Record<string, number> {
   }
   return byName;
 }
+
+/**
+ * CPU time every process on the machine has used so far (all cores, in ms), from /proc/stat:
+ * what a scenario costs in all, PostgreSQL, the mock Discord and the bench's own client included.
+ */
+export function machineBusyMs(): number {
+  // cpu  user nice system idle iowait irq softirq steal ..., in clock ticks (100 per second).
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9);
+  const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) * 10;
+}

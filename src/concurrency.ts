@@ -18,3 +18,55 @@ export async function forEachLimited<T>(
   });
   await Promise.all(workers);
 }
+
+export interface Semaphore {
+  /**
+   * Runs `fn` once one of the `limit` slots is free, first come first served. Aborting `signal`
+   * while waiting leaves the queue and rejects with the signal's reason; a running `fn` is not
+   * interrupted.
+   */
+  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+}
+
+export function createSemaphore(limit: number): Semaphore {
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit ${limit} is not >= 1`);
+  let running = 0;
+  const waiting: (() => void)[] = [];
+
+  function acquire(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    if (running < limit) {
+      running += 1;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        waiting.splice(waiting.indexOf(wake), 1);
+        reject(signal!.reason);
+      };
+      const wake = () => {
+        signal?.removeEventListener('abort', onAbort);
+        running += 1;
+        resolve();
+      };
+      waiting.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  function release(): void {
+    running -= 1;
+    waiting.shift()?.();
+  }
+
+  return {
+    async run(fn, signal) {
+      await acquire(signal);
+      try {
+        return await fn();
+      } finally {
+        release();
+      }
+    },
+  };
+}

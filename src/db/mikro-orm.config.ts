@@ -15,6 +15,9 @@ export const MIGRATIONS_DIR = path.resolve(__dirname, '../../migrations');
 /** Tables kept by the task_logs triggers (migrations/Migration20261201171627.ts). */
 export const COUNTER_TABLES = ['log_counts_hourly', 'log_counts_total'] as const;
 
+/** Connections a process's pool opens at most, unless told otherwise. */
+export const DEFAULT_POOL_MAX = 10;
+
 /** How long opening a database connection may take before it counts as failed. */
 export const DATABASE_CONNECT_TIMEOUT_MS = 1_000;
 
@@ -50,7 +53,7 @@ export function createOrmConfig(options: {
     // next checkout, so the pool recovers by itself when the database is back.
     pool: {
       min: 0,
-      max: options.poolMax ?? 10,
+      max: options.poolMax ?? DEFAULT_POOL_MAX,
       acquireTimeoutMillis: options.acquireTimeoutMs ?? 5_000,
       // A failed connect fails the waiting query at once rather than at acquireTimeoutMillis.
       propagateCreateError: true,

@@ -1,7 +1,7 @@
 import { ConnectionException } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../logger';
-import { createOrmConfig } from './mikro-orm.config';
+import { createOrmConfig, DEFAULT_POOL_MAX } from './mikro-orm.config';
 
 export type Orm = MikroORM;
 
@@ -20,6 +20,11 @@ export async function initOrm(options: {
   migrationsDir?: string;
 }): Promise<Orm> {
   return MikroORM.init({ ...createOrmConfig(options), connect: options.connect ?? true });
+}
+
+/** How many connections the ORM's pool opens at most. */
+export function poolSize(orm: Orm): number {
+  return orm.config.get('pool')?.max ?? DEFAULT_POOL_MAX;
 }
 
 /** Advisory-lock key: API replicas starting together run the migrations one at a time. */

@@ -7,10 +7,10 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/client';
 import type { Circuit } from '../circuit';
-import { forEachLimited } from '../concurrency';
+import { createSemaphore, forEachLimited } from '../concurrency';
 import { type DiscordPayload, type ITask, Task, type TaskStatus } from '../db/entities';
 import { createQueryRows, escapeLike, isoTimestamp, readPage, whereAll } from '../db/sql';
-import type { Orm } from '../db/orm';
+import { type Orm, poolSize } from '../db/orm';
 import { validatePayload } from '../discord/payload-schema';
 import { findTemplateErrors } from '../discord/template';
 import { maskWebhookUrl, validateWebhookUrl } from '../discord/webhook-url';
@@ -101,6 +101,12 @@ export interface TaskServiceDeps {
 }
 
 /**
+ * The pool's connections that writes waiting on Temporal leave to everything else: one for the
+ * database circuit's probe, one for reads.
+ */
+export const CONNECTIONS_LEFT_BY_WRITES = 2;
+
+/**
  * The task behaviour. Every write changes the row and the task's Temporal Schedule together:
  * the row is written inside a transaction, the schedule call is made before the commit, and a
  * failed schedule call rolls the row back, so the two never disagree (SPEC §6). A dependency
@@ -112,6 +118,10 @@ export function createTaskService(deps: TaskServiceDeps) {
   const nextRuns = createNextRuns({ logger: deps.logger });
   const { database } = deps.circuits;
   const rowsOf = createQueryRows(orm);
+  // A write holds its connection until Temporal has answered. Left to take them all, slow
+  // answers from Temporal starve the database circuit's probe and every read of a connection,
+  // and the circuit calls the database down while it is fine: writes leave some to the rest.
+  const writeSlots = createSemaphore(Math.max(1, poolSize(orm) - CONNECTIONS_LEFT_BY_WRITES));
 
   function validate(input: UpdateTaskInput): void {
     const errors = fieldErrors(input, 'body');
@@ -210,13 +220,17 @@ export function createTaskService(deps: TaskServiceDeps) {
   ): Promise<T> {
     const em = orm.em.fork();
     try {
-      return await em.transactional(async (tx) => {
-        const result = await write(tx);
-        await tx.flush();
-        signal.throwIfAborted();
-        await syncSchedule(result);
-        return result;
-      });
+      return await writeSlots.run(
+        () =>
+          em.transactional(async (tx) => {
+            const result = await write(tx);
+            await tx.flush();
+            signal.throwIfAborted();
+            await syncSchedule(result);
+            return result;
+          }),
+        signal,
+      );
     } catch (error) {
       throw translateTemporalError(error);
     }

@@ -102,7 +102,8 @@ export interface TaskServiceDeps {
 
 /**
  * The pool's connections that writes waiting on Temporal leave to everything else: one for the
- * database circuit's probe, one for reads.
+ * database circuit's probe, one for reads. Taking them all, slow answers from Temporal starved
+ * the probe, and the circuit called a healthy database down.
  */
 export const CONNECTIONS_LEFT_BY_WRITES = 2;
 
@@ -118,9 +119,7 @@ export function createTaskService(deps: TaskServiceDeps) {
   const nextRuns = createNextRuns({ logger: deps.logger });
   const { database } = deps.circuits;
   const rowsOf = createQueryRows(orm);
-  // A write holds its connection until Temporal has answered. Left to take them all, slow
-  // answers from Temporal starve the database circuit's probe and every read of a connection,
-  // and the circuit calls the database down while it is fine: writes leave some to the rest.
+  // A write holds its connection until Temporal answers (see CONNECTIONS_LEFT_BY_WRITES).
   const writeSlots = createSemaphore(Math.max(1, poolSize(orm) - CONNECTIONS_LEFT_BY_WRITES));
 
   function validate(input: UpdateTaskInput): void {

@@ -169,7 +169,8 @@ describe('startTemporalDevServer', () => {
       expect(refused(brokenLines).join('\n')).toMatch(
         /key=worker\.perNamespaceWorkerOptions .*StickyScheduleToStartTimeout/i,
       );
-      // Both servers started together: give the shipped one as long again to read its values.
+      // Both servers started together: by then the shipped one has read its values too; 2 s more
+      // for a slower start.
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       expect(refused(shippedLines)).toEqual([]);
       expect(options['StickyScheduleToStartTimeout']).toEqual(expect.any(String));

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   createServer,
   type IncomingMessage,
@@ -20,7 +20,8 @@ export type MockBehavior =
   /**
    * 429. `via` says where the delay is given (default `both`): `body` puts `retry_after` (float
    * seconds) in the body, `header` sends `Retry-After` (whole seconds, rounded up) and leaves
-   * `retry_after` out of the body, so a client reading only one of them can be tested.
+   * `retry_after` out of the body, so a client reading only one of them can be tested. Forced
+   * whatever the bucket holds, it carries the bucket's headers like any answer.
    */
   | { kind: 'rate-limited'; retryAfter: number; global?: boolean; via?: 'body' | 'header' | 'both' }
   /** 404 `{ message: 'Unknown Webhook', code: 10015 }`: the webhook was deleted. */
@@ -54,6 +55,11 @@ export interface RecordedRequest {
   body: unknown;
   rawBody: string;
   receivedAt: Date;
+  /**
+   * The client's end of the connection the request came on (its local port on 127.0.0.1): which
+   * process sent a request, told by its socket rather than by the clock.
+   */
+  remotePort: number | null;
   /** The status sent, or null while unanswered (hanging) or when the socket was destroyed. */
   respondedWith: number | null;
 }
@@ -65,10 +71,14 @@ export interface MockDiscord {
   webhookUrl(id?: string, token?: string): string;
   /**
    * Behaviours for one webhook, consumed one per request; the last one repeats. Called with no
-   * behaviour, the webhook goes back to the default (success).
+   * behaviour, the webhook goes back to the default (success). Only a request its rate-limit
+   * bucket lets through uses one up, as only those reach Discord's handler.
    */
   setBehavior(webhookId: string, ...behaviors: MockBehavior[]): void;
-  /** Requests recorded so far (for one webhook when given), in arrival order. */
+  /**
+   * Requests recorded so far (for one webhook when given), in arrival order: bucket 429s and
+   * outage 503s included, gateway probes not.
+   */
   requests(webhookId?: string): RecordedRequest[];
   /**
    * Resolves with the recorded requests (for one webhook when given) once there are at least
@@ -78,15 +88,77 @@ export interface MockDiscord {
     count: number,
     opts?: { webhookId?: string; timeoutMs?: number },
   ): Promise<RecordedRequest[]>;
-  /** Forgets behaviours and recorded requests. */
+  /**
+   * How many requests (for one webhook when given) an empty rate-limit bucket answered 429, so a
+   * test can assert that a client paces by Discord's headers instead of sending into an empty
+   * bucket. Scripted `rate-limited` behaviours are not counted: the test asked for those.
+   */
+  rateLimited(webhookId?: string): number;
+  /**
+   * How many `GET /api[/v<n>]/gateway` requests arrived (in every mode but `refuse`): the probe
+   * the product uses to tell "Discord is down for everyone" from "this webhook fails" (SPEC §13).
+   * They are kept out of `requests()`, whose counts mean deliveries.
+   */
+  gatewayRequests(): number;
+  /**
+   * Simulates Discord being down (SPEC §13). `unavailable`: every route answers 503 with a
+   * Cloudflare-like body and no rate-limit headers; no bucket or behaviour is used up, but webhook
+   * requests are still recorded so that attempts can be counted. `refuse`: the port is closed and
+   * every open socket (keep-alive ones too) destroyed, so clients see ECONNREFUSED. `none`: normal
+   * answers again, listening on the same port, so `url` and webhook URLs stay valid. Resolves once
+   * the server listens (or has stopped listening) as asked; calls are applied in order.
+   */
+  setOutage(mode: MockOutage): Promise<void>;
+  /**
+   * Forgets behaviours, recorded requests (gateway ones too), rate-limit buckets and their 429
+   * counts, and ends any outage, so that one test's outage never leaks into the next. After
+   * `refuse` the port is opened again at once (its bind is queued before any request made after
+   * `reset()` can connect; behind a switch still under way, only once that one is done); a test
+   * that needs to know the port is open again awaits `setOutage('none')` instead.
+   */
   reset(): void;
-  /** Stops listening and destroys every open socket, hanging requests included. */
+  /**
+   * Stops listening and destroys every open socket, hanging requests included. Works in every
+   * outage mode and waits for an outage switch under way; later calls return the same promise.
+   */
   close(): Promise<void>;
 }
 
+/** Discord's per-webhook limit: how many requests a bucket lets through per window. */
+export interface MockRateLimit {
+  /** Requests let through per window (Discord's webhook limit: 5). */
+  limit: number;
+  /**
+   * Window length: a webhook's window starts at the first request arriving when none is running
+   * and ends this much later, when the bucket is full again (Discord's: 2000 ms).
+   */
+  windowMs: number;
+}
+
+/** See `MockDiscord.setOutage`. */
+export type MockOutage = 'none' | 'unavailable' | 'refuse';
+
+export interface MockDiscordOptions {
+  /** Port to listen on; 0 (default) takes a free one. */
+  port?: number;
+  /** Address to listen on; 127.0.0.1 by default, so outbound HTTP never leaves the machine. */
+  host?: string;
+  /**
+   * Per-webhook rate-limit buckets like Discord's (default `{ limit: 5, windowMs: 2000 }`): every
+   * webhook answer carries `X-RateLimit-*` headers and a request arriving when its webhook's
+   * bucket is empty gets a 429, which is what the product's pacing (SPEC §13) has to avoid.
+   * `false` turns both headers and 429s off, for tests about something else that need bursts.
+   */
+  rateLimit?: MockRateLimit | false;
+}
+
 const DEFAULT_WAIT_TIMEOUT_MS = 3_000;
+const DEFAULT_RATE_LIMIT: MockRateLimit = { limit: 5, windowMs: 2_000 };
 const DISCORD_EPOCH_MS = 1_420_070_400_000n;
 const WEBHOOK_PATH = /^\/api(?:\/v(\d+))?\/webhooks\/([^/]+)\/([^/]+)$/;
+const GATEWAY_PATH = /^\/api(?:\/v\d+)?\/gateway\/?$/;
+/** What Cloudflare in front of Discord answers while Discord is down. */
+const SERVICE_UNAVAILABLE = { message: '503: Service Unavailable', code: 0 };
 
 let lastSnowflake = 0n;
 
@@ -116,6 +188,23 @@ function describeRequest(r: RecordedRequest): string {
   return `${r.method} ${maskToken(r.path)} -> ${r.respondedWith ?? 'unanswered'}`;
 }
 
+/** Discord's `X-RateLimit-Bucket`: opaque, stable per webhook, not the id itself. */
+function bucketHash(webhookId: string): string {
+  return createHash('sha256').update(webhookId).digest('hex').slice(0, 32);
+}
+
+/** Seconds with millisecond precision, as Discord writes them in headers and `retry_after`. */
+function seconds(ms: number): string {
+  return (ms / 1_000).toFixed(3);
+}
+
+/** One webhook's rate-limit window. */
+interface Bucket {
+  /** Epoch ms at which the window ends and the bucket is full again. */
+  resetAt: number;
+  remaining: number;
+}
+
 interface Waiter {
   count: number;
   webhookId: string | undefined;
@@ -124,16 +213,36 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-export async function startMockDiscord(
-  opts: { port?: number; host?: string } = {},
-): Promise<MockDiscord> {
+/**
+ * Starts a local stand-in for Discord's webhook API on 127.0.0.1 (SPEC §9, §13): scripted answers
+ * per webhook, Discord's per-webhook rate-limit buckets, a gateway route to probe, and outage
+ * switches, with every request recorded so that tests count what reached "Discord".
+ */
+export async function startMockDiscord(opts: MockDiscordOptions = {}): Promise<MockDiscord> {
   const host = opts.host ?? '127.0.0.1';
+  const rateLimit = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
+  if (
+    rateLimit !== false &&
+    (!Number.isInteger(rateLimit.limit) || rateLimit.limit < 1 || !(rateLimit.windowMs > 0))
+  ) {
+    throw new Error(
+      `mock Discord: rateLimit needs a whole limit >= 1 and windowMs > 0, got ${JSON.stringify(rateLimit)}`,
+    );
+  }
   const behaviors = new Map<string, MockBehavior[]>();
   const channelIds = new Map<string, string>();
+  const buckets = new Map<string, Bucket>();
+  const bucketRefusals = new Map<string, number>();
   const sockets = new Set<Socket>();
   const hangTimers = new Set<NodeJS.Timeout>();
   let records: RecordedRequest[] = [];
+  let gatewayCount = 0;
   let waiters: Waiter[] = [];
+  let outage: MockOutage = 'none';
+  let listening = false;
+  // Outage switches that open or close the port run one after the other, in call order.
+  let switching: Promise<void> = Promise.resolve();
+  let switchesUnderWay = 0;
   let closing: Promise<void> | undefined;
 
   function matching(webhookId: string | undefined): RecordedRequest[] {
@@ -157,6 +266,41 @@ export async function startMockDiscord(
     if (!queue || queue.length === 0) return { kind: 'success' };
     // The last behaviour stays in the queue so that it repeats.
     return (queue.length > 1 ? queue.shift() : queue[0]) ?? { kind: 'success' };
+  }
+
+  /**
+   * Takes one request from the webhook's bucket, opening a window when none is running; the
+   * bucket of the window that is running when it is empty.
+   */
+  function takeFromBucket(webhookId: string, now: number): { empty: Bucket } | undefined {
+    if (rateLimit === false) return undefined;
+    let bucket = buckets.get(webhookId);
+    if (bucket === undefined || now >= bucket.resetAt) {
+      bucket = { resetAt: now + rateLimit.windowMs, remaining: rateLimit.limit };
+      buckets.set(webhookId, bucket);
+    }
+    if (bucket.remaining === 0) return { empty: bucket };
+    bucket.remaining -= 1;
+    return undefined;
+  }
+
+  /**
+   * Discord's `X-RateLimit-*` headers for the webhook's bucket as it is at `now` (the moment of
+   * the answer, so a hanging answer reports the window it is sent in). Once the window is over
+   * the bucket is full and resets "now": nothing is running until the next request opens one.
+   */
+  function bucketHeaders(webhookId: string, now = Date.now()): OutgoingHttpHeaders {
+    if (rateLimit === false) return {};
+    const bucket = buckets.get(webhookId);
+    const running = bucket !== undefined && now < bucket.resetAt;
+    const resetAt = running ? bucket.resetAt : now;
+    return {
+      'x-ratelimit-limit': String(rateLimit.limit),
+      'x-ratelimit-remaining': String(running ? bucket.remaining : rateLimit.limit),
+      'x-ratelimit-reset': seconds(resetAt),
+      'x-ratelimit-reset-after': seconds(resetAt - now),
+      'x-ratelimit-bucket': bucketHash(webhookId),
+    };
   }
 
   function channelIdFor(webhookId: string): string {
@@ -184,16 +328,19 @@ export async function startMockDiscord(
     };
   }
 
-  function send(
+  /** Writes an answer unless the client is gone; whether it was written. */
+  function write(
     res: ServerResponse,
-    record: RecordedRequest,
     status: number,
     body?: unknown,
     headers: OutgoingHttpHeaders = {},
-  ): void {
-    if (res.destroyed || res.writableEnded) return;
+  ): boolean {
+    if (res.destroyed || res.writableEnded) return false;
     let payload: string | undefined;
-    const allHeaders: OutgoingHttpHeaders = { ...headers };
+    // Lower-cased so that a scripted header replaces a computed one instead of doubling it.
+    const allHeaders: OutgoingHttpHeaders = Object.fromEntries(
+      Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]),
+    );
     if (body !== undefined && status !== 204 && status !== 304) {
       const isText = typeof body === 'string';
       payload = isText ? body : JSON.stringify(body);
@@ -202,28 +349,41 @@ export async function startMockDiscord(
     }
     res.writeHead(status, allHeaders);
     res.end(payload);
-    record.respondedWith = status;
+    return true;
   }
 
-  function respond(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): void {
-    if (record.webhookId === '') {
-      send(res, record, 404, { message: '404: Not Found', code: 0 });
-      return;
-    }
+  function send(
+    res: ServerResponse,
+    record: RecordedRequest,
+    status: number,
+    body?: unknown,
+    headers: OutgoingHttpHeaders = {},
+  ): void {
+    if (write(res, status, body, headers)) record.respondedWith = status;
+  }
+
+  /** A webhook route's scripted answer; the bucket's headers are computed when it is sent. */
+  function respondAsScripted(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: RecordedRequest,
+  ): void {
+    const reply = (status: number, body?: unknown, headers: OutgoingHttpHeaders = {}): void =>
+      send(res, record, status, body, { ...bucketHeaders(record.webhookId), ...headers });
     const behavior = nextBehavior(record.webhookId);
     const wait = isWaitTrue(record.query.wait);
     switch (behavior.kind) {
       case 'success': {
         if (record.body === null) {
-          send(res, record, 400, { message: 'Cannot send an empty message', code: 50006 });
+          reply(400, { message: 'Cannot send an empty message', code: 50006 });
           return;
         }
         const status = behavior.status ?? (wait ? 200 : 204);
-        send(res, record, status, status === 200 ? discordMessage(record) : undefined);
+        reply(status, status === 200 ? discordMessage(record) : undefined);
         return;
       }
       case 'server-error':
-        send(res, record, behavior.status ?? 500, { message: 'Internal Server Error', code: 0 });
+        reply(behavior.status ?? 500, { message: 'Internal Server Error', code: 0 });
         return;
       case 'rate-limited': {
         const via = behavior.via ?? 'both';
@@ -237,16 +397,14 @@ export async function startMockDiscord(
           via === 'header'
             ? { message: 'You are being rate limited.', global }
             : { message: 'You are being rate limited.', retry_after: behavior.retryAfter, global };
-        send(res, record, 429, body, headers);
+        reply(429, body, headers);
         return;
       }
       case 'not-found':
-        send(res, record, 404, { message: 'Unknown Webhook', code: 10015 });
+        reply(404, { message: 'Unknown Webhook', code: 10015 });
         return;
       case 'bad-request':
-        send(
-          res,
-          record,
+        reply(
           400,
           behavior.body ?? {
             message: 'Invalid Form Body',
@@ -262,16 +420,16 @@ export async function startMockDiscord(
         );
         return;
       case 'unauthorized':
-        send(res, record, 401, { message: '401: Unauthorized', code: 0 });
+        reply(401, { message: '401: Unauthorized', code: 0 });
         return;
       case 'status':
-        send(res, record, behavior.status, behavior.body, behavior.headers);
+        reply(behavior.status, behavior.body, behavior.headers);
         return;
       case 'hang': {
         if (behavior.ms === undefined) return; // until the client gives up or close()
         const timer = setTimeout(() => {
           hangTimers.delete(timer);
-          send(res, record, 200, discordMessage(record));
+          reply(200, discordMessage(record));
         }, behavior.ms);
         hangTimers.add(timer);
         res.once('close', () => {
@@ -286,13 +444,56 @@ export async function startMockDiscord(
     }
   }
 
+  function respond(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): void {
+    if (outage === 'unavailable') {
+      // What Cloudflare answers when Discord is down: no bucket, no behaviour used up.
+      send(res, record, 503, SERVICE_UNAVAILABLE);
+      return;
+    }
+    if (record.webhookId === '') {
+      send(res, record, 404, { message: '404: Not Found', code: 0 });
+      return;
+    }
+    const now = Date.now();
+    const refused = takeFromBucket(record.webhookId, now);
+    if (refused !== undefined) {
+      bucketRefusals.set(record.webhookId, (bucketRefusals.get(record.webhookId) ?? 0) + 1);
+      // The request arrived inside the window, so at least a millisecond of it is left.
+      const retryAfter = Number(seconds(Math.max(1, refused.empty.resetAt - now)));
+      send(
+        res,
+        record,
+        429,
+        { message: 'You are being rate limited.', retry_after: retryAfter, global: false },
+        {
+          ...bucketHeaders(record.webhookId, now),
+          'retry-after': String(Math.ceil(retryAfter)),
+          'x-ratelimit-scope': 'user',
+        },
+      );
+      return;
+    }
+    respondAsScripted(req, res, record);
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const receivedAt = new Date();
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('error', () => undefined); // a client that aborts mid-body is simply not recorded
     req.on('end', () => {
+      if (outage === 'refuse') {
+        // Came on a connection opened before the port closed: a refused server never sees it.
+        req.socket.destroy();
+        return;
+      }
       const url = new URL(req.url ?? '/', 'http://mock-discord.invalid');
+      if (req.method === 'GET' && GATEWAY_PATH.test(url.pathname)) {
+        gatewayCount += 1;
+        if (outage === 'unavailable') write(res, 503, SERVICE_UNAVAILABLE);
+        else write(res, 200, { url: 'wss://gateway.discord.gg' });
+        return;
+      }
       const rawBody = Buffer.concat(chunks).toString('utf8');
       let body: unknown;
       try {
@@ -312,6 +513,7 @@ export async function startMockDiscord(
         body,
         rawBody,
         receivedAt,
+        remotePort: req.socket.remotePort ?? null,
         respondedWith: null,
       };
       records.push(record);
@@ -326,15 +528,56 @@ export async function startMockDiscord(
     socket.once('close', () => sockets.delete(socket));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  function listen(port: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => {
+        server.off('listening', onListening);
+        reject(error);
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        listening = true;
+        resolve();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(port, host);
     });
-  });
+  }
+
+  /** Closes the port and every open socket; resolves once the last connection is gone. */
+  function stopListening(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      listening = false;
+      server.close((error) => (error ? reject(error) : resolve()));
+      for (const socket of sockets) socket.destroy();
+    });
+  }
+
+  await listen(opts.port ?? 0);
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  function setOutage(mode: MockOutage): Promise<void> {
+    if (closing) return Promise.reject(new Error('mock Discord: closed, no outage to switch'));
+    outage = mode;
+    const apply = (): Promise<void> => {
+      if (mode === 'refuse' && listening) return stopListening();
+      if (mode !== 'refuse' && !listening) return listen(port);
+      return Promise.resolve();
+    };
+    // With no switch under way the port is opened or closed at once, so that a request made right
+    // after `reset()` finds it listening; otherwise after the switches before it, whether or not
+    // those worked, so that a failed re-listen does not wedge every later switch.
+    const run = switchesUnderWay === 0 ? apply() : switching.catch(() => undefined).then(apply);
+    switchesUnderWay += 1;
+    const settled = (): void => {
+      switchesUnderWay -= 1;
+    };
+    run.then(settled, settled);
+    switching = run;
+    return run;
+  }
 
   return {
     url,
@@ -373,12 +616,27 @@ export async function startMockDiscord(
         waiters.push(waiter);
       });
     },
+    rateLimited(webhookId) {
+      if (webhookId !== undefined) return bucketRefusals.get(webhookId) ?? 0;
+      let total = 0;
+      for (const count of bucketRefusals.values()) total += count;
+      return total;
+    },
+    gatewayRequests() {
+      return gatewayCount;
+    },
+    setOutage,
     reset() {
       behaviors.clear();
       records = [];
+      gatewayCount = 0;
+      buckets.clear();
+      bucketRefusals.clear();
+      // A failed re-listen shows as ECONNREFUSED in the next test; setOutage('none') reports it.
+      if (!closing && (outage !== 'none' || !listening)) setOutage('none').catch(() => undefined);
     },
     close() {
-      closing ??= new Promise<void>((resolve, reject) => {
+      closing ??= (async () => {
         for (const timer of hangTimers) clearTimeout(timer);
         hangTimers.clear();
         for (const waiter of waiters) {
@@ -386,9 +644,9 @@ export async function startMockDiscord(
           waiter.reject(new Error('mock Discord: closed while waiting for requests'));
         }
         waiters = [];
-        server.close((error) => (error ? reject(error) : resolve()));
-        for (const socket of sockets) socket.destroy();
-      });
+        await switching.catch(() => undefined);
+        if (listening) await stopListening();
+      })();
       return closing;
     },
   };

@@ -1,6 +1,12 @@
+import { createHash } from 'node:crypto';
 import { Agent } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import axios, { type AxiosResponse } from 'axios';
-import { startMockDiscord, type MockDiscord } from '../helpers/mock-discord';
+import {
+  startMockDiscord,
+  type MockDiscord,
+  type MockDiscordOptions,
+} from '../helpers/mock-discord';
 
 // A fresh connection per request, so that a socket the mock destroyed is never reused.
 const http = axios.create({
@@ -12,13 +18,17 @@ const http = axios.create({
 const payload = { content: 'hello {{task.name}}', embeds: [{ title: 'report' }] };
 
 let mock: MockDiscord;
+/** Mocks a test started with its own options, closed after it. */
+let ownMocks: MockDiscord[] = [];
 
 beforeAll(async () => {
   mock = await startMockDiscord();
 });
 
-afterEach(() => {
+afterEach(async () => {
   mock.reset();
+  await Promise.all(ownMocks.map((own) => own.close()));
+  ownMocks = [];
 });
 
 afterAll(async () => {
@@ -34,6 +44,48 @@ function webhook(): { id: string; url: string } {
 
 function post(url: string, body: unknown = payload): Promise<AxiosResponse> {
   return http.post(url, body);
+}
+
+/** A mock of its own for one test (closed after it), and a webhook on it. */
+async function ownMock(
+  opts: MockDiscordOptions,
+): Promise<{ own: MockDiscord; id: string; url: string }> {
+  const own = await startMockDiscord(opts);
+  ownMocks.push(own);
+  const url = own.webhookUrl();
+  return { own, id: new URL(url).pathname.split('/')[3] ?? '', url };
+}
+
+/** The error a request failed with (it must fail). */
+async function failure(request: Promise<unknown>): Promise<unknown> {
+  return request.then(
+    () => {
+      throw new Error('expected the request to fail');
+    },
+    (e: unknown) => e,
+  );
+}
+
+function header(res: AxiosResponse, name: string): string | undefined {
+  const value: unknown = res.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The X-RateLimit-* headers of an answer, as numbers where Discord sends numbers. */
+function bucketOf(res: AxiosResponse): {
+  limit: number;
+  remaining: number;
+  reset: number;
+  resetAfter: number;
+  bucket: string | undefined;
+} {
+  return {
+    limit: Number(header(res, 'x-ratelimit-limit')),
+    remaining: Number(header(res, 'x-ratelimit-remaining')),
+    reset: Number(header(res, 'x-ratelimit-reset')),
+    resetAfter: Number(header(res, 'x-ratelimit-reset-after')),
+    bucket: header(res, 'x-ratelimit-bucket'),
+  };
 }
 
 describe('mock Discord webhook server', () => {
@@ -394,5 +446,264 @@ describe('mock Discord webhook server', () => {
     const error = await pending;
     expect(axios.isAxiosError(error)).toBe(true);
     await expect(own.close()).resolves.toBeUndefined();
+  });
+});
+
+describe('mock Discord rate-limit buckets', () => {
+  it('when a webhook answers, then it carries Discord rate-limit headers and Remaining counts down per request', async () => {
+    const { id, url } = await ownMock({ rateLimit: { limit: 3, windowMs: 60_000 } });
+
+    const first = await post(`${url}?wait=true`);
+    const second = await post(url);
+
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(204);
+    expect(header(first, 'x-ratelimit-reset-after')).toMatch(/^\d+\.\d{3}$/);
+    expect(header(first, 'x-ratelimit-reset')).toMatch(/^\d{10}\.\d{3}$/);
+    const bucket = createHash('sha256').update(id).digest('hex').slice(0, 32);
+    expect(bucketOf(first)).toMatchObject({ limit: 3, remaining: 2, bucket });
+    expect(bucketOf(second)).toMatchObject({ limit: 3, remaining: 1, bucket });
+    const { reset, resetAfter } = bucketOf(second);
+    expect(resetAfter).toBeGreaterThan(0);
+    expect(resetAfter).toBeLessThanOrEqual(60);
+    // Both name the same moment, the end of the window; the clock moved a little in between.
+    expect(Math.abs(reset - (Date.now() / 1_000 + resetAfter))).toBeLessThan(5);
+    expect(bucketOf(first).reset).toBe(reset);
+  });
+
+  it('when a sixth request reaches one webhook within 2 s by default, then it gets 429 with retry_after and Discord headers and is counted', async () => {
+    const { id, url } = webhook();
+
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i += 1) statuses.push((await post(url)).status);
+    const sixth = await post(url);
+
+    expect(statuses).toEqual([204, 204, 204, 204, 204]);
+    expect(sixth.status).toBe(429);
+    expect(sixth.data).toEqual({
+      message: 'You are being rate limited.',
+      retry_after: expect.any(Number),
+      global: false,
+    });
+    const retryAfter = Number(sixth.data.retry_after);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(2);
+    expect(String(retryAfter)).toMatch(/^\d+(\.\d{1,3})?$/);
+    expect(header(sixth, 'retry-after')).toBe(String(Math.ceil(retryAfter)));
+    expect(header(sixth, 'x-ratelimit-scope')).toBe('user');
+    expect(bucketOf(sixth)).toMatchObject({ limit: 5, remaining: 0 });
+    expect(bucketOf(sixth).resetAfter).toBeLessThanOrEqual(2);
+    expect(mock.rateLimited(id)).toBe(1);
+    expect(mock.rateLimited()).toBe(1);
+    expect(mock.requests(id).map((r) => r.respondedWith)).toEqual([204, 204, 204, 204, 204, 429]);
+  });
+
+  it('when the window is over, then the webhook is answered again with a full bucket', async () => {
+    const { own, url } = await ownMock({ rateLimit: { limit: 2, windowMs: 1_000 } });
+    await post(url);
+    await post(url);
+    const limited = await post(url);
+    expect(limited.status).toBe(429);
+
+    await sleep(Number(limited.data.retry_after) * 1_000 + 50);
+    const again = await post(url);
+
+    expect(again.status).toBe(204);
+    expect(bucketOf(again)).toMatchObject({ limit: 2, remaining: 1 });
+    expect(own.rateLimited()).toBe(1);
+  });
+
+  it('when rate limits are turned off, then a burst is answered without 429s or rate-limit headers', async () => {
+    const { own, url } = await ownMock({ rateLimit: false });
+
+    const answers: AxiosResponse[] = [];
+    for (let i = 0; i < 8; i += 1) answers.push(await post(url));
+
+    expect(answers.map((res) => res.status)).toEqual(Array<number>(8).fill(204));
+    for (const res of answers) {
+      expect(Object.keys(res.headers).filter((name) => name.startsWith('x-ratelimit'))).toEqual([]);
+    }
+    expect(own.rateLimited()).toBe(0);
+  });
+
+  it('when one webhook has used up its bucket, then another webhook has its own', async () => {
+    const { own, id, url } = await ownMock({ rateLimit: { limit: 2, windowMs: 60_000 } });
+    const other = own.webhookUrl();
+    const otherId = new URL(other).pathname.split('/')[3] ?? '';
+    await post(url);
+    await post(`${own.url}/api/v10/webhooks/${id}/another-token`);
+
+    const limited = await post(url);
+    const answered = await post(other);
+
+    expect(limited.status).toBe(429);
+    expect(answered.status).toBe(204);
+    expect(bucketOf(answered).remaining).toBe(1);
+    expect(bucketOf(answered).bucket).not.toBe(bucketOf(limited).bucket);
+    expect(own.rateLimited(id)).toBe(1);
+    expect(own.rateLimited(otherId)).toBe(0);
+  });
+
+  it('when a request is let through, then its scripted behaviour answers with the bucket headers, and a scripted 429 is not counted as the bucket', async () => {
+    const { own, id, url } = await ownMock({ rateLimit: { limit: 3, windowMs: 60_000 } });
+    own.setBehavior(id, { kind: 'server-error' }, { kind: 'rate-limited', retryAfter: 0.5 });
+
+    const failed = await post(url);
+    const scripted = await post(url);
+
+    expect(failed.status).toBe(500);
+    expect(bucketOf(failed).remaining).toBe(2);
+    expect(scripted.status).toBe(429);
+    expect(scripted.data.retry_after).toBe(0.5);
+    expect(bucketOf(scripted).remaining).toBe(1);
+    expect(own.rateLimited()).toBe(0);
+  });
+
+  it('when an answer hangs, then its headers tell the bucket as it is when the answer is sent', async () => {
+    const { own, id, url } = await ownMock({ rateLimit: { limit: 2, windowMs: 60_000 } });
+    own.setBehavior(id, { kind: 'hang', ms: 1_000 }, { kind: 'success' });
+
+    const hanging = post(url);
+    await own.waitForRequests(1, { webhookId: id });
+    const quick = await post(url);
+    const late = await hanging;
+
+    expect(bucketOf(quick).remaining).toBe(0);
+    expect(late.status).toBe(200);
+    expect(bucketOf(late).remaining).toBe(0);
+  });
+
+  it('when reset, then the buckets are full again and their 429 counts forgotten', async () => {
+    const { own, url } = await ownMock({ rateLimit: { limit: 1, windowMs: 60_000 } });
+    await post(url);
+    expect((await post(url)).status).toBe(429);
+
+    own.reset();
+
+    expect(own.rateLimited()).toBe(0);
+    const res = await post(url);
+    expect(res.status).toBe(204);
+    expect(bucketOf(res).remaining).toBe(0);
+  });
+
+  it('when the rate limit is not a whole positive limit and window, then the mock does not start', async () => {
+    await expect(startMockDiscord({ rateLimit: { limit: 0, windowMs: 1_000 } })).rejects.toThrow(
+      /rateLimit/,
+    );
+    await expect(startMockDiscord({ rateLimit: { limit: 1, windowMs: 0 } })).rejects.toThrow(
+      /rateLimit/,
+    );
+  });
+});
+
+describe('mock Discord gateway and outages', () => {
+  it('when the gateway is asked, then 200 with its URL on both paths and the probe is counted apart from requests()', async () => {
+    const unversioned = await http.get(`${mock.url}/api/gateway`);
+    const versioned = await http.get(`${mock.url}/api/v10/gateway`);
+
+    expect(unversioned.status).toBe(200);
+    expect(unversioned.data).toEqual({ url: 'wss://gateway.discord.gg' });
+    expect(versioned.status).toBe(200);
+    expect(versioned.data).toEqual({ url: 'wss://gateway.discord.gg' });
+    expect(mock.gatewayRequests()).toBe(2);
+    expect(mock.requests()).toEqual([]);
+
+    mock.reset();
+    expect(mock.gatewayRequests()).toBe(0);
+  });
+
+  it('when Discord is unavailable, then webhooks and the gateway answer 503 without rate-limit headers and webhook attempts are recorded', async () => {
+    const { id, url } = webhook();
+    mock.setBehavior(id, { kind: 'not-found' });
+
+    await mock.setOutage('unavailable');
+    const attempts: AxiosResponse[] = [];
+    for (let i = 0; i < 7; i += 1) attempts.push(await post(url));
+    const gateway = await http.get(`${mock.url}/api/v10/gateway`);
+
+    for (const res of attempts) {
+      expect(res.status).toBe(503);
+      expect(res.data).toEqual({ message: '503: Service Unavailable', code: 0 });
+      expect(header(res, 'x-ratelimit-remaining')).toBeUndefined();
+    }
+    expect(gateway.status).toBe(503);
+    expect(mock.gatewayRequests()).toBe(1);
+    expect(mock.requests(id).map((r) => r.respondedWith)).toEqual(Array<number>(7).fill(503));
+    expect(mock.rateLimited()).toBe(0);
+  });
+
+  it('when the outage ends, then neither the bucket nor the scripted behaviours were used up by it', async () => {
+    const { id, url } = webhook();
+    mock.setBehavior(id, { kind: 'not-found' }, { kind: 'success' });
+    await mock.setOutage('unavailable');
+    for (let i = 0; i < 6; i += 1) await post(url);
+
+    await mock.setOutage('none');
+    const first = await post(url);
+    const second = await post(url);
+
+    expect(first.status).toBe(404);
+    expect(bucketOf(first).remaining).toBe(4);
+    expect(second.status).toBe(204);
+  });
+
+  it('when connections are refused, then clients get ECONNREFUSED, and after none the same URL is served again', async () => {
+    const { own, id, url } = await ownMock({});
+    const keepAlive = new Agent({ keepAlive: true });
+    const kept = await axios.post(url, payload, { httpAgent: keepAlive });
+    expect(kept.status).toBe(204);
+
+    // Resolves only once every socket is gone, the kept-alive one included.
+    await own.setOutage('refuse');
+    const refused = await failure(post(url));
+    const gatewayRefused = await failure(http.get(`${own.url}/api/v10/gateway`));
+
+    expect(axios.isAxiosError(refused) && refused.code).toBe('ECONNREFUSED');
+    expect(axios.isAxiosError(gatewayRefused) && gatewayRefused.code).toBe('ECONNREFUSED');
+    expect(own.gatewayRequests()).toBe(0);
+
+    await own.setOutage('none');
+    const served = await post(url);
+
+    expect(served.status).toBe(204);
+    expect(own.webhookUrl(id, 'tok').startsWith(own.url)).toBe(true);
+    expect(own.requests(id).map((r) => r.respondedWith)).toEqual([204, 204]);
+    keepAlive.destroy();
+  });
+
+  it('when reset after refusing connections, then the next request is served', async () => {
+    const { own, url } = await ownMock({});
+    await own.setOutage('refuse');
+
+    own.reset();
+
+    expect((await post(url)).status).toBe(204);
+  });
+
+  it('when reset during an unavailable outage, then webhooks answer normally again', async () => {
+    const { url } = webhook();
+    await mock.setOutage('unavailable');
+
+    mock.reset();
+
+    expect((await post(url)).status).toBe(204);
+  });
+
+  it('when closed while refusing connections, then close resolves and no outage can be switched afterwards', async () => {
+    const own = await startMockDiscord();
+    await own.setOutage('refuse');
+
+    await expect(own.close()).resolves.toBeUndefined();
+    await expect(own.close()).resolves.toBeUndefined();
+    await expect(own.setOutage('none')).rejects.toThrow(/closed/);
+  });
+
+  it('when closed during an unavailable outage with a switch under way, then close resolves', async () => {
+    const own = await startMockDiscord();
+    await own.setOutage('unavailable');
+    const refusing = own.setOutage('refuse');
+
+    await expect(own.close()).resolves.toBeUndefined();
+    await expect(refusing).resolves.toBeUndefined();
   });
 });

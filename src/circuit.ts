@@ -78,9 +78,11 @@ export interface Circuit {
   isOpen(): boolean;
   /**
    * Runs `work` (a call to the dependency) unless the dependency is known down, in which case it
-   * fails at once with the `unavailable` error. While `work` is slow the dependency is probed; if
-   * the probe finds it down, `work` is given up on: the call rejects with `unavailable` and
-   * `signal` is aborted, so that work which resumes later can stop before it changes anything.
+   * fails with the `unavailable` error: at once while the last probe's 'down' is younger than
+   * suspectAfterMs, otherwise after one fresh probe (shared by every caller) says it still is,
+   * within probeTimeoutMs. While `work` is slow the dependency is probed; if the probe finds it
+   * down, `work` is given up on: the call rejects with `unavailable` and `signal` is aborted, so
+   * that work which resumes later can stop before it changes anything.
    */
   run<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T>;
 }
@@ -98,7 +100,7 @@ export interface CircuitOptions {
   suspectAfterMs?: number;
   /** A probe not answered within this is "down". */
   probeTimeoutMs?: number;
-  /** While open, how often a call or isOpen() may start a probe to see if it is back. */
+  /** While open, how often isOpen() may start a probe to see if it is back. */
   retryEveryMs?: number;
   logger?: Logger;
 }
@@ -152,37 +154,47 @@ export function createCircuit(options: CircuitOptions): Circuit {
     return true;
   }
 
+  function attempt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    return new Promise<T>((resolve, reject) => {
+      const suspicion = setInterval(() => void verify(), suspectAfterMs);
+      const done = () => {
+        clearInterval(suspicion);
+        inFlight.delete(giveUp);
+      };
+      const giveUp = () => {
+        done();
+        controller.abort();
+        reject(options.unavailable());
+      };
+      inFlight.add(giveUp);
+      Promise.resolve()
+        .then(() => work(controller.signal))
+        .then(
+          (value) => {
+            done();
+            resolve(value);
+          },
+          (error: unknown) => {
+            done();
+            if (options.isOutage(error)) void verify();
+            reject(error);
+          },
+        );
+    });
+  }
+
   return {
     isOpen,
     run<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-      if (isOpen()) return Promise.reject(options.unavailable());
-      const controller = new AbortController();
-      return new Promise<T>((resolve, reject) => {
-        const suspicion = setInterval(() => void verify(), suspectAfterMs);
-        const done = () => {
-          clearInterval(suspicion);
-          inFlight.delete(giveUp);
-        };
-        const giveUp = () => {
-          done();
-          controller.abort();
-          reject(options.unavailable());
-        };
-        inFlight.add(giveUp);
-        Promise.resolve()
-          .then(() => work(controller.signal))
-          .then(
-            (value) => {
-              done();
-              resolve(value);
-            },
-            (error: unknown) => {
-              done();
-              if (options.isOutage(error)) void verify();
-              reject(error);
-            },
-          );
-      });
+      if (openedAt === undefined) return attempt(work);
+      // Open: the circuit only learns that the dependency is back from a probe, and nothing probes
+      // while no call comes. Refusing on the old verdict answered 503 to the first reads long
+      // after PostgreSQL was back (2026-12-07); a fresh probe costs milliseconds when it is back
+      // and at most probeTimeoutMs when it is not.
+      return verify().then(() =>
+        openedAt === undefined ? attempt(work) : Promise.reject(options.unavailable()),
+      );
     },
   };
 }

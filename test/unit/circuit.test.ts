@@ -101,6 +101,41 @@ describe('circuit', () => {
     await expect(circuit.run(async () => 'answer')).resolves.toBe('answer');
   });
 
+  it('when the dependency came back while no call was made, then the first call after waits for one probe and is served, not refused on the old verdict', async () => {
+    const dep = dependency();
+    const circuit = circuitFor(dep);
+    dep.set('down');
+    await circuit
+      .run(async () => Promise.reject(Object.assign(new Error('refused'), { outage: true })))
+      .catch(() => undefined);
+    await sleep(20);
+    dep.set('up');
+    await sleep(300); // quiet: longer than the retry period, and nothing asks meanwhile
+
+    const probesBefore = dep.probes;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => circuit.run(async () => 'answer')),
+    );
+    expect(answers).toEqual(Array(10).fill('answer'));
+    expect(dep.probes - probesBefore).toBe(1);
+    expect(circuit.isOpen()).toBe(false);
+  });
+
+  it('when the dependency is still frozen once the last verdict is old, then a call fails within the probe timeout without running its work', async () => {
+    const dep = dependency();
+    const circuit = circuitFor(dep);
+    dep.set('frozen');
+    await circuit.run(never).catch(() => undefined);
+    await sleep(300);
+
+    const work = jest.fn(async () => 'answer');
+    const started = Date.now();
+    await expect(circuit.run(work)).rejects.toBeInstanceOf(Unavailable);
+    expect(Date.now() - started).toBeLessThan(500); // at most the probe timeout of 100 ms
+    expect(work).not.toHaveBeenCalled();
+    dep.set('up');
+  });
+
   it('when a call is slow but the dependency answers its probes, then the call is not given up', async () => {
     const dep = dependency();
     const circuit = circuitFor(dep);

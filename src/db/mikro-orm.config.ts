@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { Migrator } from '@mikro-orm/migrations';
-import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { defineConfig, type Knex, type Options } from '@mikro-orm/postgresql';
 import { migrationsList } from '../../migrations';
 import type { Logger } from '../logger';
+import { createConnectionRetirement } from './dead-connections';
 import { Task, TaskLog } from './entities';
 
 /**
@@ -48,16 +49,11 @@ export function createOrmConfig(options: {
     debug: options.debug ?? false,
     // A database that is down fails fast (SPEC §5) instead of after knex's 60 s: a new connection
     // gets a second to open (locally it takes milliseconds), a query waits for a pooled one at
-    // most acquireTimeoutMs. A connection that broke (server killed, restarted, "terminating
-    // connection due to administrator command") is marked disposed by knex and replaced on its
-    // next checkout, so the pool recovers by itself when the database is back.
-    pool: {
-      min: 0,
-      max: options.poolMax ?? DEFAULT_POOL_MAX,
-      acquireTimeoutMillis: options.acquireTimeoutMs ?? 5_000,
-      // A failed connect fails the waiting query at once rather than at acquireTimeoutMillis.
-      propagateCreateError: true,
-    },
+    // most acquireTimeoutMillis. A connection that broke (server killed, restarted, "terminating
+    // connection due to administrator command") is never handed out again, nor are the ones
+    // opened before it (dead-connections.ts), so the pool recovers by itself when the database
+    // is back.
+    pool: poolConfig(options),
     driverOptions: {
       ...(options.logger ? { log: knexLog(options.logger) } : {}),
       connection: {
@@ -85,6 +81,24 @@ export function createOrmConfig(options: {
       migrationsList,
     },
   });
+}
+
+/**
+ * The pool's settings; `validate` is knex's (3.2) and not in MikroORM's PoolConfig type, which
+ * MikroORM passes to knex whole.
+ */
+function poolConfig(options: { poolMax?: number; acquireTimeoutMs?: number }): Options['pool'] {
+  const retirement = createConnectionRetirement();
+  const pool: Knex.PoolConfig = {
+    min: 0,
+    max: options.poolMax ?? DEFAULT_POOL_MAX,
+    acquireTimeoutMillis: options.acquireTimeoutMs ?? 5_000,
+    // A failed connect fails the waiting query at once rather than at acquireTimeoutMillis.
+    propagateCreateError: true,
+    afterCreate: retirement.afterCreate,
+    validate: retirement.validate,
+  };
+  return pool;
 }
 
 /** knex's log hooks into pino, so that a dropped connection is one JSON line, not console text. */

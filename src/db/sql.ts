@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
+import { isDeadConnection, markDead, type PooledConnection } from './dead-connections';
 import type { Orm } from './orm';
 
 /**
@@ -74,7 +75,7 @@ export async function readPage<T>(
 /** Runs one read query and returns its rows. `text` uses `?` placeholders, in order. */
 export type QueryRows = <T>(text: string, values?: readonly unknown[]) => Promise<T[]>;
 
-interface PgClient {
+interface PgClient extends PooledConnection {
   query(config: {
     name: string;
     text: string;
@@ -109,6 +110,11 @@ export function createQueryRows(orm: Orm): QueryRows {
     const client = (await knex.client.acquireConnection()) as PgClient;
     try {
       return (await client.query({ name, text: numbered, values })).rows as T[];
+    } catch (error) {
+      // Before it goes back: pg reports the death of a session the server ended under a query
+      // only when the socket closes, and a waiting query could be handed it meanwhile.
+      if (isDeadConnection(error)) markDead(client, error);
+      throw error;
     } finally {
       await knex.client.releaseConnection(client);
     }

@@ -1,5 +1,6 @@
 import { type Circuit, createCircuit } from '../circuit';
 import type { Config } from '../config';
+import { retryOnDeadConnection } from '../db/dead-connections';
 import { isDatabaseUnavailable, type Orm } from '../db/orm';
 import { DATABASE_UNAVAILABLE, TEMPORAL_UNAVAILABLE, UpstreamUnavailableError } from '../errors';
 import type { Logger } from '../logger';
@@ -91,14 +92,22 @@ function guardSchedules(gateway: ScheduleGateway, circuit: Circuit): ScheduleGat
   };
 }
 
-/** Every method of a read-only service (closures over its deps), behind the database's circuit. */
+/**
+ * Every method of a read-only service (closures over its deps), behind the database's circuit;
+ * a call that met a dead pooled connection is made once more (reads only: see dead-connections.ts).
+ */
 function guardReads<S extends object>(service: S, circuit: Circuit): S {
   return Object.fromEntries(
     Object.entries(service).map(([name, member]) => [
       name,
       typeof member === 'function'
         ? (...args: unknown[]) =>
-            circuit.run(() => (member as (...a: unknown[]) => Promise<unknown>)(...args))
+            circuit.run((signal) =>
+              retryOnDeadConnection(
+                () => (member as (...a: unknown[]) => Promise<unknown>)(...args),
+                signal,
+              ),
+            )
         : member,
     ]),
   ) as S;

@@ -8,6 +8,7 @@ import {
 } from '@temporalio/client';
 import type { Circuit } from '../circuit';
 import { createSemaphore, forEachLimited } from '../concurrency';
+import { retryOnDeadConnection } from '../db/dead-connections';
 import { type DiscordPayload, type ITask, Task, type TaskStatus } from '../db/entities';
 import { createQueryRows, escapeLike, isoTimestamp, readPage, whereAll } from '../db/sql';
 import { type Orm, poolSize } from '../db/orm';
@@ -280,12 +281,16 @@ export function createTaskService(deps: TaskServiceDeps) {
       return { ids };
     },
 
-    /** The task and its ten newest logs, in one query. */
+    /** The task and its ten newest logs, in one query (repeated once on a dead connection). */
     async get(id: string): Promise<TaskResource & { recentLogs: LogResource[] }> {
-      const [row] = await database.run(() =>
-        rowsOf<TaskRow & { recent_logs: LogRow[] }>(
-          `select ${taskColumns('t')}, ${RECENT_LOGS} as recent_logs from tasks t where t.id = ?`,
-          [id],
+      const [row] = await database.run((signal) =>
+        retryOnDeadConnection(
+          () =>
+            rowsOf<TaskRow & { recent_logs: LogRow[] }>(
+              `select ${taskColumns('t')}, ${RECENT_LOGS} as recent_logs from tasks t where t.id = ?`,
+              [id],
+            ),
+          signal,
         ),
       );
       if (!row) throw new NotFoundError(`Task ${id} does not exist.`);
@@ -295,7 +300,7 @@ export function createTaskService(deps: TaskServiceDeps) {
       };
     },
 
-    /** One query for the page and its total (see readPage). */
+    /** One query for the page and its total (see readPage), repeated once on a dead connection. */
     async list(query: ListTasksQuery): Promise<Page<TaskResource>> {
       const filter = whereAll([
         query.status !== undefined && { sql: 't.status = ?', params: [query.status] },
@@ -304,15 +309,19 @@ export function createTaskService(deps: TaskServiceDeps) {
           params: [`%${escapeLike(query.search)}%`],
         },
       ]);
-      const { rows, total } = await database.run(() =>
-        readPage<TaskRow>(rowsOf, {
-          columns: taskColumns('t'),
-          from: 'tasks t',
-          filter,
-          orderBy: SORTS[query.sort ?? '-createdAt'] ?? SORTS['-createdAt']!,
-          page: query.page,
-          limit: query.limit,
-        }),
+      const { rows, total } = await database.run((signal) =>
+        retryOnDeadConnection(
+          () =>
+            readPage<TaskRow>(rowsOf, {
+              columns: taskColumns('t'),
+              from: 'tasks t',
+              filter,
+              orderBy: SORTS[query.sort ?? '-createdAt'] ?? SORTS['-createdAt']!,
+              page: query.page,
+              limit: query.limit,
+            }),
+          signal,
+        ),
       );
       return { data: rows.map(rowToResource), meta: pageMeta(query, total) };
     },

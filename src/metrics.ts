@@ -2,7 +2,27 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 /** How one delivery attempt ended (SPEC §6): one increment per task_logs row. */
 export type AttemptOutcome =
-  'success' | 'rate_limited' | 'server_error' | 'network_error' | 'rejected';
+  | 'success'
+  | 'rate_limited'
+  | 'server_error'
+  | 'network_error'
+  | 'rejected'
+  /** Discord as a whole (or our network to it) failed: waited out, not the webhook's failure. */
+  | 'discord_down';
+
+/** Discord's limits and outages as the deliveries meet them (SPEC §13). */
+export interface DiscordMetrics {
+  /** discord_bucket_wait_seconds: how long a delivery waited for its webhook's bucket. */
+  readonly bucketWait: Histogram;
+  /** discord_rate_limited_total{scope}: 429 answers (webhook, global, shared). */
+  readonly rateLimited: Counter<'scope'>;
+  /** discord_invalid_requests_total{status}: 401, 403 and 429 answers, which Cloudflare counts. */
+  readonly invalidRequests: Counter<'status'>;
+  /** discord_invalid_budget_paused: 1 while sending waits for DISCORD_INVALID_REQUEST_BUDGET. */
+  readonly budgetPaused: Gauge;
+  /** discord_unreachable{origin}: 1 while the last probe of Discord's API failed (outage). */
+  readonly unreachable: Gauge<'origin'>;
+}
 
 export interface DeliveryMetrics {
   /** discord_delivery_attempts_total{outcome}: every attempt, by what Discord made of it. */
@@ -15,6 +35,8 @@ export interface DeliveryMetrics {
   readonly latency: Histogram<'outcome'>;
   /** discord_webhook_request_duration_seconds{outcome}: the HTTP call of one attempt. */
   readonly requestDuration: Histogram<'outcome'>;
+  /** Buckets, 429s, invalid requests and outages (SPEC §13). */
+  readonly discord?: DiscordMetrics;
   /**
    * The daily log prune's figures. Here because the prune is an activity of the same worker and
    * the worker hands its activities this one object.
@@ -99,6 +121,37 @@ export function createMetrics(): Metrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
       registers: [registry],
     }),
+    discord: {
+      bucketWait: new Histogram({
+        name: 'discord_bucket_wait_seconds',
+        help: "How long a delivery waited for its webhook's rate-limit bucket before sending (in the activity, or until it handed the wait to the workflow)",
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60],
+        registers: [registry],
+      }),
+      rateLimited: new Counter({
+        name: 'discord_rate_limited_total',
+        help: '429 answers from Discord, by scope: webhook (its bucket), global, shared',
+        labelNames: ['scope'] as const,
+        registers: [registry],
+      }),
+      invalidRequests: new Counter({
+        name: 'discord_invalid_requests_total',
+        help: 'Invalid requests (401, 403, 429 except shared), which Cloudflare bans an IP for at 10,000 per 10 minutes',
+        labelNames: ['status'] as const,
+        registers: [registry],
+      }),
+      budgetPaused: new Gauge({
+        name: 'discord_invalid_budget_paused',
+        help: 'Whether sending is paused because DISCORD_INVALID_REQUEST_BUDGET was reached (1) or not (0)',
+        registers: [registry],
+      }),
+      unreachable: new Gauge({
+        name: 'discord_unreachable',
+        help: "Whether the last probe of Discord's API (GET /api/v10/gateway) failed: Discord's outage or our network's",
+        labelNames: ['origin'] as const,
+        registers: [registry],
+      }),
+    },
     logPrune: {
       deletedRows: new Counter({
         name: 'log_prune_deleted_rows_total',

@@ -1,14 +1,29 @@
 import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
+import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import type { Config } from '../src/config';
 import { type ExecutionStatus, type ITask, Task } from '../src/db/entities';
 import type { Orm } from '../src/db/orm';
 import type { AttemptOutcome, DeliveryMetrics } from '../src/metrics';
+import {
+  classifyAnswer,
+  type DeliveryOutcome,
+  type DiscordAnswer,
+  isInvalidRequest,
+  retryAfterMsOf,
+} from '../src/discord/classify';
+import { createDiscordHealthProbe, type DiscordHealthProbe } from '../src/discord/discord-health';
+import { createDiscordPacer, type DiscordPacer } from '../src/discord/pacer';
+import { createMemoryRateLimitStore, readBucketHeaders } from '../src/discord/rate-limit';
 import { validatePayload } from '../src/discord/payload-schema';
 import { renderPayload } from '../src/discord/template';
-import { redactWebhookTokens, toDeliveryUrl, validateWebhookUrl } from '../src/discord/webhook-url';
+import {
+  redactWebhookTokens,
+  toDeliveryUrl,
+  validateWebhookUrl,
+  webhookIdentity,
+} from '../src/discord/webhook-url';
 import { toScheduleSpec } from '../src/schedule/cron';
 import { compileFireTimes } from '../src/schedule/next-fire';
 import {
@@ -16,6 +31,7 @@ import {
   type DeliverWebhookResult,
   DeliveryErrorType,
   type DeliveryFailureDetails,
+  DeliveryWaitType,
   type DeliveryPolicy,
   type DeliveryStart,
   ATTEMPT_LOGGING_MARGIN_MS,
@@ -33,7 +49,15 @@ export const USER_AGENT = `DiscordBot (https://github.com/discord-task-scheduler
 export interface DiscordActivityDeps {
   orm: Orm;
   config: Pick<Config, 'webhookTimeoutMs' | 'webhookAllowedOrigins' | 'retry'> &
-    Partial<Pick<Config, 'scheduleCatchupWindowMs' | 'deliveryFirstAttempt'>>;
+    Partial<
+      Pick<
+        Config,
+        | 'scheduleCatchupWindowMs'
+        | 'deliveryFirstAttempt'
+        | 'deliveryRateLimitDeadlineMs'
+        | 'discordInvalidRequestBudget'
+      >
+    >;
   /** Pauses a task's schedule when its delivery fails for good (also for manual triggers). */
   temporal?: Pick<Client, 'schedule'>;
   /** Each database call of a delivery gives up after this long and counts as our outage; default 5 s. */
@@ -43,6 +67,13 @@ export interface DiscordActivityDeps {
   jitterMs?: () => number;
   /** Prometheus counters and histograms of deliveries (SPEC §8); none when omitted. */
   metrics?: DeliveryMetrics;
+  /**
+   * Discord's buckets (SPEC §13): shared by every activity of the worker, and through Redis by
+   * every worker when REDIS_URL is set. Default: in this process.
+   */
+  pacer?: DiscordPacer;
+  /** Tells Discord's outage from one webhook's failure; default: probes with `http`. */
+  probe?: DiscordHealthProbe;
 }
 
 /** A database call that failed or timed out: our outage, not Discord's failure (SPEC §6). */
@@ -94,6 +125,8 @@ interface Attempt {
   workflowId: string;
   runId: string;
   attempt: number;
+  /** Attempts of this run that counted against maxRetry before this one. */
+  countedBefore: number;
   lastAttempt: boolean;
   scheduledTime: Date | null;
   startedAt: Date;
@@ -117,6 +150,27 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     });
   const jitter = deps.jitterMs ?? (() => Math.floor(Math.random() * 500));
   const metrics = deps.metrics;
+  const rateLimitDeadlineMs = config.deliveryRateLimitDeadlineMs ?? 3_600_000;
+  const pacer =
+    deps.pacer ??
+    createDiscordPacer({
+      store: createMemoryRateLimitStore(),
+      invalidBudget: config.discordInvalidRequestBudget ?? 5_000,
+      leaseMs: config.webhookTimeoutMs + 1_000,
+      metrics: metrics?.discord,
+    });
+  const probe =
+    deps.probe ??
+    createDiscordHealthProbe({
+      http,
+      timeoutMs: Math.min(5_000, config.webhookTimeoutMs),
+      onChange: (origin, health) => {
+        metrics?.discord?.unreachable.set({ origin }, health === 'down' ? 1 : 0);
+        if (health === 'down')
+          log.warn("Discord's API is not answering: deliveries wait", { origin });
+        else log.info("Discord's API answers again", { origin });
+      },
+    });
 
   /** Counts an attempt; when it ends the delivery, also the delivery and its latency. */
   function recordOutcome(attempt: Attempt, outcome: AttemptOutcome, final: boolean): void {
@@ -222,13 +276,18 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     attempt: Attempt,
     status: ExecutionStatus,
     outcome: { httpStatus?: number | null; message: string },
-    retryDelayMs?: number,
+    retry?: { delayMs?: number; counted: boolean },
   ): Promise<void> {
     const row = rowFor(attempt, status, outcome);
     try {
       await database(() => insertRow(row));
     } catch (error) {
-      throw outage(error, { attemptsMade: attempt.attempt, pendingRow: row, retryDelayMs });
+      throw outage(error, {
+        attemptsMade: attempt.attempt,
+        failuresCounted: attempt.countedBefore + (retry?.counted === false ? 0 : 1),
+        pendingRow: row,
+        retryDelayMs: retry?.delayMs,
+      });
     }
   }
 
@@ -278,31 +337,28 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     }
   }
 
-  /** Logs the failure (RETRYING, or FAILED when no attempt follows) and throws for Temporal. */
+  /**
+   * The webhook's own failure (it counts against maxRetry): logged RETRYING, or FAILED when no
+   * attempt follows, and thrown for the retry policy.
+   */
   async function fail(
     attempt: Attempt,
-    kind: 'permanent' | 'transient' | 'rate-limited',
+    kind: 'permanent' | 'transient',
     message: string,
     httpStatus: number | null,
-    nextRetryDelayMs?: number,
   ): Promise<never> {
     const final = kind === 'permanent' || attempt.lastAttempt;
     recordOutcome(
       attempt,
-      kind === 'permanent'
-        ? 'rejected'
-        : kind === 'rate-limited'
-          ? 'rate_limited'
-          : httpStatus === null
-            ? 'network_error'
-            : 'server_error',
+      kind === 'permanent' ? 'rejected' : httpStatus === null ? 'network_error' : 'server_error',
       final,
     );
+    const retryDelayMs = backoffMs(attempt.countedBefore + 1);
     await writeLog(
       attempt,
       final ? 'FAILED' : 'RETRYING',
       { httpStatus, message },
-      final ? undefined : (nextRetryDelayMs ?? backoffMs(attempt.attempt)),
+      final ? undefined : { delayMs: retryDelayMs, counted: true },
     );
     const safe = redactWebhookTokens(message);
     log.warn('delivery attempt failed', {
@@ -313,16 +369,64 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     });
     if (kind === 'permanent')
       throw ApplicationFailure.nonRetryable(safe, DeliveryErrorType.REJECTED);
-    const details: DeliveryFailureDetails = {
-      retryDelayMs: nextRetryDelayMs ?? backoffMs(attempt.attempt),
+    const details: DeliveryFailureDetails = { retryDelayMs };
+    throw ApplicationFailure.create({
+      message: safe,
+      type: DeliveryErrorType.UNAVAILABLE,
+      details: [details],
+    });
+  }
+
+  /**
+   * Discord's limit or outage, not the webhook's failure (SPEC §13): the attempt (when one was
+   * made) is logged RETRYING, and the workflow waits `retryDelayMs` (or its outage backoff) with
+   * a durable timer before it calls again; maxRetry is not used up.
+   */
+  async function waitOut(
+    attempt: Attempt,
+    type: (typeof DeliveryWaitType)[keyof typeof DeliveryWaitType],
+    message: string,
+    sent: { httpStatus: number | null } | null,
+    retryDelayMs?: number,
+  ): Promise<never> {
+    const safe = redactWebhookTokens(message);
+    if (sent) {
+      recordOutcome(
+        attempt,
+        type === DeliveryWaitType.DISCORD_DOWN ? 'discord_down' : 'rate_limited',
+        false,
+      );
+      await writeLog(
+        attempt,
+        'RETRYING',
+        { httpStatus: sent.httpStatus, message: safe },
+        { delayMs: retryDelayMs, counted: false },
+      );
+    }
+    log.info('delivery waits for Discord', {
+      taskId: attempt.task.id,
+      attempt: sent ? attempt.attempt : undefined,
+      reason: type,
+      waitMs: retryDelayMs,
+      message: safe,
+    });
+    const details: InfrastructureFailureDetails = {
+      attemptsMade: sent ? attempt.attempt : attempt.attempt - 1,
+      failuresCounted: attempt.countedBefore,
+      retryDelayMs,
     };
     throw ApplicationFailure.create({
       message: safe,
-      type:
-        kind === 'rate-limited' ? DeliveryErrorType.RATE_LIMITED : DeliveryErrorType.UNAVAILABLE,
-      nextRetryDelay: nextRetryDelayMs,
+      type,
+      nonRetryable: true,
       details: [details],
     });
+  }
+
+  /** Whether this run has stayed rate-limited past DELIVERY_RATE_LIMIT_DEADLINE. */
+  function rateLimitedForMs(input: DeliverWebhookInput, now: number): number {
+    const since = input.rateLimitedSince ? Date.parse(input.rateLimitedSince) : NaN;
+    return Number.isFinite(since) ? Math.max(0, now - since) : 0;
   }
 
   /** The delivery activity: one attempt (SPEC §6), logged as exactly one task_logs row. */
@@ -334,6 +438,8 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     const workflowId = execution.workflowId;
     // Attempt numbers continue across the workflow's re-invocations after our own outages.
     const number = (input.attemptOffset ?? 0) + info.attempt;
+    // Every retry of this invocation followed a failure that counted: the others end it.
+    const countedBefore = (input.failuresCounted ?? input.attemptOffset ?? 0) + info.attempt - 1;
     const scheduledTime = input.scheduledTime ? new Date(input.scheduledTime) : null;
 
     let task: DeliveryTask | undefined;
@@ -359,25 +465,27 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       task = rows[0] && toDeliveryTask(rows[0]);
       earlier = rows[0]?.earlier ?? [];
     } catch (error) {
-      throw outage(error, { attemptsMade: number - 1 });
+      throw outage(error, { attemptsMade: number - 1, failuresCounted: countedBefore });
     }
     if (!task) return { status: 'TASK_DELETED' };
     if (earlier.some((row) => row.status === 'SUCCESS')) return { status: 'ALREADY_DELIVERED' };
     const replay = earlier.find((row) => row.attempt === number);
-    if (replay) throw replayedFailure(replay);
+    if (replay) throw replayedFailure(replay, number, countedBefore);
 
     const attempt: Attempt = {
       task,
       workflowId,
       runId: execution.runId,
       attempt: number,
-      lastAttempt: number >= input.maxAttempts,
+      countedBefore,
+      lastAttempt: countedBefore + 1 >= input.maxAttempts,
       scheduledTime,
       startedAt: new Date(),
     };
 
-    // Before a scheduled run's first post: is it still wanted? (SPEC §6 "missed runs")
-    if (scheduledTime && number === 1) {
+    // Before a scheduled run's first post, and again after it waited out an outage: is it still
+    // wanted? (SPEC §6 "missed runs")
+    if (scheduledTime && (number === 1 || input.recheckMissedRun)) {
       if (task.status !== 'ACTIVE') {
         log.info('scheduled run of a task that is not active; nothing delivered', {
           taskId: task.id,
@@ -399,13 +507,13 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         const row = rowFor(attempt, 'FAILED', {
           message:
             `not delivered: this run was due at ${scheduledTime.toISOString()} and could only start ` +
-            `${Math.round(lateMs / 1000)} s later, after an outage of ours; runs later than ` +
+            `${Math.round(lateMs / 1000)} s later, after an outage (ours or Discord's); runs later than ` +
             `SCHEDULE_CATCHUP_WINDOW (${Math.round(catchupWindowMs / 1000)} s) are not posted stale`,
         });
         try {
           await database(() => insertRow(row));
         } catch (error) {
-          throw outage(error, { attemptsMade: 0 });
+          throw outage(error, { attemptsMade: number - 1, failuresCounted: countedBefore });
         }
         metrics?.deliveries.inc({ outcome: 'skipped' });
         return { status: 'SKIPPED', reason: 'STALE' };
@@ -413,7 +521,11 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     }
 
     const url = validateWebhookUrl(task.webhookUrl, config.webhookAllowedOrigins);
-    if (!url.ok) return fail(attempt, 'permanent', `webhook URL refused: ${url.reason}`, null);
+    const identity = url.ok ? webhookIdentity(task.webhookUrl) : null;
+    if (!url.ok || !identity) {
+      const reason = url.ok ? 'not a webhook URL' : url.reason;
+      return fail(attempt, 'permanent', `webhook URL refused: ${reason}`, null);
+    }
     const body = renderPayload(task.payload, {
       task: { id: task.id, name: task.name },
       execution: {
@@ -428,68 +540,153 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       return fail(attempt, 'permanent', `rendered payload is invalid: ${detail}`, null);
     }
 
-    let response: AxiosResponse;
-    const requestTimer = metrics?.requestDuration.startTimer();
-    try {
-      response = await http.post(toDeliveryUrl(task.webhookUrl), body, {
-        headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT },
-      });
-    } catch (error) {
-      requestTimer?.({ outcome: 'network_error' });
-      return fail(attempt, 'transient', networkErrorMessage(error, config.webhookTimeoutMs), null);
-    }
-
-    const status = response.status;
-    requestTimer?.({ outcome: httpOutcome(status) });
-    if (status >= 200 && status < 300) {
-      const messageId = typeof response.data?.id === 'string' ? (response.data.id as string) : null;
-      recordOutcome(attempt, 'success', true);
-      await writeLog(attempt, 'SUCCESS', {
-        httpStatus: status,
-        message: messageId
-          ? `delivered: Discord message ${messageId}`
-          : `delivered (HTTP ${status})`,
-      });
-      return { status: 'SUCCESS', messageId, httpStatus: status };
-    }
-    const discordText = describeDiscordError(response);
-    if (status === 429) {
-      const delayMs = retryAfterMs(response);
-      const wait = delayMs === null ? '' : `; retrying after ${(delayMs / 1000).toFixed(2)} s`;
-      return fail(
+    // Discord's bucket for this webhook: a short wait here, a longer one as the workflow's timer.
+    const turn = await pacer.waitForTurn(identity.webhookId);
+    if (!turn.ok) {
+      const limitedFor = rateLimitedForMs(input, Date.now());
+      if (limitedFor + turn.waitMs > rateLimitDeadlineMs) {
+        return fail(
+          attempt,
+          'permanent',
+          `not delivered: waited for Discord's rate limit (${turn.reason}) for ` +
+            `${Math.round(limitedFor / 1000)} s, past DELIVERY_RATE_LIMIT_DEADLINE ` +
+            `(${Math.round(rateLimitDeadlineMs / 1000)} s)`,
+          null,
+        );
+      }
+      return waitOut(
         attempt,
-        'rate-limited',
-        `HTTP 429 rate limited: ${discordText}${wait}`,
-        status,
-        delayMs === null ? undefined : delayMs + jitter(),
+        DeliveryWaitType.PACED,
+        `waiting ${turn.waitMs} ms for Discord's rate limit (${turn.reason}) before sending`,
+        null,
+        turn.waitMs + jitter(),
       );
     }
-    if (status >= 500) return fail(attempt, 'transient', `HTTP ${status}: ${discordText}`, status);
-    if (status >= 300 && status < 400) {
-      return fail(attempt, 'permanent', `HTTP ${status}: redirects are not followed`, status);
+    attempt.startedAt = new Date();
+
+    let answer: DiscordAnswer;
+    const requestTimer = metrics?.requestDuration.startTimer();
+    try {
+      const response = await http.post(toDeliveryUrl(task.webhookUrl), body, {
+        headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT },
+      });
+      answer = {
+        kind: 'response',
+        status: response.status,
+        body: response.data as unknown,
+        headers: response.headers as Record<string, unknown>,
+      };
+    } catch (error) {
+      answer = {
+        kind: 'network',
+        code: isAxiosError(error) ? error.code : undefined,
+        message: networkErrorMessage(error, config.webhookTimeoutMs),
+      };
     }
-    // 400, 401, 403, 404 (webhook deleted or token invalid), 413 and any other 4xx: retrying
-    // the same request cannot succeed.
-    const hint = status === 404 ? ' (the webhook was deleted or its token is wrong)' : '';
-    return fail(attempt, 'permanent', `HTTP ${status}${hint}: ${discordText}`, status);
+    const httpStatus = answer.kind === 'response' ? answer.status : null;
+    const context = {
+      discord: 'unknown' as const,
+      rateLimitedForMs: rateLimitedForMs(input, Date.now()),
+      rateLimitDeadlineMs,
+    };
+    let outcome: DeliveryOutcome = classifyAnswer(answer, context);
+    requestTimer?.({ outcome: outcomeLabel(outcome, httpStatus) });
+    await settleTurn(identity.webhookId, answer, outcome, httpStatus);
+    if (outcome.kind === 'needs-probe') {
+      outcome = classifyAnswer(answer, { ...context, discord: await probe.check(identity.origin) });
+    }
+    switch (outcome.kind) {
+      case 'success': {
+        const { messageId } = outcome;
+        recordOutcome(attempt, 'success', true);
+        await writeLog(attempt, 'SUCCESS', {
+          httpStatus,
+          message: messageId
+            ? `delivered: Discord message ${messageId}`
+            : `delivered (HTTP ${httpStatus ?? ''})`,
+        });
+        return { status: 'SUCCESS', messageId, httpStatus: httpStatus ?? 200 };
+      }
+      case 'rate-limited':
+        return waitOut(
+          attempt,
+          DeliveryWaitType.RATE_LIMITED,
+          outcome.reason,
+          { httpStatus },
+          outcome.retryAfterMs + jitter(),
+        );
+      case 'discord-down':
+        return waitOut(attempt, DeliveryWaitType.DISCORD_DOWN, outcome.reason, { httpStatus });
+      case 'webhook-failure':
+        return fail(
+          attempt,
+          outcome.retryable ? 'transient' : 'permanent',
+          outcome.reason,
+          httpStatus,
+        );
+      case 'needs-probe':
+        throw new Error('unreachable: a probed answer is classified');
+    }
+  }
+
+  /** Gives the bucket its place back and tells it what the answer said (SPEC §13). */
+  async function settleTurn(
+    webhookId: string,
+    answer: DiscordAnswer,
+    outcome: DeliveryOutcome,
+    httpStatus: number | null,
+  ): Promise<void> {
+    const invalid = isInvalidRequest(outcome, httpStatus);
+    if (invalid && httpStatus !== null) {
+      metrics?.discord?.invalidRequests.inc({ status: String(httpStatus) });
+    }
+    if (outcome.kind === 'rate-limited') {
+      metrics?.discord?.rateLimited.inc({
+        scope: outcome.global ? 'global' : outcome.invalid ? 'webhook' : 'shared',
+      });
+    }
+    const headers = answer.kind === 'response' ? answer.headers : undefined;
+    await pacer.store.settle(webhookId, {
+      answer: readBucketHeaders(headers),
+      ...(httpStatus === 429
+        ? {
+            retryAfterMs: retryAfterMsOf(answer.kind === 'response' ? answer : {}) ?? 1_000,
+            global: outcome.kind === 'rate-limited' && outcome.global,
+          }
+        : {}),
+      invalid,
+    });
+  }
+
+  function deliveryPolicy(): DeliveryPolicy {
+    return {
+      initialIntervalMs: config.retry.initialIntervalMs,
+      backoffCoefficient: config.retry.backoffCoefficient,
+      maximumIntervalMs: config.retry.maximumIntervalMs,
+      activityTimeoutMs: config.webhookTimeoutMs + ATTEMPT_LOGGING_MARGIN_MS,
+      firstAttemptLocal: config.deliveryFirstAttempt === 'local',
+    };
   }
 
   return {
     /**
-     * Local activity: the retry policy comes from the worker's configuration. Given the first
-     * attempt's input, and when that policy makes the first attempt local
-     * (DELIVERY_FIRST_ATTEMPT=local), it also makes that attempt: a delivery that succeeds at
-     * once is then one local activity. (One activity under the name histories already record, so
-     * that runs started before it was one call replay unchanged.)
+     * Local activity that starts a delivery: reads the retry policy from the worker's
+     * configuration and, when that policy makes the first attempt local
+     * (DELIVERY_FIRST_ATTEMPT=local), makes that attempt: a delivery that succeeds at once is
+     * then one local activity.
+     */
+    async startDelivery(firstAttempt: DeliverWebhookInput): Promise<DeliveryStart> {
+      const policy = deliveryPolicy();
+      if (!policy.firstAttemptLocal) return policy;
+      return { ...policy, firstAttempt: await deliverWebhook(firstAttempt) };
+    },
+
+    /**
+     * Local activity: the worker's retry policy alone. (Given an attempt's input, as histories from
+     * before `startDelivery` had its name recorded it, it starts the delivery as that does.)
      */
     async getDeliveryPolicy(firstAttempt?: DeliverWebhookInput): Promise<DeliveryStart> {
-      const policy: DeliveryPolicy = {
-        initialIntervalMs: config.retry.initialIntervalMs,
-        backoffCoefficient: config.retry.backoffCoefficient,
-        maximumIntervalMs: config.retry.maximumIntervalMs,
-        activityTimeoutMs: config.webhookTimeoutMs + ATTEMPT_LOGGING_MARGIN_MS,
-        firstAttemptLocal: config.deliveryFirstAttempt === 'local',
-      };
+      const policy = deliveryPolicy();
       if (!firstAttempt || !policy.firstAttemptLocal) return policy;
       return { ...policy, firstAttempt: await deliverWebhook(firstAttempt) };
     },
@@ -530,47 +727,34 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
  * The outcome of an attempt that already ran and logged (its completion was lost, e.g. to a
  * worker crash), thrown again without posting a second time.
  */
-function replayedFailure(row: {
-  http_status: number | null;
-  message: string | null;
-}): ApplicationFailure {
+function replayedFailure(
+  row: { http_status: number | null; message: string | null },
+  attemptsMade: number,
+  failuresCounted: number,
+): ApplicationFailure {
   const message = row.message ?? 'attempt failed';
   const status = row.http_status;
-  if (status !== null && status < 500 && status !== 429) {
+  if (status === 429) {
+    const details: InfrastructureFailureDetails = { attemptsMade, failuresCounted };
+    return ApplicationFailure.create({
+      message,
+      type: DeliveryWaitType.RATE_LIMITED,
+      nonRetryable: true,
+      details: [details],
+    });
+  }
+  if (status !== null && status < 500) {
     return ApplicationFailure.nonRetryable(message, DeliveryErrorType.REJECTED);
   }
-  return ApplicationFailure.create({
-    message,
-    type: status === 429 ? DeliveryErrorType.RATE_LIMITED : DeliveryErrorType.UNAVAILABLE,
-  });
+  return ApplicationFailure.create({ message, type: DeliveryErrorType.UNAVAILABLE });
 }
 
-function httpOutcome(status: number): AttemptOutcome {
-  if (status >= 200 && status < 300) return 'success';
-  if (status === 429) return 'rate_limited';
+/** The request-duration histogram's label for an answer. */
+function outcomeLabel(outcome: DeliveryOutcome, status: number | null): AttemptOutcome {
+  if (outcome.kind === 'success') return 'success';
+  if (outcome.kind === 'rate-limited' || status === 429) return 'rate_limited';
+  if (status === null) return 'network_error';
   return status >= 500 ? 'server_error' : 'rejected';
-}
-
-/** Discord's `retry_after` (float seconds, body) or `Retry-After` (seconds, header), in ms. */
-export function retryAfterMs(response: Pick<AxiosResponse, 'data' | 'headers'>): number | null {
-  const fromBody = Number((response.data as { retry_after?: unknown } | undefined)?.retry_after);
-  if (Number.isFinite(fromBody) && fromBody >= 0) return Math.ceil(fromBody * 1000);
-  const header = response.headers?.['retry-after'];
-  const fromHeader = Number(Array.isArray(header) ? header[0] : header);
-  if (Number.isFinite(fromHeader) && fromHeader >= 0) return Math.ceil(fromHeader * 1000);
-  return null;
-}
-
-function describeDiscordError(response: AxiosResponse): string {
-  const data = response.data as unknown;
-  if (data && typeof data === 'object') {
-    const { message, code } = data as { message?: unknown; code?: unknown };
-    if (typeof message === 'string')
-      return code === undefined ? message : `${message} (code ${String(code)})`;
-    return JSON.stringify(data).slice(0, 300);
-  }
-  if (typeof data === 'string' && data.trim()) return data.trim().slice(0, 300);
-  return response.statusText || 'no body';
 }
 
 function networkErrorMessage(error: unknown, timeoutMs: number): string {

@@ -1,15 +1,16 @@
 import type { Client } from '@temporalio/client';
-import type { Config } from '../src/config';
 import type { Orm } from '../src/db/orm';
 import type { DeliveryMetrics } from '../src/metrics';
-import { createDiscordActivities } from './discord.activities';
+import { createDiscordActivities, type DiscordActivityDeps } from './discord.activities';
 import { createRetentionActivities } from './retention.activities';
 
 export interface ActivityDeps {
   orm: Orm;
-  config: Pick<Config, 'webhookTimeoutMs' | 'webhookAllowedOrigins' | 'retry'>;
+  config: DiscordActivityDeps['config'];
   temporal?: Pick<Client, 'schedule'>;
   metrics?: DeliveryMetrics;
+  /** Discord's buckets, shared by the worker's activities (and its pool, through Redis). */
+  pacer?: DiscordActivityDeps['pacer'];
 }
 
 /** The worker's activities, built from their dependencies (no module-level state). */

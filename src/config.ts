@@ -31,6 +31,10 @@ export interface Config {
    * activity (docs/decisions.md says what each costs and shows).
    */
   readonly deliveryFirstAttempt: 'local' | 'activity';
+  /** DELIVERY_RATE_LIMIT_DEADLINE: a run rate-limited this long ends FAILED (SPEC §13). */
+  readonly deliveryRateLimitDeadlineMs: number;
+  /** DISCORD_INVALID_REQUEST_BUDGET: invalid answers per 10 minutes before sending pauses. */
+  readonly discordInvalidRequestBudget: number;
   /** The Temporal worker's capacity (WORKER_*), sized by `npm run bench` (docs/benchmarks.md). */
   readonly worker: WorkerTuning;
   readonly logLevel: string;
@@ -177,6 +181,9 @@ const schema = Joi.object({
   RETRY_MAX_INTERVAL: duration(1_000).default(300_000),
   SCHEDULE_CATCHUP_WINDOW: duration(10_000).default(300_000),
   DELIVERY_FIRST_ATTEMPT: Joi.string().valid('local', 'activity').default('local'),
+  DELIVERY_RATE_LIMIT_DEADLINE: duration(1_000).default(3_600_000),
+  // Cloudflare bans at 10,000; a budget at or above it would be no protection.
+  DISCORD_INVALID_REQUEST_BUDGET: Joi.number().integer().min(1).max(9_999).default(5_000),
   // Measured with `npm run bench` (docs/benchmarks.md, "Worker sizing"): the SDK's defaults,
   // except a smaller workflow cache (a delivery that succeeds needs no cached workflow).
   WORKER_MAX_CONCURRENT_ACTIVITIES: Joi.number().integer().min(1).max(10_000).default(100),
@@ -284,6 +291,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     scheduleCatchupWindowMs: v.SCHEDULE_CATCHUP_WINDOW,
     deliveryFirstAttempt: v.DELIVERY_FIRST_ATTEMPT,
+    deliveryRateLimitDeadlineMs: v.DELIVERY_RATE_LIMIT_DEADLINE,
+    discordInvalidRequestBudget: v.DISCORD_INVALID_REQUEST_BUDGET,
     worker: {
       maxConcurrentActivities: v.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentLocalActivities: v.WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES,

@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   sleep,
@@ -15,6 +16,8 @@ import {
   type DeliverWebhookResult,
   DeliveryErrorType,
   type DeliveryFailureDetails,
+  DeliveryWaitType,
+  DISCORD_AWARE_PATCH,
   type DeliveryPolicy,
   type InfrastructureFailureDetails,
   MAX_WEBHOOK_TIMEOUT_MS,
@@ -25,21 +28,29 @@ import {
 } from '../src/temporal/contracts';
 
 const { getDeliveryPolicy } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s' });
-// The same local activity given the first attempt, which it makes when the worker's policy says so
-// (DELIVERY_FIRST_ATTEMPT=local). Not retried: a failed attempt is the workflow's to handle. The
-// attempt ends on its own HTTP and database timeouts; this bound is only the longest the
-// configuration allows, since the policy that holds the worker's own is not read yet.
-const { getDeliveryPolicy: startDelivery } = proxyLocalActivities<Activities>({
+// The local activity that reads the policy and makes the first attempt when the worker's policy
+// says so (DELIVERY_FIRST_ATTEMPT=local); histories from before SPEC §13 recorded it under the
+// policy's name. Not retried: a failed attempt is the workflow's to handle. The attempt ends on its
+// own HTTP and database timeouts (and a bucket wait of a few seconds); this bound is only the
+// longest the configuration allows, since the policy that holds the worker's own is not read yet.
+const firstCall = {
   startToCloseTimeout: MAX_WEBHOOK_TIMEOUT_MS + ATTEMPT_LOGGING_MARGIN_MS,
   retry: { maximumAttempts: 1 },
-});
+};
+const { startDelivery, getDeliveryPolicy: startDeliveryBeforeDiscordWaits } =
+  proxyLocalActivities<Activities>(firstCall);
 // Recording an outcome must not give up while the database is away: these wait it out.
 const { markTaskFailed, recordAttempt } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s' },
 });
 
-const DISCORD_FAILURES: string[] = Object.values(DeliveryErrorType);
+/** The webhook's own failures, which count against maxRetry. */
+const WEBHOOK_FAILURES: string[] = [DeliveryErrorType.REJECTED, DeliveryErrorType.UNAVAILABLE];
+/** Before SPEC §13 a 429 was one of them too (histories without the patch). */
+const WEBHOOK_FAILURES_BEFORE_DISCORD_WAITS: string[] = Object.values(DeliveryErrorType);
+/** Discord's limits and outages, waited out (SPEC §13). */
+const DISCORD_WAITS: string[] = Object.values(DeliveryWaitType);
 
 /** How long a run waits out our own outage before it gives up without failing the task. */
 const OUTAGE_GIVE_UP_MS = 24 * 60 * 60 * 1000;
@@ -61,6 +72,11 @@ const OUTAGE_GIVE_UP_MS = 24 * 60 * 60 * 1000;
  * calls it again with the attempts made so far, so that they never use up maxRetry, mark the task
  * FAILED or pause the schedule. An attempt that reached Discord while its row could not be
  * written comes back in the failure's details and is recorded here once the database is back.
+ *
+ * Discord's limits and outages (SPEC §13) are waited out the same way: a 429, a webhook's empty
+ * bucket, or Discord failing as a whole (the activity's classifier says which) come back as a
+ * DeliveryWaitType with the wait, and this workflow sleeps it on a durable timer and calls again,
+ * counting nothing against maxRetry. After an outage the missed-run rules apply again.
  */
 export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookResult> {
   const maxAttempts = input.maxRetry + 1;
@@ -74,11 +90,18 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
   const startedAt = Date.now();
   const firstInput: DeliverWebhookInput = { taskId: input.taskId, scheduledTime, maxAttempts };
 
+  // Runs started before SPEC §13's waits replay as they ran (no marker in their history).
+  const discordAware = patched(DISCORD_AWARE_PATCH);
+  const webhookFailures = discordAware ? WEBHOOK_FAILURES : WEBHOOK_FAILURES_BEFORE_DISCORD_WAITS;
+
   // Read by the first call below; until then the worker's policy is unknown.
   let policy: DeliveryPolicy | undefined;
+  // Attempts that reached Discord (each has its row), and those of them that count against
+  // maxRetry (the webhook's own failures; not 429s or Discord's outages).
   let attemptsMade = 0;
-  // After a failed local first attempt the regular activity carries on the backoff from there.
-  let backoffFrom = 0;
+  let failuresCounted = 0;
+  let rateLimitedSince: number | undefined;
+  let recheckMissedRun = false;
   for (let interruptions = 0; ;) {
     // Whether the call that may throw below is the local first attempt.
     let wasLocal = false;
@@ -89,7 +112,9 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
         // One local activity reads the policy and, with DELIVERY_FIRST_ATTEMPT=local, makes the
         // first attempt: a delivery that succeeds at once completes within this workflow task.
         wasLocal = true;
-        const { firstAttempt, ...read } = await startDelivery(firstInput);
+        const { firstAttempt, ...read } = await (
+          discordAware ? startDelivery : startDeliveryBeforeDiscordWaits
+        )(firstInput);
         policy = read;
         if (firstAttempt) {
           result = firstAttempt;
@@ -103,11 +128,16 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
       } else {
         result = await regularDelivery(
           policy,
-          maxAttempts - attemptsMade,
-          backoffFrom,
+          maxAttempts - failuresCounted,
+          failuresCounted,
         ).deliverWebhook({
           ...firstInput,
           ...(attemptsMade > 0 ? { attemptOffset: attemptsMade } : {}),
+          ...(discordAware ? { failuresCounted } : {}),
+          ...(rateLimitedSince === undefined
+            ? {}
+            : { rateLimitedSince: new Date(rateLimitedSince).toISOString() }),
+          ...(recheckMissedRun ? { recheckMissedRun } : {}),
         });
       }
       if (result.status === 'TASK_DELETED') {
@@ -125,30 +155,48 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
       // A regular activity's failure comes wrapped in an ActivityFailure, a local one's as is.
       const cause =
         error instanceof ActivityFailure ? error.cause : wasLocal ? asFailure(error) : undefined;
+      const type = cause instanceof ApplicationFailure ? cause.type : undefined;
       // The attempt ended without a Discord outcome: lost (timed out, its worker died) or an
       // unexpected error of ours.
       const lost =
         error instanceof ActivityFailure ||
         (wasLocal && (cause instanceof ApplicationFailure || cause instanceof TimeoutFailure));
-      if (
-        cause instanceof ApplicationFailure &&
-        cause.type &&
-        DISCORD_FAILURES.includes(cause.type)
-      ) {
-        if (!wasLocal || cause.type === DeliveryErrorType.REJECTED || maxAttempts === 1) {
+      if (cause instanceof ApplicationFailure && type && webhookFailures.includes(type)) {
+        if (!wasLocal || type === DeliveryErrorType.REJECTED || maxAttempts === 1) {
           return failTask(input.taskId, cause.message);
         }
         // The local first attempt failed and was logged RETRYING: the regular activity makes
-        // the attempts that are left, after Discord's retry_after or the policy's first backoff.
+        // the attempts that are left, after the policy's first backoff.
         const details = cause.details?.[0] as DeliveryFailureDetails | undefined;
         attemptsMade = 1;
-        backoffFrom = 1;
+        failuresCounted = 1;
         await sleep(details?.retryDelayMs ?? backoffMs(policy, 0));
         continue;
       }
-      if (cause instanceof ApplicationFailure && cause.type === OutageErrorType.INFRASTRUCTURE) {
+      if (
+        cause instanceof ApplicationFailure &&
+        type &&
+        discordAware &&
+        DISCORD_WAITS.includes(type)
+      ) {
+        const details = (cause.details?.[0] ?? {}) as Partial<InfrastructureFailureDetails>;
+        // Without details (not the activity's own failure), the attempt counts as made.
+        attemptsMade = details.attemptsMade ?? attemptsMade + 1;
+        failuresCounted = details.failuresCounted ?? failuresCounted;
+        if (type === DeliveryWaitType.DISCORD_DOWN) {
+          recheckMissedRun = true;
+          waitMs = details.retryDelayMs ?? outageBackoffMs(interruptions);
+        } else {
+          // Discord's rate limit: the deadline counts from the first wait.
+          rateLimitedSince ??= Date.now();
+          await sleep(details.retryDelayMs ?? policy.initialIntervalMs);
+          continue;
+        }
+      } else if (cause instanceof ApplicationFailure && type === OutageErrorType.INFRASTRUCTURE) {
         const details = (cause.details?.[0] ?? { attemptsMade }) as InfrastructureFailureDetails;
         attemptsMade = details.attemptsMade;
+        failuresCounted = details.failuresCounted ?? details.attemptsMade;
+        if (discordAware) recheckMissedRun = true;
         const row = details.pendingRow;
         if (row) {
           await recordAttempt(row);
@@ -162,26 +210,27 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
         // The local first attempt was lost (its worker died, it timed out): like a regular
         // activity's lost attempt, it counts, and the regular activity makes the rest.
         attemptsMade = 1;
-        backoffFrom = 1;
+        failuresCounted = 1;
         await sleep(backoffMs(policy, 0));
         continue;
       } else if (lost) {
         // The last attempt the policy allowed was lost to a worker crash or an outage (or an
         // unexpected error of ours): whether it reached Discord is unknown, so it is run again
         // under the same number; a row it wrote makes the re-run replay its outcome.
-        attemptsMade = maxAttempts - 1;
+        attemptsMade += Math.max(0, maxAttempts - failuresCounted - 1);
+        failuresCounted = maxAttempts - 1;
         waitMs = outageBackoffMs(interruptions);
       } else {
         throw error;
       }
     }
     if (Date.now() - startedAt > OUTAGE_GIVE_UP_MS) {
-      log.warn('gave up waiting for our own outage to end; the task is left as it was', {
+      log.warn('gave up waiting for the outage to end; the task is left as it was', {
         taskId: input.taskId,
       });
       return { status: 'SKIPPED' };
     }
-    log.info('delivery interrupted by our own outage; trying again', {
+    log.info("delivery interrupted by an outage (ours or Discord's); trying again", {
       taskId: input.taskId,
       waitMs,
       attemptsMade,

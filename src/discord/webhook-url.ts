@@ -228,3 +228,17 @@ export function redactWebhookTokens(text: string): string {
       `${s1}webhooks${s2}${id}${s3}${maskToken(token)}`,
   );
 }
+
+/**
+ * What Discord's rate limits and health are keyed by (SPEC §13, §15): the webhook's id, never its
+ * token, and the origin its deliveries go to. Null when `url` is not a webhook URL.
+ */
+export function webhookIdentity(url: string): { webhookId: string; origin: string } | null {
+  const parts = webhookParts(url);
+  if (!parts) return null;
+  const { protocol, port, hostname } = parts.url;
+  return {
+    webhookId: parts.id,
+    origin: `${protocol}//${deliveryHost(hostname)}${port === '' ? '' : `:${port}`}`,
+  };
+}

@@ -12,6 +12,9 @@ import { IllegalStateError } from '@temporalio/common';
 import { createActivities } from '../../activities';
 import type { Config } from '../config';
 import { initOrm } from '../db/orm';
+import { createDiscordPacer } from '../discord/pacer';
+import { createMemoryRateLimitStore, type RateLimitStore } from '../discord/rate-limit';
+import { createRedisRateLimitStore } from '../discord/redis-rate-limit-store';
 import { getFreePort } from '../embedded/ports';
 import { abortableSleep } from '../embedded/supervisor';
 import type { Logger } from '../logger';
@@ -54,6 +57,21 @@ export async function startWorker(deps: {
     deps.metrics.addSource('temporal-sdk', () => scrapeText(sdkMetricsUrl));
   }
   const orm = await initOrm({ databaseUrl: deps.databaseUrl, logger });
+  // Discord's buckets (SPEC §13): one state for the whole pool when REDIS_URL is set.
+  const rateLimits: RateLimitStore = config.redisUrl
+    ? createRedisRateLimitStore(config.redisUrl, logger)
+    : createMemoryRateLimitStore();
+  const pacer = createDiscordPacer({
+    store: rateLimits,
+    invalidBudget: config.discordInvalidRequestBudget,
+    leaseMs: config.webhookTimeoutMs + 1_000,
+    metrics: deps.metrics?.delivery.discord,
+    onBudgetExhausted: (count, waitMs) =>
+      logger.error(
+        { invalidRequests: count, budget: config.discordInvalidRequestBudget, waitMs },
+        "Discord's invalid requests (401, 403, 429) reached DISCORD_INVALID_REQUEST_BUDGET in the last 10 minutes: sending pauses before Cloudflare bans this IP",
+      ),
+  });
   let connection: NativeConnection | undefined;
   try {
     connection = await NativeConnection.connect({ address: deps.temporalAddress });
@@ -73,12 +91,14 @@ export async function startWorker(deps: {
         config,
         temporal: new Client({ connection, namespace: config.temporalNamespace }),
         metrics: deps.metrics?.delivery,
+        pacer,
       }),
       shutdownGraceTime: shutdownGraceMs(config),
       ...workerTuningOptions(config.worker),
     });
     const nativeConnection = connection;
     const finished = worker.run().finally(async () => {
+      await rateLimits.close();
       await orm.close();
       await nativeConnection.close();
       logger.info('worker stopped');
@@ -93,6 +113,7 @@ export async function startWorker(deps: {
       },
     };
   } catch (error) {
+    await rateLimits.close();
     await orm.close();
     await connection?.close();
     throw error;

@@ -51,16 +51,16 @@ export interface DeliveryPolicy {
 }
 
 /**
- * What the workflow's first local activity (`getDeliveryPolicy`, given the first attempt's input)
- * answers: the policy and, when the policy makes the first attempt local, that attempt's outcome.
- * No `firstAttempt` with `firstAttemptLocal`: a history from before the two were one call, whose
- * workflow then makes the local attempt as a call of its own.
+ * What the workflow's first local activity answers (`startDelivery`, and `getDeliveryPolicy` in
+ * histories from before it had its own name): the policy and, when the policy makes the first
+ * attempt local, that attempt's outcome. No `firstAttempt` with `firstAttemptLocal`: a history from
+ * before the two were one call, whose workflow then makes the local attempt as a call of its own.
  */
 export interface DeliveryStart extends DeliveryPolicy {
   firstAttempt?: DeliverWebhookResult;
 }
 
-/** Details of a retryable Discord failure (DiscordUnavailable, DiscordRateLimited). */
+/** Details of a retryable failure of the webhook (DiscordUnavailable). */
 export interface DeliveryFailureDetails {
   /**
    * How long the retry policy is to wait before the next attempt: Discord's retry_after for a
@@ -85,6 +85,19 @@ export interface DeliverWebhookInput {
    * on the first invocation.
    */
   attemptOffset?: number;
+  /**
+   * Of the attempts made before this invocation, how many counted against maxRetry (429s, waits
+   * for Discord's buckets and Discord-wide outages do not). Absent: every attempt counted (the
+   * workflows of before SPEC §13).
+   */
+  failuresCounted?: number;
+  /** Since when this run has been rate-limited without a delivery (ISO 8601), for the deadline. */
+  rateLimitedSince?: string;
+  /**
+   * The run waited out an outage (Discord's or ours) before this invocation: before posting, the
+   * missed-run rules (superseded, stale) apply again, as they do before a first attempt.
+   */
+  recheckMissedRun?: boolean;
 }
 
 /** Why a run ended without posting and without counting as a failure. */
@@ -122,10 +135,15 @@ export interface PendingAttemptRow {
   createdAt: string;
 }
 
-/** Details of an InfrastructureUnavailable failure. */
+/** Details of an InfrastructureUnavailable failure, and of the waits of DeliveryWaitType. */
 export interface InfrastructureFailureDetails {
-  /** Attempts that reached Discord in this invocation before the outage (the offset to go on from). */
+  /** Attempts that reached Discord in this run so far (the offset to go on from). */
   attemptsMade: number;
+  /**
+   * Of those, how many counted against maxRetry. Absent (histories of before SPEC §13): as many as
+   * were made.
+   */
+  failuresCounted?: number;
   /** The row of an attempt that reached Discord but could not be logged. */
   pendingRow?: PendingAttemptRow;
   /** With a pendingRow of a retryable failure: when to try again (429's retry_after), in ms. */
@@ -137,14 +155,31 @@ export interface MarkTaskFailedInput {
   reason: string;
 }
 
-/** ApplicationFailure types thrown by the delivery activity. */
+/** ApplicationFailure types thrown by the delivery activity: the webhook's own failures. */
 export const DeliveryErrorType = {
   /** 400/401/403/404/413, a redirect, an invalid rendered payload or URL: never retried. */
   REJECTED: 'DiscordRejected',
-  /** 429: retried after Discord's retry_after (nextRetryDelay). */
+  /**
+   * Before SPEC §13, a 429 retried by the activity's retry policy; now a DeliveryWaitType. Kept
+   * so that histories which recorded it still replay.
+   */
   RATE_LIMITED: 'DiscordRateLimited',
-  /** 5xx, timeout, connection error: retried with backoff. */
+  /** 5xx, timeout, connection error of this webhook while Discord answers: retried with backoff. */
   UNAVAILABLE: 'DiscordUnavailable',
+} as const;
+
+/**
+ * Discord's limits and outages (SPEC §13): thrown non-retryable so that the workflow, not the
+ * activity's retry policy, waits them out with a durable timer; they never use up maxRetry.
+ * Details: InfrastructureFailureDetails (retryDelayMs is the wait).
+ */
+export const DeliveryWaitType = {
+  /** Discord answered 429: sent again after its retry_after. The attempt has its row. */
+  RATE_LIMITED: 'DiscordRateLimited',
+  /** Nothing was sent: the webhook's bucket (or the deployment's invalid-request budget) is empty. */
+  PACED: 'DiscordPaced',
+  /** Discord as a whole failed (every webhook, its API, or our network to it). */
+  DISCORD_DOWN: 'DiscordDown',
 } as const;
 
 /**
@@ -156,4 +191,11 @@ export const OutageErrorType = {
   INFRASTRUCTURE: 'InfrastructureUnavailable',
 } as const;
 
-export const NON_RETRYABLE_DELIVERY_ERRORS: string[] = [DeliveryErrorType.REJECTED];
+export const NON_RETRYABLE_DELIVERY_ERRORS: string[] = [
+  DeliveryErrorType.REJECTED,
+  ...Object.values(DeliveryWaitType),
+  OutageErrorType.INFRASTRUCTURE,
+];
+
+/** The workflow's patch that introduced SPEC §13's waits and the `startDelivery` local activity. */
+export const DISCORD_AWARE_PATCH = 'discord-aware-delivery';

@@ -5,7 +5,13 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { createDiscordActivities } from '../../activities/discord.activities';
 import { initOrm, type Orm } from '../../src/db/orm';
-import type { DeliverWebhookInput, DeliverWebhookResult } from '../../src/temporal/contracts';
+import { createDiscordPacer } from '../../src/discord/pacer';
+import { createMemoryRateLimitStore } from '../../src/discord/rate-limit';
+import type {
+  DeliverWebhookInput,
+  DeliverWebhookResult,
+  InfrastructureFailureDetails,
+} from '../../src/temporal/contracts';
 import { testEnv } from '../helpers/app';
 import { type MockBehavior, type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
 
@@ -182,11 +188,11 @@ async function deliverFailure(
   return outcome as ApplicationFailure;
 }
 
-function retryDelayMs(failure: ApplicationFailure): number {
-  const delay = failure.nextRetryDelay;
-  if (typeof delay !== 'number')
-    throw new Error(`nextRetryDelay is not a number of ms: ${String(delay)}`);
-  return delay;
+/** What a wait (SPEC §13: 429, empty bucket, Discord down) tells the workflow. */
+function waitDetails(failure: ApplicationFailure): InfrastructureFailureDetails {
+  const details = failure.details?.[0];
+  if (!details || typeof details !== 'object') throw new Error('the wait carries no details');
+  return details as InfrastructureFailureDetails;
 }
 
 describe('deliverWebhook: successful delivery', () => {
@@ -283,7 +289,7 @@ describe('deliverWebhook: successful delivery', () => {
 });
 
 describe('deliverWebhook: transient failures are retried', () => {
-  it('when Discord answers 429 with retry_after in the body, then it fails as DiscordRateLimited with that delay and logs RETRYING', async () => {
+  it('when Discord answers 429 with retry_after in the body, then the workflow is told to wait that long, the row says RETRYING and no retry is used up', async () => {
     const task = await insertTask({
       behaviors: [{ kind: 'rate-limited', retryAfter: 1.25, via: 'body' }],
     });
@@ -292,8 +298,12 @@ describe('deliverWebhook: transient failures are retried', () => {
     const failure = await deliverFailure(run, { taskId: task.id, maxAttempts: 3 });
 
     expect(failure.type).toBe('DiscordRateLimited');
-    expect(failure.nonRetryable).toBe(false);
-    expect(retryDelayMs(failure)).toBeGreaterThanOrEqual(1_250);
+    expect(failure.nonRetryable).toBe(true);
+    expect(waitDetails(failure)).toEqual({
+      attemptsMade: 1,
+      failuresCounted: 0,
+      retryDelayMs: 1_250,
+    });
     expect(failure.message).toContain('429');
     const rows = await logRows(run.workflowId);
     expect(rows).toHaveLength(1);
@@ -302,7 +312,7 @@ describe('deliverWebhook: transient failures are retried', () => {
     );
   });
 
-  it('when Discord answers 429 with only a Retry-After header, then the header gives the retry delay', async () => {
+  it('when Discord answers 429 with only a Retry-After header, then the header gives the wait', async () => {
     const task = await insertTask({
       behaviors: [{ kind: 'rate-limited', retryAfter: 2, via: 'header' }],
     });
@@ -311,23 +321,53 @@ describe('deliverWebhook: transient failures are retried', () => {
     const failure = await deliverFailure(run, { taskId: task.id, maxAttempts: 3 });
 
     expect(failure.type).toBe('DiscordRateLimited');
-    expect(failure.nonRetryable).toBe(false);
-    expect(retryDelayMs(failure)).toBeGreaterThanOrEqual(2_000);
+    expect(waitDetails(failure).retryDelayMs).toBe(2_000);
     expect((await logRows(run.workflowId))[0]?.status).toBe('RETRYING');
   });
 
-  it('when Discord answers 429 on the last attempt, then the row is FAILED', async () => {
+  it('when Discord answers 429 on what is the last attempt, then the row is still RETRYING: a 429 is not the webhook failing', async () => {
     const task = await insertTask({ behaviors: [{ kind: 'rate-limited', retryAfter: 0.5 }] });
     const run = newRun(3);
 
     const failure = await deliverFailure(run, { taskId: task.id, maxAttempts: 3 });
 
     expect(failure.type).toBe('DiscordRateLimited');
+    expect(waitDetails(failure)).toMatchObject({ attemptsMade: 3, failuresCounted: 2 });
     const rows = await logRows(run.workflowId);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toEqual(
-      expect.objectContaining({ status: 'FAILED', http_status: 429, attempt: 3, retry_count: 2 }),
+      expect.objectContaining({ status: 'RETRYING', http_status: 429, attempt: 3, retry_count: 2 }),
     );
+  });
+
+  it('when the run has been rate-limited past DELIVERY_RATE_LIMIT_DEADLINE, then the next 429 ends it FAILED with a row saying so', async () => {
+    const task = await insertTask({ behaviors: [{ kind: 'rate-limited', retryAfter: 2 }] });
+    const run = newRun(1);
+    const acts = activitiesFor({
+      config: {
+        webhookTimeoutMs: TIMEOUT_MS,
+        webhookAllowedOrigins: [mock.url],
+        retry: { initialIntervalMs: 100, backoffCoefficient: 2, maximumIntervalMs: 1_000 },
+        deliveryRateLimitDeadlineMs: 60_000,
+      },
+    });
+
+    const failure = await deliverFailure(
+      run,
+      {
+        taskId: task.id,
+        maxAttempts: 1,
+        attemptOffset: 4,
+        failuresCounted: 0,
+        rateLimitedSince: new Date(Date.now() - 59_000).toISOString(),
+      },
+      acts,
+    );
+
+    expect(failure.type).toBe('DiscordRejected');
+    expect(failure.message).toContain('DELIVERY_RATE_LIMIT_DEADLINE');
+    const rows = await logRows(run.workflowId);
+    expect(rows.map((r) => [r.attempt, r.status, r.http_status])).toEqual([[5, 'FAILED', 429]]);
   });
 
   it('when Discord answers 500, then it fails as retryable DiscordUnavailable: RETRYING first, FAILED on the last attempt', async () => {
@@ -385,6 +425,92 @@ describe('deliverWebhook: transient failures are retried', () => {
       expect.objectContaining({ status: 'FAILED', http_status: null, attempt: 2 }),
     );
     expect(rows[0]?.message).toMatch(/network error/i);
+  });
+});
+
+describe("deliverWebhook: Discord's limits and outages are waited out (SPEC §13)", () => {
+  afterEach(async () => {
+    await mock.setOutage('none');
+  });
+
+  it("when every webhook answers 503 and so does Discord's API, then the workflow is told Discord is down, the row is RETRYING and nothing is counted", async () => {
+    const task = await insertTask();
+    const run = newRun(1);
+    // Its own probe: the file's shared activities must not remember this outage.
+    const acts = activitiesFor();
+    await mock.setOutage('unavailable');
+
+    const failure = await deliverFailure(run, { taskId: task.id, maxAttempts: 1 }, acts);
+
+    expect(failure.type).toBe('DiscordDown');
+    expect(failure.nonRetryable).toBe(true);
+    expect(waitDetails(failure)).toEqual({ attemptsMade: 1, failuresCounted: 0 });
+    const rows = await logRows(run.workflowId);
+    expect(rows.map((r) => [r.status, r.http_status])).toEqual([['RETRYING', 503]]);
+    expect(rows[0]?.message).toContain('not counted against maxRetry');
+    expect(mock.gatewayRequests()).toBeGreaterThanOrEqual(1);
+  });
+
+  it('when connections to Discord are refused, then it is Discord down (or our network), not the webhook failing', async () => {
+    const task = await insertTask();
+    const run = newRun(1);
+    const acts = activitiesFor();
+    await mock.setOutage('refuse');
+
+    const failure = await deliverFailure(run, { taskId: task.id, maxAttempts: 1 }, acts);
+
+    expect(failure.type).toBe('DiscordDown');
+    const rows = await logRows(run.workflowId);
+    expect(rows.map((r) => [r.status, r.http_status])).toEqual([['RETRYING', null]]);
+    expect(rows[0]?.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it("when the webhook's bucket is empty, then nothing is sent, no row is written and the workflow is told to wait for the reset", async () => {
+    const task = await insertTask();
+    const acts = activitiesFor({
+      pacer: createDiscordPacer({
+        store: createMemoryRateLimitStore(),
+        invalidBudget: 5_000,
+        leaseMs: 5_000,
+        inActivityWaitMaxMs: 0,
+      }),
+    });
+    // The mock's bucket: 5 per 2 s. The first answer tells the pacer; four more fit the window.
+    const runs = Array.from({ length: 6 }, () => newRun(1));
+    for (const run of runs.slice(0, 5)) {
+      await expect(deliver(run, { taskId: task.id }, acts)).resolves.toMatchObject({
+        status: 'SUCCESS',
+      });
+    }
+    const paced = await deliverFailure(runs[5]!, { taskId: task.id }, acts);
+
+    expect(paced.type).toBe('DiscordPaced');
+    expect(waitDetails(paced)).toMatchObject({ attemptsMade: 0, failuresCounted: 0 });
+    expect(waitDetails(paced).retryDelayMs).toBeGreaterThan(0);
+    expect(waitDetails(paced).retryDelayMs).toBeLessThanOrEqual(2_500);
+    expect(await logRows(runs[5]!.workflowId)).toEqual([]);
+    expect(mock.requests(task.webhookId)).toHaveLength(5);
+    expect(mock.rateLimited(task.webhookId)).toBe(0);
+  });
+
+  it('when invalid answers reach DISCORD_INVALID_REQUEST_BUDGET, then sending pauses for every webhook', async () => {
+    const rejected = await insertTask({ behaviors: [{ kind: 'unauthorized' }] });
+    const other = await insertTask();
+    const acts = activitiesFor({
+      pacer: createDiscordPacer({
+        store: createMemoryRateLimitStore(),
+        invalidBudget: 1,
+        leaseMs: 5_000,
+      }),
+    });
+
+    const first = await deliverFailure(newRun(1), { taskId: rejected.id }, acts);
+    const paused = await deliverFailure(newRun(1), { taskId: other.id }, acts);
+
+    expect(first.type).toBe('DiscordRejected');
+    expect(paused.type).toBe('DiscordPaced');
+    expect(paused.message).toContain('invalid-budget');
+    expect(mock.requests(other.webhookId)).toHaveLength(0);
   });
 });
 

@@ -89,9 +89,14 @@ function mockActivities(
   );
   const markTaskFailed = jest.fn(async (_input: MarkTaskFailedInput): Promise<void> => undefined);
   const recordAttempt = jest.fn(async (_row: PendingAttemptRow): Promise<void> => undefined);
+  // The local call that starts a delivery; with a policy that keeps the first attempt regular it
+  // only reads the policy.
+  const startDelivery = jest.fn(
+    async (_first: DeliverWebhookInput): Promise<DeliveryStart> => policy,
+  );
   return {
     calls,
-    activities: { getDeliveryPolicy, deliverWebhook, markTaskFailed, recordAttempt },
+    activities: { startDelivery, getDeliveryPolicy, deliverWebhook, markTaskFailed, recordAttempt },
   };
 }
 
@@ -158,7 +163,7 @@ describe('sendWebhook retry policy', () => {
     },
   );
 
-  it('when the delivery activity is scheduled, then its retry policy and timeout are the ones getDeliveryPolicy returns, with maximumAttempts = maxRetry + 1', async () => {
+  it('when the delivery activity is scheduled, then its retry policy and timeout are the ones startDelivery returns, with maximumAttempts = maxRetry + 1', async () => {
     const taskId = randomUUID();
     const workflowId = `task-${taskId}-${randomUUID()}`;
     const mocks = mockActivities(() => ({ status: 'SUCCESS', messageId: '1', httpStatus: 200 }));
@@ -176,7 +181,14 @@ describe('sendWebhook retry policy', () => {
     expect(durationMs(scheduled?.retryPolicy?.initialInterval)).toBe(POLICY.initialIntervalMs);
     expect(scheduled?.retryPolicy?.backoffCoefficient).toBe(POLICY.backoffCoefficient);
     expect(durationMs(scheduled?.retryPolicy?.maximumInterval)).toBe(POLICY.maximumIntervalMs);
-    expect(scheduled?.retryPolicy?.nonRetryableErrorTypes).toEqual(['DiscordRejected']);
+    // Discord's waits and our outages are the workflow's to wait out, never the policy's retries.
+    expect(scheduled?.retryPolicy?.nonRetryableErrorTypes).toEqual([
+      'DiscordRejected',
+      'DiscordRateLimited',
+      'DiscordPaced',
+      'DiscordDown',
+      'InfrastructureUnavailable',
+    ]);
     expect(durationMs(scheduled?.startToCloseTimeout)).toBe(POLICY.activityTimeoutMs);
     // SPEC §6: no URL or payload in Temporal history, only ids and numbers.
     const input = JSON.stringify(
@@ -243,15 +255,19 @@ describe('sendWebhook retry policy', () => {
     expect(mocks.activities.markTaskFailed).toHaveBeenCalledTimes(1);
   });
 
-  it("when Discord rate-limits with a retry delay, then the next attempt does not start before Discord's delay", async () => {
+  /** What the activity throws for Discord's limits and outages (SPEC §13): the workflow waits. */
+  const discordWait = (type: string, details: InfrastructureFailureDetails) =>
+    ApplicationFailure.create({ message: type, type, nonRetryable: true, details: [details] });
+
+  it("when Discord rate-limits with a retry delay, then the next attempt does not start before Discord's delay and the 429 uses up no retry", async () => {
     // Well above the ~1 s the backoff alone would give (see the backoff test).
     const retryDelayMs = 2_500;
-    const mocks = mockActivities((attempt) => {
-      if (attempt === 1) {
-        throw ApplicationFailure.create({
-          message: 'HTTP 429 rate limited',
-          type: 'DiscordRateLimited',
-          nextRetryDelay: retryDelayMs,
+    const mocks = mockActivities((attempt, input) => {
+      if ((input.attemptOffset ?? 0) + attempt === 1) {
+        throw discordWait('DiscordRateLimited', {
+          attemptsMade: 1,
+          failuresCounted: 0,
+          retryDelayMs,
         });
       }
       return { status: 'SUCCESS', messageId: '1234', httpStatus: 200 };
@@ -260,26 +276,88 @@ describe('sendWebhook retry policy', () => {
     const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 2 });
 
     expect(result.status).toBe('SUCCESS');
-    expect(mocks.calls.map((c) => c.attempt)).toEqual([1, 2]);
+    expect(mocks.calls.map((c) => [c.input.attemptOffset, c.input.failuresCounted])).toEqual([
+      [undefined, undefined],
+      [1, 0],
+    ]);
+    expect(mocks.calls[1]?.input.rateLimitedSince).toEqual(expect.any(String));
     expect(gaps(mocks.calls)[0]).toBeGreaterThanOrEqual(retryDelayMs);
     expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
   });
 
-  it('when Discord rate-limits on the last attempt, then no further attempt is made and the task is marked FAILED', async () => {
-    const mocks = mockActivities(() => {
-      throw ApplicationFailure.create({
-        message: 'HTTP 429 rate limited',
-        type: 'DiscordRateLimited',
-        nextRetryDelay: 200,
-      });
+  it('when Discord rate-limits what would be the last attempt, again and again, then the run keeps waiting and delivers, and the task is not FAILED', async () => {
+    const mocks = mockActivities((attempt, input) => {
+      const n = (input.attemptOffset ?? 0) + attempt;
+      if (n <= 3)
+        throw discordWait('DiscordRateLimited', {
+          attemptsMade: n,
+          failuresCounted: 0,
+          retryDelayMs: 200,
+        });
+      return { status: 'SUCCESS', messageId: '1', httpStatus: 200 };
     });
 
-    await expect(runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 1 })).rejects.toBeInstanceOf(
-      WorkflowFailedError,
-    );
+    const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 0 });
 
-    expect(mocks.calls).toHaveLength(2);
-    expect(mocks.activities.markTaskFailed).toHaveBeenCalledTimes(1);
+    expect(result.status).toBe('SUCCESS');
+    expect(mocks.calls.map((c) => (c.input.attemptOffset ?? 0) + c.attempt)).toEqual([1, 2, 3, 4]);
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+  });
+
+  it('when Discord is down for everyone, then the run waits it out, the missed-run rules apply again, and maxRetry 0 is not used up', async () => {
+    const mocks = mockActivities((attempt, input) => {
+      const n = (input.attemptOffset ?? 0) + attempt;
+      if (n <= 2) throw discordWait('DiscordDown', { attemptsMade: n, failuresCounted: 0 });
+      return { status: 'SUCCESS', messageId: '1', httpStatus: 200 };
+    });
+
+    const result = await runWorkflow(mocks, { taskId: randomUUID(), maxRetry: 0 });
+
+    expect(result.status).toBe('SUCCESS');
+    expect(mocks.calls.map((c) => [c.input.attemptOffset, c.input.recheckMissedRun])).toEqual([
+      [undefined, undefined],
+      [1, true],
+      [2, true],
+    ]);
+    // The outage backoff: 1 s, then 2 s.
+    const waits = gaps(mocks.calls);
+    expect(waits[0]).toBeGreaterThanOrEqual(900);
+    expect(waits[1]).toBeGreaterThanOrEqual(1_900);
+    expect(mocks.activities.markTaskFailed).not.toHaveBeenCalled();
+  });
+
+  it('when the webhook failed once and then its bucket makes the run wait, then the wait keeps the failure counted and the attempts left', async () => {
+    const taskId = randomUUID();
+    const workflowId = `task-${taskId}-${randomUUID()}`;
+    const mocks = mockActivities((attempt, input) => {
+      const n = (input.attemptOffset ?? 0) + attempt;
+      if (n === 1) throw unavailable('HTTP 500: Internal Server Error');
+      // Nothing sent on the second try: the bucket was empty (attempt 2 is not made).
+      if ((input.attemptOffset ?? 0) === 0) {
+        throw discordWait('DiscordPaced', {
+          attemptsMade: 1,
+          failuresCounted: 1,
+          retryDelayMs: 300,
+        });
+      }
+      return { status: 'SUCCESS', messageId: '1', httpStatus: 200 };
+    });
+
+    const result = await runWorkflow(mocks, { taskId, maxRetry: 2 }, workflowId);
+
+    expect(result.status).toBe('SUCCESS');
+    expect(
+      mocks.calls.map((c) => [(c.input.attemptOffset ?? 0) + c.attempt, c.input.failuresCounted]),
+    ).toEqual([
+      [1, undefined],
+      [2, undefined],
+      [2, 1],
+    ]);
+    const budgets = (await env.client.workflow.getHandle(workflowId).fetchHistory()).events
+      ?.map((event) => event.activityTaskScheduledEventAttributes)
+      .filter((attrs) => attrs?.activityType?.name === 'deliverWebhook')
+      .map((attrs) => attrs?.retryPolicy?.maximumAttempts);
+    expect(budgets).toEqual([3, 2]);
   });
 });
 
@@ -323,7 +401,8 @@ describe('sendWebhook outcomes', () => {
 
     await runWorkflow(mocks, { taskId, maxRetry: 4 });
 
-    expect(mocks.activities.getDeliveryPolicy).toHaveBeenCalledTimes(1);
+    expect(mocks.activities.startDelivery).toHaveBeenCalledTimes(1);
+    expect(mocks.activities.getDeliveryPolicy).not.toHaveBeenCalled();
     expect(mocks.calls).toHaveLength(1);
     expect(mocks.calls[0]?.input).toEqual({ taskId, maxAttempts: 5, scheduledTime: null });
     // SPEC §6: ids only in Temporal, never the URL or payload.
@@ -555,8 +634,10 @@ describe('sendWebhook with the first attempt as a local activity', () => {
     const events = await eventsOf(workflowId);
     expect(events.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(1);
     expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(0);
-    // The policy and the delivery: two local activity markers.
-    expect(events.filter((e) => e.markerRecordedEventAttributes)).toHaveLength(2);
+    // The policy and the delivery: two local activity markers (beside the patch's).
+    expect(
+      events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'),
+    ).toHaveLength(2);
   });
 
   it.each([0, 1, 3])(
@@ -593,7 +674,10 @@ describe('sendWebhook with the first attempt as a local activity', () => {
         maxRetry === 0 ? [] : [maxRetry],
       );
       if (maxRetry > 0) {
-        expect(scheduled[0]?.retryPolicy?.nonRetryableErrorTypes).toEqual(['DiscordRejected']);
+        expect(scheduled[0]?.retryPolicy?.nonRetryableErrorTypes).toContain('DiscordRejected');
+        expect(scheduled[0]?.retryPolicy?.nonRetryableErrorTypes).not.toContain(
+          'DiscordUnavailable',
+        );
         expect(scheduled[0]?.retryPolicy?.backoffCoefficient).toBe(POLICY.backoffCoefficient);
       }
     },
@@ -708,7 +792,7 @@ describe('sendWebhook with the first attempt as a local activity', () => {
 describe('sendWebhook with the policy and the first attempt in one local activity', () => {
   const LOCAL: DeliveryPolicy = { ...POLICY, firstAttemptLocal: true };
   /**
-   * Mocked activities as the worker has them: getDeliveryPolicy, given the first attempt's input,
+   * Mocked activities as the worker has them: startDelivery, given the first attempt's input,
    * makes that attempt (through the deliverWebhook mock) and answers the policy with its outcome.
    */
   function mockStarting(
@@ -716,34 +800,31 @@ describe('sendWebhook with the policy and the first attempt in one local activit
     policy: DeliveryPolicy = LOCAL,
   ): Mocks {
     const mocks = mockActivities(deliver, policy);
-    const getDeliveryPolicy = jest.fn(
-      async (first?: DeliverWebhookInput): Promise<DeliveryStart> =>
-        first && policy.firstAttemptLocal
-          ? { ...policy, firstAttempt: await mocks.activities.deliverWebhook(first) }
-          : policy,
+    const startDelivery = jest.fn(async (first: DeliverWebhookInput): Promise<DeliveryStart> =>
+      policy.firstAttemptLocal
+        ? { ...policy, firstAttempt: await mocks.activities.deliverWebhook(first) }
+        : policy,
     );
-    // Typed as the plain policy reader that withWorker registers; called with the input here.
-    return {
-      ...mocks,
-      activities: {
-        ...mocks.activities,
-        getDeliveryPolicy: getDeliveryPolicy as unknown as Mocks['activities']['getDeliveryPolicy'],
-      },
-    };
+    return { ...mocks, activities: { ...mocks.activities, startDelivery } };
   }
   const numbers = (mocks: Mocks) =>
     mocks.calls.map((c) => (c.input.attemptOffset ?? 0) + c.attempt);
   const eventsOf = async (workflowId: string) =>
     (await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  // Local activities' markers; the patch's marker (SPEC §13's waits) is not a call.
   const localCalls = (events: Awaited<ReturnType<typeof eventsOf>>) =>
-    events.filter((e) => e.markerRecordedEventAttributes).length;
+    events.filter(
+      (e) =>
+        e.markerRecordedEventAttributes &&
+        e.markerRecordedEventAttributes.markerName !== 'core_patch',
+    ).length;
   const regularBudgets = (events: Awaited<ReturnType<typeof eventsOf>>) =>
     events
       .map((e) => e.activityTaskScheduledEventAttributes)
       .filter((attrs) => attrs?.activityType?.name === 'deliverWebhook')
       .map((attrs) => attrs?.retryPolicy?.maximumAttempts);
 
-  it('when the first attempt succeeds, then the run is one workflow task with one marker and no activity task', async () => {
+  it('when the first attempt succeeds, then the run is one workflow task with the local call and the patch marker and no activity task', async () => {
     const workflowId = `task-${randomUUID()}-${randomUUID()}`;
     const mocks = mockStarting(() => ({ status: 'SUCCESS', messageId: '5', httpStatus: 200 }));
 
@@ -751,7 +832,7 @@ describe('sendWebhook with the policy and the first attempt in one local activit
 
     expect(result).toEqual(expect.objectContaining({ status: 'SUCCESS', messageId: '5' }));
     expect(numbers(mocks)).toEqual([1]);
-    expect(mocks.activities.getDeliveryPolicy).toHaveBeenCalledTimes(1);
+    expect(mocks.activities.startDelivery).toHaveBeenCalledTimes(1);
     const events = await eventsOf(workflowId);
     expect(events.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(1);
     expect(regularBudgets(events)).toEqual([]);
@@ -805,7 +886,8 @@ describe('sendWebhook with the policy and the first attempt in one local activit
         throw ApplicationFailure.create({
           message: 'HTTP 429 rate limited',
           type: 'DiscordRateLimited',
-          details: [{ retryDelayMs }],
+          nonRetryable: true,
+          details: [{ attemptsMade: 1, failuresCounted: 0, retryDelayMs }],
         });
       }
       return { status: 'SUCCESS', messageId: '1234', httpStatus: 200 };

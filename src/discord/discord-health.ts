@@ -1,0 +1,66 @@
+import type { AxiosInstance } from 'axios';
+import type { DiscordHealth } from './classify';
+
+/** How long one probe's answer stands for every delivery to the same origin. */
+export const PROBE_CACHE_MS = 5_000;
+
+export interface DiscordHealthProbe {
+  /** Whether Discord's API at `origin` answers now (cached; concurrent callers share one probe). */
+  check(origin: string): Promise<Exclude<DiscordHealth, 'unknown'>>;
+  /** The last answer per origin, for the outage gauge. */
+  last(origin: string): DiscordHealth;
+}
+
+/**
+ * Tells "this webhook fails" from "Discord fails" (SPEC §13): after a 5xx or a failed connection,
+ * `GET /api/v10/gateway` on the same origin, which needs no token and is what every Discord client
+ * calls first. Any HTTP answer below 500 (a 429 included) means Discord is there; a 5xx, a refused
+ * or reset connection, a DNS failure or a timeout means it is not, or our network is not.
+ * docs/decisions.md says why this probe and not the other webhooks' answers.
+ */
+export function createDiscordHealthProbe(deps: {
+  http: AxiosInstance;
+  timeoutMs: number;
+  cacheMs?: number;
+  clock?: () => number;
+  onChange?: (origin: string, health: Exclude<DiscordHealth, 'unknown'>) => void;
+}): DiscordHealthProbe {
+  const cacheMs = deps.cacheMs ?? PROBE_CACHE_MS;
+  const clock = deps.clock ?? Date.now;
+  const known = new Map<string, { health: Exclude<DiscordHealth, 'unknown'>; at: number }>();
+  const pending = new Map<string, Promise<Exclude<DiscordHealth, 'unknown'>>>();
+
+  async function probe(origin: string): Promise<Exclude<DiscordHealth, 'unknown'>> {
+    let health: Exclude<DiscordHealth, 'unknown'>;
+    try {
+      const response = await deps.http.get(`${origin}/api/v10/gateway`, {
+        timeout: deps.timeoutMs,
+        maxRedirects: 0,
+        validateStatus: () => true,
+      });
+      health = response.status < 500 ? 'up' : 'down';
+    } catch {
+      health = 'down';
+    }
+    const before = known.get(origin)?.health;
+    known.set(origin, { health, at: clock() });
+    if (before !== health) deps.onChange?.(origin, health);
+    return health;
+  }
+
+  return {
+    async check(origin) {
+      const cached = known.get(origin);
+      if (cached && clock() - cached.at < cacheMs) return cached.health;
+      let running = pending.get(origin);
+      if (!running) {
+        running = probe(origin).finally(() => pending.delete(origin));
+        pending.set(origin, running);
+      }
+      return running;
+    },
+    last(origin) {
+      return known.get(origin)?.health ?? 'unknown';
+    },
+  };
+}

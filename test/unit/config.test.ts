@@ -40,6 +40,8 @@ describe('loadConfig', () => {
       redisUrl: undefined,
       logRetentionDays: 90,
       logPruneBatchSize: 5_000,
+      deliveryRateLimitDeadlineMs: 3_600_000,
+      discordInvalidRequestBudget: 5_000,
     });
     expect(config.embedded.temporalUiPort).toBe(8233);
     expect(config.embedded.dataDir).toBe(path.resolve('.data'));
@@ -66,6 +68,21 @@ describe('loadConfig', () => {
     expect(config.scheduleCatchupWindowMs).toBe(90_000);
     expect(config.role).toBe('worker');
     expect(config.logFormat).toBe('json');
+  });
+
+  it("when Discord's limits are set, then the deadline is a duration and the budget stays under Cloudflare's 10,000", () => {
+    const config = loadConfig({
+      DELIVERY_RATE_LIMIT_DEADLINE: '15m',
+      DISCORD_INVALID_REQUEST_BUDGET: '2500',
+    });
+    expect(config.deliveryRateLimitDeadlineMs).toBe(900_000);
+    expect(config.discordInvalidRequestBudget).toBe(2_500);
+    expect(() => loadConfig({ DISCORD_INVALID_REQUEST_BUDGET: '10000' })).toThrow(
+      /DISCORD_INVALID_REQUEST_BUDGET/,
+    );
+    expect(() => loadConfig({ DELIVERY_RATE_LIMIT_DEADLINE: 'soon' })).toThrow(
+      /DELIVERY_RATE_LIMIT_DEADLINE/,
+    );
   });
 
   it('when LOG_RETENTION_DAYS is 0, then every log is kept (0 is allowed)', () => {

@@ -592,6 +592,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     let outcome: DeliveryOutcome = classifyAnswer(answer, context);
     requestTimer?.({ outcome: outcomeLabel(outcome, httpStatus) });
     await settleTurn(identity.webhookId, answer, outcome, httpStatus);
+    if (httpStatus !== null && httpStatus < 500) probe.noteAnswered(identity.origin);
     if (outcome.kind === 'needs-probe') {
       outcome = classifyAnswer(answer, { ...context, discord: await probe.check(identity.origin) });
     }

@@ -9,6 +9,12 @@ export interface DiscordHealthProbe {
   check(origin: string): Promise<Exclude<DiscordHealth, 'unknown'>>;
   /** The last answer per origin, for the outage gauge. */
   last(origin: string): DiscordHealth;
+  /**
+   * A webhook at `origin` answered below 500: the outage (if one was seen) is over, for the gauge.
+   * Not for classifying: a success seconds before an outage began must not make its first failures
+   * count against maxRetry, so only a probe made after the failure decides.
+   */
+  noteAnswered(origin: string): void;
 }
 
 /**
@@ -61,6 +67,13 @@ export function createDiscordHealthProbe(deps: {
     },
     last(origin) {
       return known.get(origin)?.health ?? 'unknown';
+    },
+    noteAnswered(origin) {
+      const cached = known.get(origin);
+      if (cached?.health !== 'down') return;
+      // Forgotten rather than marked up: the next failure probes afresh.
+      known.delete(origin);
+      deps.onChange?.(origin, 'up');
     },
   };
 }

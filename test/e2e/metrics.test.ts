@@ -140,6 +140,45 @@ describe('GET /metrics of a process running the API and a worker (ROLE=all)', ()
     expect(families.length).toBeGreaterThan(10);
     expect(new Set(families).size).toBe(families.length);
   }, 90_000);
+
+  it('when Discord rate-limits, rejects a token and goes down, then 429s, invalid requests, bucket waits and the outage state are exposed', async () => {
+    const limited = await deliver(
+      '0 0 1 1 *',
+      [{ kind: 'rate-limited', retryAfter: 0.2 }, { kind: 'success' }],
+      0,
+    );
+    await runToEnd(limited);
+    const unauthorized = await deliver('0 0 1 1 *', [{ kind: 'unauthorized' }], 0);
+    await runToEnd(unauthorized);
+    const scrape = async () => (await request(t.app).get('/metrics')).text;
+    const origin = discord.url;
+
+    await discord.setOutage('unavailable');
+    const during = await deliver('0 0 1 1 *', [{ kind: 'success' }], 0);
+    const triggered = await request(t.app)
+      .post(`/api/tasks/${during}/trigger`)
+      .set('X-API-Key', TEST_API_KEY);
+    expect(triggered.status).toBe(202);
+    const down = await eventuallyText(
+      () => request(t.app).get('/metrics'),
+      (body) => sample(body, 'discord_unreachable', { origin }) === 1,
+      20_000,
+    );
+    await discord.setOutage('none');
+    await t.temporal.client.workflow.getHandle(triggered.body.workflowId as string).result();
+    const text = await scrape();
+
+    expect(sample(down, 'discord_unreachable', { origin })).toBe(1);
+    expect(
+      sample(down, 'discord_delivery_attempts_total', { outcome: 'discord_down' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'discord_unreachable', { origin })).toBe(0);
+    expect(sample(text, 'discord_rate_limited_total', { scope: 'webhook' })).toBe(1);
+    expect(sample(text, 'discord_invalid_requests_total', { status: '429' })).toBe(1);
+    expect(sample(text, 'discord_invalid_requests_total', { status: '401' })).toBe(1);
+    expect(sample(text, 'discord_invalid_budget_paused')).toBe(0);
+    expect(text).toMatch(/^discord_bucket_wait_seconds_count /m);
+  }, 60_000);
 });
 
 async function eventuallyText(

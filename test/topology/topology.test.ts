@@ -53,6 +53,7 @@ const KEYS = {
   roll: 'topology-roll-key-01234567890',
   throughput: 'topology-throughput-key-012345',
   traffic: 'topology-traffic-key-0123456789',
+  pacing: 'topology-pacing-key-01234567890',
 };
 const RATE_LIMIT_PER_MINUTE = 1000;
 const PERIOD_MS = 10_000;
@@ -120,11 +121,12 @@ async function createTasks(
 ): Promise<{ id: string; webhookId: string }[]> {
   const tasks: { id: string; webhookId: string }[] = new Array(count);
   await eachLimited([...Array(count).keys()], 8, async (i) => {
-    const webhookUrl = mock.webhookUrl();
+    const fields = body(i);
+    const webhookUrl = (fields.webhookUrl as string | undefined) ?? mock.webhookUrl();
     const created = await api<{ id: string }>(apis()[i % 2]!, key, 'POST', '/api/tasks', {
       webhookUrl,
       maxRetry: 3,
-      ...body(i),
+      ...fields,
     });
     if (created.status !== 201)
       throw new Error(`create: ${created.status} ${JSON.stringify(created.body)}`);
@@ -274,7 +276,9 @@ function appStarter(name: string, role: 'api' | 'worker') {
       port = await getFreePort();
       ports.set(name, port);
     }
-    const env = role === 'api' ? { ...appEnv, REDIS_URL: redis!.url } : appEnv;
+    // The APIs count their per-key rate limit in Redis, the workers keep Discord's buckets there
+    // (SPEC §13): without it each worker would pace a shared webhook as if it sent alone.
+    const env = { ...appEnv, REDIS_URL: redis!.url };
     const proc = await startApp({ name, role, port, env });
     apps.set(name, proc);
     return proc;
@@ -882,6 +886,106 @@ describe(`the production topology: Temporal server ${TEMPORAL_SERVER_VERSION} on
     log(`deliveries/s: ${JSON.stringify([one, two])}`);
     expect(one.deliveriesPerSecond).toBeGreaterThan(0);
     expect(two.deliveriesPerSecond).toBeGreaterThan(0);
+  });
+
+  it("when 20 tasks on one webhook come due on the same minute across both workers, then they pace by the webhook's bucket shared in Redis: each is delivered once, none fails, at most one request meets an empty bucket, and the deliveries spread over the windows 20 need", async () => {
+    const webhookUrl = mock.webhookUrl();
+    const webhookId = webhookUrl.split('/').at(-2) as string;
+    // A daily cron at a whole minute far enough ahead that all 20 schedules exist before it: the
+    // server starts the 20 runs together, as it does for a channel's tasks set to the same time.
+    const dueMs = Math.ceil((Date.now() + 30_000) / 60_000) * 60_000;
+    const due = new Date(dueMs);
+    const tasks = await createTasks(20, KEYS.pacing, (i) => ({
+      name: `pacing ${i}`,
+      schedule: `${due.getUTCMinutes()} ${due.getUTCHours()} * * *`,
+      timezone: 'UTC',
+      webhookUrl,
+      // A 429 must not cost an attempt (SPEC §13): with none to spare, one would fail the task.
+      maxRetry: 0,
+      payload: { content: `pacing ${i}` },
+    }));
+    const createdBeforeDueMs = dueMs - Date.now();
+    expect(createdBeforeDueMs).toBeGreaterThan(5_000);
+
+    const ids = tasks.map((t) => t.id);
+    const workers = [apps.get('worker-1')!, apps.get('worker-2')!];
+    const owners = connectionOwners(Number(new URL(mock.url).port), workers);
+    try {
+      // Not thrown on: the figures below say what did arrive.
+      await waitFor(
+        'a SUCCESS row for each of the 20 tasks',
+        async () =>
+          (await logRows(ids)).filter((r) => r.status === 'SUCCESS').length >= tasks.length
+            ? true
+            : undefined,
+        dueMs - Date.now() + 90_000,
+        500,
+      ).catch(() => undefined);
+      // A second send would follow a paced wait, a window (2 s) and a timer's jitter later.
+      await sleep(5_000);
+    } finally {
+      await owners.stop();
+    }
+
+    const rows = await logRows(ids);
+    const requests = mock.requests(webhookId);
+    const delivered = requests.filter((r) => r.respondedWith === 200);
+    const times = delivered.map((r) => r.receivedAt.getTime()).sort((a, b) => a - b);
+    const firstMs = times[0] ?? NaN;
+    const count = (values: string[]) =>
+      values.reduce<Record<string, number>>((counts, value) => {
+        counts[value] = (counts[value] ?? 0) + 1;
+        return counts;
+      }, {});
+    const contentOf = (r: { body: unknown }) => (r.body as { content?: string } | null)?.content;
+    const tasksView = await Promise.all(
+      tasks.map(
+        async (t) =>
+          (await api<{ status: string }>(apis()[0]!, KEYS.pacing, 'GET', `/api/tasks/${t.id}`))
+            .body,
+      ),
+    );
+    for (const task of tasks) await api(apis()[1]!, KEYS.pacing, 'DELETE', `/api/tasks/${task.id}`);
+
+    const sentBy = count(requests.map((r) => owners.ownerOf(r.remotePort)));
+    const figures = {
+      tasks: tasks.length,
+      dueAt: due.toISOString(),
+      createdSecondsBeforeDue: Number((createdBeforeDueMs / 1000).toFixed(1)),
+      requests: requests.length,
+      answered: count(requests.map((r) => String(r.respondedWith))),
+      bucket429s: mock.rateLimited(webhookId),
+      logRows: count(rows.map((r) => r.status)),
+      apiStatus: count(tasksView.map((t) => t.status)),
+      sentBy,
+      firstAfterDueMs: firstMs - dueMs,
+      spreadSeconds: Number(((times.at(-1)! - firstMs) / 1000).toFixed(2)),
+      // Each delivery's arrival after the first: five per 2 s window when paced by the bucket.
+      offsetsMs: times.map((t) => t - firstMs),
+    };
+    log(`one webhook, 20 due together: ${JSON.stringify(figures)}`);
+
+    // Delivered once each, told by the content each task sends.
+    const deliveriesPerTask = tasks.map(
+      (_, i) => delivered.filter((r) => contentOf(r) === `pacing ${i}`).length,
+    );
+    expect(deliveriesPerTask).toEqual(tasks.map(() => 1));
+    expect(delivered).toHaveLength(tasks.length);
+    expect(
+      tasks.map((t) => rows.filter((r) => r.task_id === t.id && r.status === 'SUCCESS').length),
+    ).toEqual(tasks.map(() => 1));
+    expect(rows.filter((r) => r.status === 'FAILED')).toEqual([]);
+    expect(figures.apiStatus).toEqual({ ACTIVE: tasks.length });
+    // Workers pacing apart each spend the bucket as if they sent alone and meet the other's
+    // sends (6 of these 429s when the workers were started without REDIS_URL).
+    expect(figures.bucket429s).toBeLessThanOrEqual(1);
+    // Both sent, so the pacing above was shared, not one worker's.
+    expect(sentBy[workers[0]!.name] ?? 0).toBeGreaterThan(0);
+    expect(sentBy[workers[1]!.name] ?? 0).toBeGreaterThan(0);
+    // 20 at 5 per 2 s take four windows, so at least 6 s from first to last; far more would be
+    // pacing slower than the bucket allows (waits left unshortened, timers stacking up).
+    expect(figures.spreadSeconds).toBeGreaterThanOrEqual(5.5);
+    expect(figures.spreadSeconds).toBeLessThan(15);
   });
 
   it('when the server has run every scenario above, then it took every value of the shared dynamic config file (a value it cannot read is a WARN line and its default)', () => {

@@ -162,12 +162,13 @@ describe('docker-compose.yml (the full stack on one host)', () => {
   });
   const app = () => ['migrate', 'api', 'worker'].map((name) => project.services[name]!);
 
-  it('when loaded with only API_KEY set, then it runs PostgreSQL, Temporal on PostgreSQL, the Web UI, migrations, the API and two workers', () => {
+  it('when loaded with only API_KEY set, then it runs PostgreSQL, Temporal on PostgreSQL, the Web UI, migrations, the API and two workers sharing Redis', () => {
     expect(Object.keys(project.services).sort()).toEqual(
       [
         'api',
         'migrate',
         'postgres',
+        'redis',
         'temporal',
         'temporal-namespace',
         'temporal-schema',

@@ -7,9 +7,15 @@ export interface Receipt {
   content: string;
 }
 
+/** Discord's webhook limit, whose headers every answer carries (SPEC §13). */
+const LIMIT = 5;
+const WINDOW_MS = 2_000;
+
 /**
  * The fastest Discord stand-in we can write: answers every webhook POST with 200 and a message
- * id at once, and notes when each arrived (the benchmark's clock for fire latency).
+ * id at once, and notes when each arrived (the benchmark's clock for fire latency). Each answer
+ * carries Discord's X-RateLimit-* headers for its webhook's window, so the deliveries' pacing reads
+ * and keeps them as it does Discord's; the bench's webhooks have distinct ids, so none waits.
  */
 export async function startBenchDiscord(): Promise<{
   url: string;
@@ -18,6 +24,7 @@ export async function startBenchDiscord(): Promise<{
   close(): Promise<void>;
 }> {
   const receipts: Receipt[] = [];
+  const windows = new Map<string, { endsAt: number; used: number }>();
   let nextId = 1n;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -34,7 +41,14 @@ export async function startBenchDiscord(): Promise<{
       } catch {
         // not JSON: recorded with empty content
       }
-      receipts.push({ webhookId: match?.[1] ?? '', receivedAt, content });
+      const webhookId = match?.[1] ?? '';
+      receipts.push({ webhookId, receivedAt, content });
+      let window = windows.get(webhookId);
+      if (!window || window.endsAt <= receivedAt) {
+        window = { endsAt: receivedAt + WINDOW_MS, used: 0 };
+        windows.set(webhookId, window);
+      }
+      window.used += 1;
       const body = JSON.stringify({
         id: String(1_000_000_000_000_000n + nextId++),
         type: 0,
@@ -43,6 +57,11 @@ export async function startBenchDiscord(): Promise<{
       res.writeHead(200, {
         'Content-Type': 'application/json',
         'Content-Length': Buffer.byteLength(body),
+        'X-RateLimit-Limit': String(LIMIT),
+        'X-RateLimit-Remaining': String(Math.max(0, LIMIT - window.used)),
+        'X-RateLimit-Reset': (window.endsAt / 1000).toFixed(3),
+        'X-RateLimit-Reset-After': ((window.endsAt - Date.now()) / 1000).toFixed(3),
+        'X-RateLimit-Bucket': webhookId,
       });
       res.end(body);
     });

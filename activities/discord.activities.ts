@@ -526,14 +526,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       const reason = url.ok ? 'not a webhook URL' : url.reason;
       return fail(attempt, 'permanent', `webhook URL refused: ${reason}`, null);
     }
-    const body = renderPayload(task.payload, {
-      task: { id: task.id, name: task.name },
-      execution: {
-        scheduledTime: attempt.scheduledTime,
-        time: attempt.startedAt,
-        attempt: attempt.attempt,
-      },
-    });
+    const body = renderPayload(task.payload, templateVars(task, attempt));
     const invalid = validatePayload(body);
     if (invalid.length > 0) {
       const detail = invalid.map((e) => `${e.path} ${e.message}`).join('; ');
@@ -562,12 +555,17 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         turn.waitMs + jitter(),
       );
     }
-    attempt.startedAt = new Date();
+    // A wait for the bucket moves the attempt to when it is sent, and its times with it.
+    let sentBody = body;
+    if (turn.waitedMs > 0) {
+      attempt.startedAt = new Date();
+      sentBody = renderPayload(task.payload, templateVars(task, attempt));
+    }
 
     let answer: DiscordAnswer;
     const requestTimer = metrics?.requestDuration.startTimer();
     try {
-      const response = await http.post(toDeliveryUrl(task.webhookUrl), body, {
+      const response = await http.post(toDeliveryUrl(task.webhookUrl), sentBody, {
         headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT },
       });
       answer = {
@@ -583,6 +581,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         message: networkErrorMessage(error, config.webhookTimeoutMs),
       };
     }
+    const answeredAt = Date.now();
     const httpStatus = answer.kind === 'response' ? answer.status : null;
     const context = {
       discord: 'unknown' as const,
@@ -594,7 +593,10 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     await settleTurn(identity.webhookId, answer, outcome, httpStatus);
     if (httpStatus !== null && httpStatus < 500) probe.noteAnswered(identity.origin);
     if (outcome.kind === 'needs-probe') {
-      outcome = classifyAnswer(answer, { ...context, discord: await probe.check(identity.origin) });
+      outcome = classifyAnswer(answer, {
+        ...context,
+        discord: await probe.check(identity.origin, answeredAt),
+      });
     }
     switch (outcome.kind) {
       case 'success': {
@@ -748,6 +750,18 @@ function replayedFailure(
     return ApplicationFailure.nonRetryable(message, DeliveryErrorType.REJECTED);
   }
   return ApplicationFailure.create({ message, type: DeliveryErrorType.UNAVAILABLE });
+}
+
+/** What the payload's template variables are for this attempt. */
+function templateVars(task: DeliveryTask, attempt: Attempt) {
+  return {
+    task: { id: task.id, name: task.name },
+    execution: {
+      scheduledTime: attempt.scheduledTime,
+      time: attempt.startedAt,
+      attempt: attempt.attempt,
+    },
+  };
 }
 
 /** The request-duration histogram's label for an answer. */

@@ -5,8 +5,12 @@ import type { DiscordHealth } from './classify';
 export const PROBE_CACHE_MS = 5_000;
 
 export interface DiscordHealthProbe {
-  /** Whether Discord's API at `origin` answers now (cached; concurrent callers share one probe). */
-  check(origin: string): Promise<Exclude<DiscordHealth, 'unknown'>>;
+  /**
+   * Whether Discord's API at `origin` answers, as seen after `failedAt` (ms since the epoch: when
+   * the failure to classify came back). A recent "down" stands for everyone; an "up" only when its
+   * probe started after the failure, since Discord may have gone down in between.
+   */
+  check(origin: string, failedAt?: number): Promise<Exclude<DiscordHealth, 'unknown'>>;
   /** The last answer per origin, for the outage gauge. */
   last(origin: string): DiscordHealth;
   /**
@@ -23,6 +27,10 @@ export interface DiscordHealthProbe {
  * calls first. Any HTTP answer below 500 (a 429 included) means Discord is there; a 5xx, a refused
  * or reset connection, a DNS failure or a timeout means it is not, or our network is not.
  * docs/decisions.md says why this probe and not the other webhooks' answers.
+ *
+ * Only "down" is remembered (PROBE_CACHE_MS), which keeps an outage to one probe per origin every
+ * few seconds. An "up" from before a failure would count that failure against maxRetry at the
+ * very start of an outage, so a failure shares a probe only when it started after the failure.
  */
 export function createDiscordHealthProbe(deps: {
   http: AxiosInstance;
@@ -34,7 +42,10 @@ export function createDiscordHealthProbe(deps: {
   const cacheMs = deps.cacheMs ?? PROBE_CACHE_MS;
   const clock = deps.clock ?? Date.now;
   const known = new Map<string, { health: Exclude<DiscordHealth, 'unknown'>; at: number }>();
-  const pending = new Map<string, Promise<Exclude<DiscordHealth, 'unknown'>>>();
+  const pending = new Map<
+    string,
+    { startedAt: number; result: Promise<Exclude<DiscordHealth, 'unknown'>> }
+  >();
 
   async function probe(origin: string): Promise<Exclude<DiscordHealth, 'unknown'>> {
     let health: Exclude<DiscordHealth, 'unknown'>;
@@ -55,15 +66,17 @@ export function createDiscordHealthProbe(deps: {
   }
 
   return {
-    async check(origin) {
+    async check(origin, failedAt = clock()) {
       const cached = known.get(origin);
-      if (cached && clock() - cached.at < cacheMs) return cached.health;
-      let running = pending.get(origin);
-      if (!running) {
-        running = probe(origin).finally(() => pending.delete(origin));
-        pending.set(origin, running);
-      }
-      return running;
+      if (cached?.health === 'down' && clock() - cached.at < cacheMs) return 'down';
+      const running = pending.get(origin);
+      if (running && running.startedAt >= failedAt) return running.result;
+      const started = { startedAt: clock(), result: probe(origin) };
+      pending.set(origin, started);
+      void started.result.finally(() => {
+        if (pending.get(origin) === started) pending.delete(origin);
+      });
+      return started.result;
     },
     last(origin) {
       return known.get(origin)?.health ?? 'unknown';

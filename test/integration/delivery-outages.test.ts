@@ -180,7 +180,8 @@ describe('deliverWebhook when the database is away', () => {
 
     expect(failure.type).toBe('InfrastructureUnavailable');
     expect(failure.nonRetryable).toBe(true);
-    expect(failure.details?.[0]).toEqual({ attemptsMade: 2 });
+    // Attempts 1 and 2 were made (and counted: both failed as the webhook's) before this one.
+    expect(failure.details?.[0]).toEqual({ attemptsMade: 2, failuresCounted: 2 });
     expect(mock.requests(task.webhookId)).toHaveLength(0);
     expect(await taskStatus(task.id)).toBe('ACTIVE');
   });

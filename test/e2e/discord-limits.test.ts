@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import pino from 'pino';
 import request from 'supertest';
-import { loadConfig } from '../../src/config';
-import { type RunningWorker, startWorker } from '../../src/main/worker';
-import { WORKFLOWS_PATH } from '../../src/temporal/workflow-bundle';
-import { createTestApp, TEST_API_KEY, testEnv, type TestApp } from '../helpers/app';
+import { TEST_API_KEY, type TestApp } from '../helpers/app';
+import { type DeliveryStack, startDeliveryStack } from '../helpers/delivery-stack';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
-import { silentLogger } from '../helpers/process';
 
 /**
  * Discord's limits and outages end to end (SPEC §13): schedules on the real Temporal dev server, a
@@ -15,37 +10,20 @@ import { silentLogger } from '../helpers/process';
  */
 describe("Discord's limits and outages, end to end", () => {
   let discord: MockDiscord;
+  let stack: DeliveryStack;
   let t: TestApp;
-  let worker: RunningWorker;
 
   beforeAll(async () => {
     discord = await startMockDiscord();
-    const env = {
-      ...process.env,
-      TEMPORAL_TASK_QUEUE: `e2e-discord-limits-${randomUUID()}`,
-      WEBHOOK_ALLOWED_ORIGINS: discord.url,
-      WEBHOOK_TIMEOUT_MS: '1000',
-      RETRY_INITIAL_INTERVAL: '1s',
-      RETRY_BACKOFF_COEFFICIENT: '2',
-      RETRY_MAX_INTERVAL: '5s',
-      LOG_LEVEL: 'warn',
-    };
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: WORKFLOWS_PATH,
-      logger: silentLogger,
+    stack = await startDeliveryStack({
+      name: 'discord-limits',
+      discord,
+      env: { RETRY_BACKOFF_COEFFICIENT: '2', RETRY_MAX_INTERVAL: '5s' },
     });
-    t = await createTestApp({ env });
-    worker = await startWorker({
-      config: loadConfig(env),
-      logger: pino({ level: 'silent' }),
-      databaseUrl: testEnv().databaseUrl,
-      temporalAddress: testEnv().temporalAddress,
-      workflowBundle,
-    });
+    t = stack.t;
   });
   afterAll(async () => {
-    await worker?.shutdown();
-    await t?.close();
+    await stack?.close();
     await discord?.close();
   });
 
@@ -235,7 +213,9 @@ describe("Discord's limits and outages, end to end", () => {
     expect(rows.filter((r) => r.status === 'FAILED')).toHaveLength(0);
     expect(waits.every((r) => r.message.includes('not counted against maxRetry'))).toBe(true);
     expect(waits.some((r) => r.http_status === 503)).toBe(true);
-    expect(waits.some((r) => r.http_status === null && /ECONNREFUSED/.test(r.message))).toBe(true);
+    expect(
+      waits.some((r) => r.http_status === null && /ECONNREFUSED|ECONNRESET/.test(r.message)),
+    ).toBe(true);
     expect((await api.get(`/api/tasks/${id}`)).body).toMatchObject({
       status: 'ACTIVE',
       lastExecutionStatus: 'SUCCESS',

@@ -1,14 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import pino from 'pino';
 import request from 'supertest';
-import { loadConfig } from '../../src/config';
-import { type RunningWorker, startWorker } from '../../src/main/worker';
 import { createMetrics, type Metrics } from '../../src/metrics';
-import { WORKFLOWS_PATH } from '../../src/temporal/workflow-bundle';
-import { createTestApp, TEST_API_KEY, testEnv, type TestApp } from '../helpers/app';
+import { TEST_API_KEY, type TestApp } from '../helpers/app';
+import { type DeliveryStack, startDeliveryStack } from '../helpers/delivery-stack';
 import { type MockBehavior, type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
-import { silentLogger } from '../helpers/process';
 
 /** Value of one sample line (`name{labels} value`) in a Prometheus text exposition; 0 when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -24,36 +18,22 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 describe('GET /metrics of a process running the API and a worker (ROLE=all)', () => {
   let discord: MockDiscord;
   let metrics: Metrics;
+  let stack: DeliveryStack;
   let t: TestApp;
-  let worker: RunningWorker;
 
   beforeAll(async () => {
     discord = await startMockDiscord();
-    const env = {
-      ...process.env,
-      TEMPORAL_TASK_QUEUE: `e2e-metrics-${randomUUID()}`,
-      WEBHOOK_ALLOWED_ORIGINS: discord.url,
-      WEBHOOK_TIMEOUT_MS: '1000',
-      RETRY_INITIAL_INTERVAL: '1s',
-      RETRY_MAX_INTERVAL: '1s',
-    };
     metrics = createMetrics();
-    t = await createTestApp({ env, metrics });
-    worker = await startWorker({
-      config: loadConfig(env),
-      logger: pino({ level: 'silent' }),
-      databaseUrl: testEnv().databaseUrl,
-      temporalAddress: testEnv().temporalAddress,
-      workflowBundle: await bundleWorkflowCode({
-        workflowsPath: WORKFLOWS_PATH,
-        logger: silentLogger,
-      }),
+    stack = await startDeliveryStack({
+      name: 'metrics',
+      discord,
+      env: { RETRY_MAX_INTERVAL: '1s' },
       metrics,
     });
+    t = stack.t;
   });
   afterAll(async () => {
-    await worker?.shutdown();
-    await t?.close();
+    await stack?.close();
     await discord?.close();
   });
 

@@ -99,3 +99,27 @@ export function totals(ledgers: TaskLedger[]) {
     lostOutsideOutage: sum('lostOutsideOutage'),
   };
 }
+
+/**
+ * SPEC §6's missed-run policy, per task: no run delivered twice, one row per delivery, of the runs
+ * missed during the outage exactly one (the latest) delivered, and none lost outside it.
+ */
+export function expectMissedRunPolicy(ledgers: TaskLedger[]): void {
+  for (const ledger of ledgers) {
+    expect({
+      taskId: ledger.taskId,
+      duplicates: ledger.duplicates,
+      loggedEqualsDelivered: ledger.logged === ledger.delivered,
+      missedDelivered: ledger.missedDelivered,
+      latestMissedDelivered: ledger.latestMissedDelivered,
+      lostOutsideOutage: ledger.lostOutsideOutage,
+    }).toEqual({
+      taskId: ledger.taskId,
+      duplicates: 0,
+      loggedEqualsDelivered: true,
+      missedDelivered: 1,
+      latestMissedDelivered: true,
+      lostOutsideOutage: 0,
+    });
+  }
+}

@@ -17,6 +17,10 @@
  *   `{{word}}`, break the braces, e.g. with a zero-width space (`{\u200b{word}}`).
  * - Templates are only looked for in string values (never in object keys), anywhere in the
  *   payload, including URLs and `timestamp`.
+ * - A time variable takes the filter `discord` (SPEC §13): `{{execution.scheduledTime|discord:R}}`
+ *   renders Discord's timestamp markup `<t:<unix seconds>:R>`, which every reader sees in their own
+ *   time zone and language. Styles {@link DISCORD_TIMESTAMP_STYLES}; `|discord` alone means `f`.
+ *   A filter on another variable, an unknown filter or style is an error at create/update time.
  *
  * Rendering ({@link renderPayload}):
  *
@@ -45,6 +49,19 @@ export const TEMPLATE_VARIABLES = [
 
 export type TemplateVariable = (typeof TEMPLATE_VARIABLES)[number];
 
+/** The variables that hold a time, which the `discord` filter turns into Discord's markup. */
+export const TIME_VARIABLES: readonly TemplateVariable[] = [
+  'execution.scheduledTime',
+  'execution.time',
+];
+
+/**
+ * Discord's timestamp styles: short and long time, short and long date, short and long date-time,
+ * relative. `<t:…:f>` is what Discord shows for `<t:…>`, hence the default.
+ */
+export const DISCORD_TIMESTAMP_STYLES = ['t', 'T', 'd', 'D', 'f', 'F', 'R'] as const;
+export const DEFAULT_DISCORD_STYLE = 'f';
+
 export interface TemplateVars {
   task: { id: string; name: string };
   execution: {
@@ -60,10 +77,15 @@ export interface TemplateVars {
 const KNOWN = new Set<string>(TEMPLATE_VARIABLES);
 
 /**
- * `{{`, optional whitespace, a dotted name, then (group 2) optional whitespace and `}}`. When
- * group 2 did not match, the tag is malformed.
+ * `{{`, optional whitespace, a dotted name (group 1), an optional filter `| name[:argument]`
+ * (groups 2 and 3), then (group 4) optional whitespace and `}}`. When group 4 did not match, the
+ * tag is malformed.
  */
-const TAG = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(\s*\}\})?/g;
+const TAG =
+  /\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?:\s*\|\s*([A-Za-z_][A-Za-z0-9_]*)(?::([^\s{}|]*))?)?(\s*\}\})?/g;
+
+const STYLES = new Set<string>(DISCORD_TIMESTAMP_STYLES);
+const TIMES = new Set<string>(TIME_VARIABLES);
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
@@ -97,17 +119,43 @@ function snippet(text: string, index: number): string {
 export function findTemplateErrorsInString(text: string): string[] {
   const messages: string[] = [];
   for (const match of text.matchAll(TAG)) {
-    const name = match[1] ?? '';
-    if (match[2] === undefined) {
+    const [, name = '', filter, argument, close] = match;
+    if (close === undefined) {
       messages.push(
         `malformed template tag "${snippet(text, match.index)}": write it as {{ name }}, ` +
           `with one of the variables ${knownList()}`,
       );
     } else if (!KNOWN.has(name)) {
       messages.push(`unknown template variable "${name}"; known variables: ${knownList()}`);
+    } else if (filter !== undefined) {
+      const problem = filterProblem(name, filter, argument);
+      if (problem) messages.push(problem);
     }
   }
   return messages;
+}
+
+/** Why a filter cannot apply, or undefined when it can. */
+function filterProblem(
+  name: string,
+  filter: string,
+  style: string | undefined,
+): string | undefined {
+  if (filter !== 'discord') {
+    return `unknown template filter "${filter}" in {{${name}|${filter}}}; the one filter is discord, for time variables`;
+  }
+  if (!TIMES.has(name)) {
+    return `the discord filter formats a time: use it on ${TIME_VARIABLES.join(' or ')}, not ${name}`;
+  }
+  if (style !== undefined && !STYLES.has(style)) {
+    return `unknown Discord timestamp style "${style}" in {{${name}|discord:${style}}}; styles: ${DISCORD_TIMESTAMP_STYLES.join(' ')}`;
+  }
+  return undefined;
+}
+
+/** Discord's timestamp markup for an ISO time: `<t:<unix seconds>:<style>>`. */
+export function discordTimestamp(iso: string, style: string = DEFAULT_DISCORD_STYLE): string {
+  return `<t:${Math.floor(Date.parse(iso) / 1000)}:${style}>`;
 }
 
 /**
@@ -149,8 +197,22 @@ export function renderString(
   text: string,
   values: Readonly<Record<TemplateVariable, string>>,
 ): string {
-  return text.replace(TAG, (whole: string, name: string, close: string | undefined) =>
-    close !== undefined && KNOWN.has(name) ? values[name as TemplateVariable] : whole,
+  return text.replace(
+    TAG,
+    (
+      whole: string,
+      name: string,
+      filter: string | undefined,
+      style: string | undefined,
+      close: string | undefined,
+    ) => {
+      if (close === undefined || !KNOWN.has(name)) return whole;
+      const value = values[name as TemplateVariable];
+      if (filter === undefined) return value;
+      return filterProblem(name, filter, style) === undefined
+        ? discordTimestamp(value, style)
+        : whole;
+    },
   );
 }
 

@@ -177,6 +177,11 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
         /6000/,
       ],
       ['payload.content', { payload: { content: 'Hi {{task.owner}}' } }, /task\.owner/],
+      [
+        'payload.content',
+        { payload: { content: 'Due {{execution.scheduledTime|discord:X}}' } },
+        /Discord timestamp style "X"/,
+      ],
     ])('when %s is invalid (case %#), then 400 names it', async (field, override, message) => {
       const res = await api().post('/api/tasks', newTask(override));
       expect(res.status).toBe(400);

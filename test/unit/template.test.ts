@@ -222,6 +222,63 @@ describe('renderPayload', () => {
   });
 });
 
+describe('Discord timestamps: {{<time>|discord[:style]}} (SPEC §13)', () => {
+  // 2025-01-31T07:00:00Z
+  const scheduledUnix = 1738306800;
+
+  it('when a time variable has the discord filter, then it arrives as <t:unix seconds:style>, f by default', () => {
+    const rendered = renderPayload(
+      {
+        content:
+          'due {{execution.scheduledTime|discord:R}} ({{ execution.scheduledTime | discord }})',
+        embeds: [{ footer: { text: 'sent {{execution.time|discord:T}}' } }],
+      },
+      vars,
+    );
+    expect(rendered).toEqual({
+      content: `due <t:${scheduledUnix}:R> (<t:${scheduledUnix}:f>)`,
+      embeds: [{ footer: { text: `sent <t:${scheduledUnix + 1}:T>` } }],
+    });
+  });
+
+  it.each(['t', 'T', 'd', 'D', 'f', 'F', 'R'])(
+    'when the style is %s, then it is accepted and kept',
+    (style) => {
+      expect(findTemplateErrors({ content: `{{execution.time|discord:${style}}}` })).toEqual([]);
+      expect(renderPayload({ content: `{{execution.time|discord:${style}}}` }, vars).content).toBe(
+        `<t:${scheduledUnix + 1}:${style}>`,
+      );
+    },
+  );
+
+  it('when a manual trigger has no scheduled time, then the filter formats the execution time', () => {
+    const manual = { ...vars, execution: { ...vars.execution, scheduledTime: null } };
+    expect(
+      renderPayload({ content: '{{execution.scheduledTime|discord:R}}' }, manual).content,
+    ).toBe(`<t:${scheduledUnix + 1}:R>`);
+  });
+
+  it.each([
+    ['{{execution.time|discord:x}}', /unknown Discord timestamp style "x".*t T d D f F R/],
+    ['{{execution.time|discord:}}', /unknown Discord timestamp style ""/],
+    ['{{execution.time|upper}}', /unknown template filter "upper"/],
+    [
+      '{{task.name|discord:R}}',
+      /formats a time: use it on execution.scheduledTime or execution.time, not task.name/,
+    ],
+    ['{{execution.attempt|discord}}', /formats a time/],
+  ])(
+    'when a payload has %s, then it is an error at its path and stays literal if delivered',
+    (text, message) => {
+      const errors = findTemplateErrors({ embeds: [{ description: text }] });
+      expect(errors).toEqual([
+        { path: 'payload.embeds[0].description', message: expect.stringMatching(message) },
+      ]);
+      expect(renderPayload({ content: text }, vars).content).toBe(text);
+    },
+  );
+});
+
 describe('formatPath', () => {
   it('when given keys and indexes, then it builds payload.embeds[0].fields[2].value', () => {
     expect(formatPath(['embeds', 0, 'fields', 2, 'value'])).toBe(

@@ -119,6 +119,17 @@ test.describe('the web console', () => {
     await page.getByRole('button', { name: 'Add field to embed 1' }).click();
     await page.getByLabel('Field 1 name').fill('Owner');
     await page.getByLabel('Field 1 value').fill('Ops');
+    // The menu writes into the field focused last, here a Discord timestamp into a field value.
+    await page.getByRole('button', { name: 'Add field to embed 1' }).click();
+    await page.getByLabel('Field 2 name').fill('Next stand-up');
+    await page.getByLabel('Field 2 value').focus();
+    await page.getByRole('button', { name: 'Insert variable' }).click();
+    await page
+      .getByRole('button', { name: 'Scheduled time, as a Discord timestamp (relative)' })
+      .click();
+    await expect(page.getByLabel('Field 2 value')).toHaveValue(
+      '{{execution.scheduledTime|discord:R}}',
+    );
     await page.getByLabel('Embed 1 footer', { exact: true }).fill('Sent by the scheduler');
 
     const preview = page.getByRole('region', { name: 'Discord preview' });
@@ -126,12 +137,16 @@ test.describe('the web console', () => {
     await expect(preview.getByRole('article')).toContainText(`${name} report`);
     await expect(preview.locator('strong')).toHaveText('team');
     await expect(preview.locator('.dc-description em')).toHaveText('systems');
+    // The next run, as each reader's Discord shows it ("in 3 days"), never the markup.
+    const nextStandUp = preview.locator('.dc-field').nth(1).getByRole('time');
+    await expect(nextStandUp).toHaveText(/^in \d+ (seconds?|minutes?|hours?|days?)$/);
+    await expect(preview).not.toContainText('<t:');
     const shown = {
       content: await preview.locator('.dc-content').innerText(),
       username: await preview.locator('.dc-username').innerText(),
       title: await preview.locator('.dc-title').innerText(),
       description: await preview.locator('.dc-description').innerText(),
-      field: await preview.locator('.dc-field').innerText(),
+      field: await preview.locator('.dc-field').first().innerText(),
       footer: await preview.locator('.dc-footer').innerText(),
       color: await preview
         .getByRole('article')
@@ -156,8 +171,14 @@ test.describe('the web console', () => {
     expect(shown.description).toBe(embed.description!.replace(/[*`]/g, ''));
     expect(embed.color).toBe(0x57f287);
     expect(shown.color).toBe('rgb(87, 242, 135)');
-    expect(embed.fields).toEqual([{ name: 'Owner', value: 'Ops', inline: false }]);
+    expect(embed.fields).toEqual([
+      { name: 'Owner', value: 'Ops', inline: false },
+      { name: 'Next stand-up', value: expect.stringMatching(/^<t:\d+:R>$/), inline: false },
+    ]);
     expect(shown.field).toBe('Owner\nOps');
+    // A run started by hand has no scheduled time: it renders as the time of the run.
+    const [, unix] = /^<t:(\d+):R>$/.exec(embed.fields![1]!.value)!;
+    expect(Math.abs(Number(unix) - Date.now() / 1000)).toBeLessThan(120);
     expect(shown.footer).toBe(embed.footer!.text);
 
     const deliveries = page.getByRole('region', { name: 'Deliveries' });
@@ -195,6 +216,71 @@ test.describe('the web console', () => {
     await page.getByRole('button', { name: 'Create task' }).click();
     await expect(schedule).toHaveAccessibleDescription(/@reboot|not supported|supported/);
     await expect(page.getByRole('heading', { name: 'New task' })).toBeVisible();
+  });
+
+  test.describe('for a reader in India with an American English browser', () => {
+    test.use({ locale: 'en-US', timezoneId: 'Asia/Kolkata' });
+
+    test("when a Discord timestamp is inserted from the variable menu, then the preview shows it in the reader's language and time zone, and a bad style is refused at its field", async ({
+      signedIn: page,
+      services,
+    }) => {
+      const name = unique('Timestamps');
+      await page.getByRole('link', { name: 'New task' }).click();
+      await page.getByLabel('Name', { exact: true }).fill(name);
+      await page.getByLabel('Schedule', { exact: true }).fill('0 9 * * *');
+      await page.getByLabel('Time zone').selectOption('UTC');
+      const nextRuns = page.getByRole('list', { name: 'Next runs' }).getByRole('listitem');
+      await expect(nextRuns).toHaveCount(5);
+      await page.getByLabel('Webhook URL').fill(services.discord.webhookUrl());
+
+      const content = page.getByLabel('Content', { exact: true });
+      await content.fill('Stand-up ');
+      await page.getByRole('button', { name: 'Insert variable' }).click();
+      const styles = page.getByRole('group', { name: 'Scheduled time, as a Discord timestamp' });
+      await expect(styles.getByRole('button')).toHaveCount(7);
+      await expectAccessible(page, 'editor with the variable menu open');
+      await styles
+        .getByRole('button', { name: 'Scheduled time, as a Discord timestamp (relative)' })
+        .click();
+      await expect(content).toHaveValue('Stand-up {{execution.scheduledTime|discord:R}}');
+      // The caret is after the inserted tag; a tag typed by hand may have spaces, like any tag.
+      await expect(content).toBeFocused();
+      await page.keyboard.type(', at {{ execution.scheduledTime | discord:t }}');
+
+      // 09:00 UTC is 14:30 in India (no summer time there), in the reader's own words.
+      const preview = page.getByRole('region', { name: 'Discord preview' });
+      const [relative, clock] = [
+        preview.getByRole('time').first(),
+        preview.getByRole('time').nth(1),
+      ];
+      await expect(preview.getByRole('time')).toHaveCount(2);
+      await expect(relative).toHaveText(/^in \d+ (seconds?|minutes?|hours?)$/);
+      await expect(relative).toHaveAttribute('datetime', /T09:00:00\.000Z$/);
+      await expect(clock).toHaveText('2:30 PM');
+      await expect(clock).toHaveAttribute(
+        'title',
+        /^(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, [A-Z][a-z]+ \d{1,2}, \d{4} 2:30 PM$/,
+      );
+      await expect(preview).toContainText(/Stand-up in \d+ \w+, at 2:30 PM/);
+      await expect(preview).not.toContainText('<t:');
+
+      // A style Discord does not have stays literal in the preview; the API refuses it.
+      await content.fill('Due {{execution.time|discord:X}}');
+      await expect(preview).toContainText('Due {{execution.time|discord:X}}');
+      await expect(preview.getByRole('time')).toHaveCount(0);
+      await page.getByRole('button', { name: 'Create task' }).click();
+      await expect(page.getByRole('alert')).toContainText('correct the fields marked below');
+      await expect(content).toHaveAttribute('aria-invalid', 'true');
+      await expect(content).toHaveAccessibleDescription(/style "X"/);
+
+      await content.fill('Due {{ execution.time | discord:R }}');
+      await page.getByRole('button', { name: 'Create task' }).click();
+      await expect(page.getByRole('heading', { name, level: 1 })).toBeVisible();
+      const id = new URL(page.url()).pathname.split('/').pop()!;
+      const saved = await services.api<Task & { payload: unknown }>('GET', `/api/tasks/${id}`);
+      expect(saved.payload).toEqual({ content: 'Due {{ execution.time | discord:R }}' });
+    });
   });
 
   test('when a task is edited, then the saved webhook stays masked unless replaced, and the changes are saved', async ({

@@ -1,9 +1,16 @@
-import type { ReactNode } from 'react';
+import { type ReactNode, useEffect, useState } from 'react';
+import {
+  DEFAULT_DISCORD_STYLE,
+  DISCORD_TIMESTAMP_MARKUP,
+  type DiscordTimestampStyle,
+  formatDiscordTimestamp,
+} from './templates';
 
 /**
  * Discord's markdown basics, rendered as React elements (never as HTML, so nothing the user types
  * can inject markup): ```code blocks```, `inline code`, **bold**, __underline__, *italic* or
- * _italic_, ~~strike~~, [masked links](https://...) and bare https links, and line breaks.
+ * _italic_, ~~strike~~, [masked links](https://...) and bare https links, line breaks, and
+ * timestamps (`<t:1798102860:R>`) shown in the reader's own language and time zone.
  */
 const RULES: { re: RegExp; render: (m: RegExpExecArray, key: number) => ReactNode }[] = [
   {
@@ -31,6 +38,17 @@ const RULES: { re: RegExp; render: (m: RegExpExecArray, key: number) => ReactNod
   },
   { re: /~~([\s\S]+?)~~/, render: (m, key) => <s key={key}>{inline(m[1]!)}</s> },
   {
+    re: DISCORD_TIMESTAMP_MARKUP,
+    render: (m, key) => (
+      <Timestamp
+        key={key}
+        markup={m[0]}
+        seconds={Number(m[1])}
+        style={(m[2] as DiscordTimestampStyle | undefined) ?? DEFAULT_DISCORD_STYLE}
+      />
+    ),
+  },
+  {
     re: /https?:\/\/[^\s<]+[^\s<.,:;"')\]]/,
     render: (m, key) => (
       <a key={key} href={m[0]} target="_blank" rel="noreferrer noopener">
@@ -39,6 +57,34 @@ const RULES: { re: RegExp; render: (m: RegExpExecArray, key: number) => ReactNod
     ),
   },
 ];
+
+/** As Discord shows one: formatted, highlighted, the full date and time in its tooltip. */
+function Timestamp(props: { markup: string; seconds: number; style: DiscordTimestampStyle }) {
+  const now = useNow(props.style === 'R' ? 30_000 : null);
+  const date = new Date(props.seconds * 1000);
+  // A time no Date can hold has no rendering to imitate: the markup stays as typed.
+  if (Number.isNaN(date.getTime())) return <>{props.markup}</>;
+  return (
+    <time
+      className="dc-timestamp"
+      dateTime={date.toISOString()}
+      title={formatDiscordTimestamp(date, 'F')}
+    >
+      {formatDiscordTimestamp(date, props.style, now)}
+    </time>
+  );
+}
+
+/** The current time, renewed every `every` ms (never when null): Discord's relative times tick. */
+function useNow(every: number | null): number {
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    if (every === null) return;
+    const timer = setInterval(() => setNow(Date.now()), every);
+    return () => clearInterval(timer);
+  }, [every]);
+  return now;
+}
 
 function inline(text: string): ReactNode[] {
   const out: ReactNode[] = [];

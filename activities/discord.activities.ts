@@ -8,6 +8,7 @@ import type { Orm } from '../src/db/orm';
 import type { AttemptOutcome, DeliveryMetrics } from '../src/metrics';
 import {
   classifyAnswer,
+  classifyWait,
   type DeliveryOutcome,
   type DiscordAnswer,
   isInvalidRequest,
@@ -536,23 +537,21 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     // Discord's bucket for this webhook: a short wait here, a longer one as the workflow's timer.
     const turn = await pacer.waitForTurn(identity.webhookId);
     if (!turn.ok) {
-      const limitedFor = rateLimitedForMs(input, Date.now());
-      if (limitedFor + turn.waitMs > rateLimitDeadlineMs) {
-        return fail(
-          attempt,
-          'permanent',
-          `not delivered: waited for Discord's rate limit (${turn.reason}) for ` +
-            `${Math.round(limitedFor / 1000)} s, past DELIVERY_RATE_LIMIT_DEADLINE ` +
-            `(${Math.round(rateLimitDeadlineMs / 1000)} s)`,
-          null,
-        );
+      const outcome = classifyWait(turn, {
+        discord: 'unknown',
+        rateLimitedForMs: rateLimitedForMs(input, Date.now()),
+        rateLimitDeadlineMs,
+      });
+      if (outcome.kind !== 'rate-limited') {
+        const reason = outcome.kind === 'webhook-failure' ? outcome.reason : outcome.kind;
+        return fail(attempt, 'permanent', reason, null);
       }
       return waitOut(
         attempt,
         DeliveryWaitType.PACED,
-        `waiting ${turn.waitMs} ms for Discord's rate limit (${turn.reason}) before sending`,
+        outcome.reason,
         null,
-        turn.waitMs + jitter(),
+        outcome.retryAfterMs + jitter(),
       );
     }
     // A wait for the bucket moves the attempt to when it is sent, and its times with it.

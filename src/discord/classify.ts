@@ -71,7 +71,7 @@ export function classifyAnswer(answer: DiscordAnswer, context: ClassifyContext):
   const text = describeDiscordError(answer);
   if (status === 429) {
     const retryAfterMs = retryAfterMsOf(answer) ?? DEFAULT_RETRY_AFTER_MS;
-    if (context.rateLimitedForMs + retryAfterMs > context.rateLimitDeadlineMs) {
+    if (pastRateLimitDeadline(context, retryAfterMs)) {
       return {
         kind: 'webhook-failure',
         retryable: false,
@@ -108,6 +108,39 @@ export function classifyAnswer(answer: DiscordAnswer, context: ClassifyContext):
   // same request cannot succeed.
   const hint = status === 404 ? ' (the webhook was deleted or its token is wrong)' : '';
   return { kind: 'webhook-failure', retryable: false, reason: `HTTP ${status}${hint}: ${text}` };
+}
+
+/**
+ * Nothing was sent: the webhook's bucket (or the deployment's invalid-request budget, or a global
+ * 429) makes the run wait `waitMs` first. Not counted against maxRetry, like a 429; past
+ * DELIVERY_RATE_LIMIT_DEADLINE the run gives up, like a 429.
+ */
+export function classifyWait(
+  wait: { waitMs: number; reason: string },
+  context: ClassifyContext,
+): DeliveryOutcome {
+  if (pastRateLimitDeadline(context, wait.waitMs)) {
+    return {
+      kind: 'webhook-failure',
+      retryable: false,
+      reason:
+        `not delivered: waited for Discord's rate limit (${wait.reason}) for ` +
+        `${Math.round(context.rateLimitedForMs / 1000)} s, past DELIVERY_RATE_LIMIT_DEADLINE ` +
+        `(${Math.round(context.rateLimitDeadlineMs / 1000)} s)`,
+    };
+  }
+  return {
+    kind: 'rate-limited',
+    retryAfterMs: wait.waitMs,
+    global: wait.reason === 'global',
+    invalid: false,
+    reason: `waiting ${wait.waitMs} ms for Discord's rate limit (${wait.reason}) before sending`,
+  };
+}
+
+/** Whether waiting `waitMs` more would keep the run rate-limited past the deadline. */
+function pastRateLimitDeadline(context: ClassifyContext, waitMs: number): boolean {
+  return context.rateLimitedForMs + waitMs > context.rateLimitDeadlineMs;
 }
 
 /**

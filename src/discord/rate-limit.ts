@@ -7,6 +7,8 @@
  * store (src/discord/redis-rate-limit-store.ts, a Lua port of the same rules) decide alike.
  */
 
+import { header } from './classify';
+
 /** One webhook's bucket, keyed by the webhook's id (never its token). */
 export interface BucketState {
   /** Discord's `X-RateLimit-Limit`; 0 while no answer has told it (one request at a time then). */
@@ -147,12 +149,7 @@ export function rateLimitBucket(
   now: number,
   retryAfterMs: number,
 ): BucketState {
-  return {
-    ...state,
-    remaining: 0,
-    resetAt: Math.max(state.resetAt, now + retryAfterMs),
-    windowMs: state.windowMs,
-  };
+  return { ...state, remaining: 0, resetAt: Math.max(state.resetAt, now + retryAfterMs) };
 }
 
 /** The invalid requests counted per slot of INVALID_SLOT_MS: slot start (ms) -> count. */
@@ -190,11 +187,7 @@ export function invalidBudgetWaitMs(counts: InvalidCounts, now: number, budget: 
 export function readBucketHeaders(
   headers: Record<string, unknown> | undefined,
 ): BucketAnswer | null {
-  if (!headers) return null;
-  const get = (name: string) => {
-    const value = headers[name];
-    return Number(Array.isArray(value) ? value[0] : value);
-  };
+  const get = (name: string) => Number(header(headers, name));
   const limit = get('x-ratelimit-limit');
   const remaining = get('x-ratelimit-remaining');
   const resetAfter = get('x-ratelimit-reset-after');

@@ -206,8 +206,7 @@ export function toDeliveryUrl(url: string): string {
   if (!parts) {
     throw new TypeError(`not a Discord webhook URL: the path must be ${PATH_FORMS}`);
   }
-  const { protocol, port, hostname } = parts.url;
-  const origin = `${protocol}//${deliveryHost(hostname)}${port === '' ? '' : `:${port}`}`;
+  const origin = deliveryOrigin(parts.url);
   const thread = parts.threadId === undefined ? '' : `&thread_id=${parts.threadId}`;
   return `${origin}/api/v10/webhooks/${parts.id}/${parts.token}?wait=true${thread}`;
 }
@@ -235,10 +234,10 @@ export function redactWebhookTokens(text: string): string {
  */
 export function webhookIdentity(url: string): { webhookId: string; origin: string } | null {
   const parts = webhookParts(url);
-  if (!parts) return null;
-  const { protocol, port, hostname } = parts.url;
-  return {
-    webhookId: parts.id,
-    origin: `${protocol}//${deliveryHost(hostname)}${port === '' ? '' : `:${port}`}`,
-  };
+  return parts ? { webhookId: parts.id, origin: deliveryOrigin(parts.url) } : null;
+}
+
+/** Where deliveries to a webhook URL go: its origin, discordapp.com rewritten to discord.com. */
+function deliveryOrigin({ protocol, port, hostname }: URL): string {
+  return `${protocol}//${deliveryHost(hostname)}${port === '' ? '' : `:${port}`}`;
 }

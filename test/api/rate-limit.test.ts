@@ -7,20 +7,11 @@ import {
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createTestApp, ROTATED_API_KEY, TEST_API_KEY, type TestApp } from '../helpers/app';
+import { capturingLogger } from '../helpers/capturing-logger';
 import { ensureRedisServer, startRedisServer, type RedisServer } from '../helpers/redis-server';
 
 const get = (t: TestApp, key = TEST_API_KEY, path = '/api/tasks?limit=1') =>
   request(t.app).get(path).set('X-API-Key', key);
-
-/** A logger whose JSON lines land in `lines`. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const logger = createLogger(
-    { level: 'info', name: 'test' },
-    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
-  );
-  return { logger, lines };
-}
 
 describe('per-key rate limit', () => {
   describe('in memory (no REDIS_URL)', () => {

@@ -15,6 +15,7 @@ import {
   bucketKey,
   createRedisRateLimitStore,
 } from '../../src/discord/redis-rate-limit-store';
+import { capturingLogger } from '../helpers/capturing-logger';
 import { ensureRedisServer, startRedisServer, type RedisServer } from '../helpers/redis-server';
 
 /**
@@ -32,16 +33,6 @@ const silent = createLogger({ level: 'silent' });
 const BUDGET = 5_000;
 const LEASE_MS = 10_000;
 const acquireOptions = { leaseMs: LEASE_MS, invalidBudget: BUDGET };
-
-/** A logger whose JSON lines land in `lines`. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const logger = createLogger(
-    { level: 'info', name: 'test' },
-    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
-  );
-  return { logger, lines };
-}
 
 function expectWait(decision: Decision, reason: string, min: number, max: number): void {
   expect(decision).toEqual({ go: false, waitMs: expect.any(Number), reason });

@@ -1,6 +1,7 @@
 import {
   type ClassifyContext,
   classifyAnswer,
+  classifyWait,
   type DeliveryOutcome,
   type DiscordAnswer,
   isInvalidRequest,
@@ -178,5 +179,21 @@ describe('classifyAnswer: one place decides what a Discord answer means', () => 
     const shared = classifyAnswer(response(429, limited, { 'x-ratelimit-scope': 'shared' }), fresh);
     const user = classifyAnswer(response(429, limited, { 'x-ratelimit-scope': 'user' }), fresh);
     expect([isInvalidRequest(shared, 429), isInvalidRequest(user, 429)]).toEqual([false, true]);
+  });
+
+  it('when the bucket makes a run wait before sending, then it waits uncounted, and past the deadline it gives up', () => {
+    expect(classifyWait({ waitMs: 2_000, reason: 'bucket' }, fresh)).toMatchObject({
+      kind: 'rate-limited',
+      retryAfterMs: 2_000,
+      invalid: false,
+    });
+    const late = classifyWait(
+      { waitMs: 2_000, reason: 'bucket' },
+      { ...fresh, rateLimitedForMs: HOUR - 1_000 },
+    );
+    expect(late).toMatchObject({ kind: 'webhook-failure', retryable: false });
+    expect(late.kind === 'webhook-failure' && late.reason).toContain(
+      'DELIVERY_RATE_LIMIT_DEADLINE',
+    );
   });
 });

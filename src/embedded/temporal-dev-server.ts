@@ -3,8 +3,9 @@ import fs from 'node:fs/promises';
 import http2 from 'node:http2';
 import path from 'node:path';
 import readline from 'node:readline';
-import { Connection } from '@temporalio/client';
+import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { settlesWithin } from '../async';
+import { closedChannelGuard } from '../temporal/client';
 import { loadDynamicConfig } from './dynamic-config';
 import { getFreePort } from './ports';
 import type { ExitStatus, ServiceProcess } from './supervisor';
@@ -318,9 +319,11 @@ async function waitUntilReady(w: {
     if (w.hasExited()) throw w.exitedEarly();
     if (remaining() <= 0) throw w.notReady(lastError);
     // A fresh connection per attempt: a channel that failed once backs off for seconds.
+    const guard = closedChannelGuard();
     const connection = Connection.lazy({
       address: w.address,
       connectTimeout: Math.min(2_000, remaining()),
+      interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions()), guard.interceptor],
     });
     try {
       const check = (async () => {
@@ -341,6 +344,8 @@ async function waitUntilReady(w: {
       if (w.hasExited()) throw w.exitedEarly();
       lastError = error instanceof Error ? error.message : String(error);
     } finally {
+      // The check may still be retrying when the server exited under it.
+      guard.close();
       await connection.close().catch(() => undefined);
     }
     await settlesWithin(w.ended, 200);

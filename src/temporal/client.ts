@@ -1,4 +1,4 @@
-import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
+import { InterceptingCall, Metadata, status as grpcStatus, type Interceptor } from '@grpc/grpc-js';
 import {
   Client,
   Connection,
@@ -26,8 +26,11 @@ const CLOSE_GRACE_MS = 6_000;
 export function createTemporalClient(options: {
   address: string;
   namespace: string;
+  /** How long close() waits for calls in flight (default {@link CLOSE_GRACE_MS}). */
+  closeGraceMs?: number;
 }): TemporalClientHandle {
   const calls = trackCalls();
+  const guard = closedChannelGuard();
   const connection = Connection.lazy({
     address: options.address,
     // gRPC backs off up to 2 minutes between reconnects to a server that went away; a Temporal
@@ -36,19 +39,63 @@ export function createTemporalClient(options: {
       'grpc.initial_reconnect_backoff_ms': 250,
       'grpc.max_reconnect_backoff_ms': 2_000,
     },
-    // The SDK's default retry interceptor, with a count of calls in flight around it.
-    interceptors: [calls.interceptor, makeGrpcRetryInterceptor(defaultGrpcRetryOptions())],
+    // The SDK's default retry interceptor, with a count of calls in flight around it and the
+    // closed-channel guard under it (so each retry passes through the guard).
+    interceptors: [
+      calls.interceptor,
+      makeGrpcRetryInterceptor(defaultGrpcRetryOptions()),
+      guard.interceptor,
+    ],
   });
   const client = new Client({ connection, namespace: options.namespace });
   return {
     connection,
     client,
     // A call can outlive its request (a health probe or a write given up on after a second runs
-    // on to its deadline). Closing the channel under one that waits to retry makes the SDK's
-    // retry timer throw "Channel has been shut down" as an uncaught exception, so wait for them.
+    // on to its deadline, or retries UNAVAILABLE for up to 20 s). Calls get the grace to finish;
+    // one still waiting to retry then ends CANCELLED through the guard.
     close: async () => {
-      await calls.idle(CLOSE_GRACE_MS);
+      await calls.idle(options.closeGraceMs ?? CLOSE_GRACE_MS);
+      guard.close();
       await connection.close();
+    },
+  };
+}
+
+/**
+ * The SDK's retry interceptor retries from a timer that `Connection.close()` does not clear; when
+ * it fires on a closed channel, grpc-js throws "Channel has been shut down" inside the timer, an
+ * uncaught exception that ends the process (a shutdown while Temporal is unreachable, or a test
+ * file after the one that closed). Placed under the retry interceptor, the guard turns every
+ * attempt made after close into a call that ends CANCELLED, which is not retried.
+ */
+export function closedChannelGuard(): { interceptor: Interceptor; close(): void } {
+  let closed = false;
+  const interceptor: Interceptor = (options, nextCall) => {
+    if (!closed) return new InterceptingCall(nextCall(options));
+    return new InterceptingCall({
+      start(_metadata, listener) {
+        process.nextTick(() =>
+          listener?.onReceiveStatus?.({
+            code: grpcStatus.CANCELLED,
+            details: 'the Temporal connection was closed',
+            metadata: new Metadata(),
+          }),
+        );
+      },
+      cancelWithStatus: () => undefined,
+      getPeer: () => '',
+      sendMessageWithContext: () => undefined,
+      sendMessage: () => undefined,
+      startRead: () => undefined,
+      halfClose: () => undefined,
+      getAuthContext: () => null,
+    });
+  };
+  return {
+    interceptor,
+    close: () => {
+      closed = true;
     },
   };
 }

@@ -75,13 +75,15 @@ export function closedChannelGuard(): { interceptor: Interceptor; close(): void 
     if (!closed) return new InterceptingCall(nextCall(options));
     return new InterceptingCall({
       start(_metadata, listener) {
-        process.nextTick(() =>
+        // As grpc-js ends a unary call without an answer: no message (null), then the status.
+        process.nextTick(() => {
+          listener?.onReceiveMessage?.(null);
           listener?.onReceiveStatus?.({
             code: grpcStatus.CANCELLED,
             details: 'the Temporal connection was closed',
             metadata: new Metadata(),
-          }),
-        );
+          });
+        });
       },
       cancelWithStatus: () => undefined,
       getPeer: () => '',

@@ -26,11 +26,16 @@ async function main(): Promise<void> {
   const closedAt = Date.now();
   const outcome = await call;
   const settledMs = Date.now() - closedAt;
+  // A call made after close (a health probe that fires late) ends the same way.
+  const late = await temporal.connection.workflowService.getSystemInfo({}).then(
+    () => 'resolved',
+    (error: { code?: number }) => error.code ?? null,
+  );
   // The SDK waits at most 5 s (+20% jitter) between attempts: after 7 s every timer it scheduled
   // has fired.
   await new Promise((resolve) => setTimeout(resolve, 7_000));
   process.stdout.write(
-    `${JSON.stringify({ ...outcome, settledAfterCloseMs: settledMs, closedAfterMs: closedAt - startedAt })}\n`,
+    `${JSON.stringify({ ...outcome, lateCallCode: late, settledAfterCloseMs: settledMs, closedAfterMs: closedAt - startedAt })}\n`,
   );
 }
 

@@ -9,11 +9,15 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 
 /**
- * How the mock answers one request to a webhook (SPEC §6 lists what the delivery activity must
- * make of each).
+ * How the mock answers one request to a webhook: an execute, or an edit or delete of one of its
+ * messages (SPEC §6 lists what the delivery activity must make of each).
  */
 export type MockBehavior =
-  /** Default. With `?wait=true` 200 + a message; without, 204. `status` forces one or the other. */
+  /**
+   * Default. An execute with `?wait=true` gets 200 + the message it created; without, 204.
+   * `status` forces one or the other (executes only). An edit or a delete of a message is answered
+   * as Discord does (see `MockDiscord.messages`).
+   */
   | { kind: 'success'; status?: 200 | 204 }
   /** 500 by default, body `{ message: 'Internal Server Error', code: 0 }`. */
   | { kind: 'server-error'; status?: number }
@@ -35,17 +39,26 @@ export type MockBehavior =
    * as JSON, a string as text, no body when omitted.
    */
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
-  /** Answer nothing for `ms` (default: until the client gives up or the server closes), then 200. */
+  /**
+   * Answer nothing for `ms` (default: until the client gives up or the server closes), then as
+   * `success` would: an execute gets 200 + the message (created then, so only if the client is
+   * still there), an edit or a delete is applied then.
+   */
   | { kind: 'hang'; ms?: number }
   /** Destroy the socket without a response (the client sees a connection reset). */
   | { kind: 'destroy' };
 
 export interface RecordedRequest {
-  /** '' when the path is not a webhook route. */
+  /**
+   * '' when the path is not a webhook route: `POST /api[/v<n>]/webhooks/{id}/{token}` (execute),
+   * `PATCH` or `DELETE /api[/v<n>]/webhooks/{id}/{token}/messages/{messageId}` (edit, delete).
+   */
   webhookId: string;
   token: string;
   /** `n` of `/api/v<n>/webhooks/...`, null for the unversioned path. */
   apiVersion: number | null;
+  /** `{messageId}` of an edit or a delete; null for executes and for paths no webhook route. */
+  messageId: string | null;
   method: string;
   /** Path without the query string. */
   path: string;
@@ -64,20 +77,56 @@ export interface RecordedRequest {
   respondedWith: number | null;
 }
 
+/**
+ * A message the mock keeps, as Discord does, for each execute it answered as a success (200 with
+ * the message, or 204: Discord creates the message either way). Besides the mock's own fields
+ * (camelCase), it holds every field of the execute's JSON body as Discord names them (`username`,
+ * `avatar_url`, `tts`, `flags`, ...; those not listed here too), with the edits merged in.
+ */
+export interface MockMessage {
+  /** Snowflake: the `id` of the execute's answer, the `{messageId}` of edits and deletes. */
+  id: string;
+  webhookId: string;
+  /** The webhook's channel: `channel_id` of the answers. */
+  channelId: string;
+  /** `?thread_id=` of the execute; null when posted in the webhook's channel. */
+  threadId: string | null;
+  /** As last sent or edited; '' when absent or not a string. */
+  content: string;
+  /** As last sent or edited; [] when absent or not an array. */
+  embeds: unknown[];
+  allowed_mentions?: unknown;
+  components?: unknown;
+  attachments?: unknown;
+  username?: unknown;
+  avatar_url?: unknown;
+  tts?: unknown;
+  flags?: unknown;
+  thread_name?: unknown;
+  applied_tags?: unknown;
+  poll?: unknown;
+  createdAt: Date;
+  /** When last edited through a `PATCH`; null when never. */
+  editedAt: Date | null;
+  /** Deleted through a `DELETE` or by `deleteMessageByHand`: Discord no longer knows it. */
+  deleted: boolean;
+}
+
 export interface MockDiscord {
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
   /** `${url}/api/webhooks/${id}/${token}`; defaults to a fresh numeric id and a random token. */
   webhookUrl(id?: string, token?: string): string;
   /**
-   * Behaviours for one webhook, consumed one per request; the last one repeats. Called with no
-   * behaviour, the webhook goes back to the default (success). Only a request its rate-limit
-   * bucket lets through uses one up, as only those reach Discord's handler.
+   * Behaviours for one webhook, consumed one per request (executes, edits and deletes of its
+   * messages alike); the last one repeats. Called with no behaviour, the webhook goes back to the
+   * default (success). Only a request its rate-limit bucket lets through uses one up, as only
+   * those reach Discord's handler.
    */
   setBehavior(webhookId: string, ...behaviors: MockBehavior[]): void;
   /**
-   * Requests recorded so far (for one webhook when given), in arrival order: bucket 429s and
-   * outage 503s included, gateway probes not.
+   * Requests recorded so far (for one webhook when given), in arrival order: edits and deletes of
+   * messages, bucket 429s and outage 503s included, gateway probes not.
    */
   requests(webhookId?: string): RecordedRequest[];
   /**
@@ -110,11 +159,35 @@ export interface MockDiscord {
    */
   setOutage(mode: MockOutage): Promise<void>;
   /**
-   * Forgets behaviours, recorded requests (gateway ones too), rate-limit buckets and their 429
-   * counts, and ends any outage, so that one test's outage never leaks into the next. After
-   * `refuse` the port is opened again at once (its bind is queued before any request made after
-   * `reset()` can connect; behind a switch still under way, only once that one is done); a test
-   * that needs to know the port is open again awaits `setOutage('none')` instead.
+   * The messages kept (for one webhook when given), in creation order, deleted ones included with
+   * `deleted: true`; copies, which later edits leave as they are. A webhook's messages are edited
+   * by `PATCH` and deleted by `DELETE /api[/v<n>]/webhooks/{id}/{token}/messages/{messageId}`
+   * (optionally `?thread_id=`), which share the webhook's rate-limit bucket, outages and scripted
+   * behaviours with its executes; only a `success` reaches the message. An edit replaces the
+   * `content`, `embeds`, `allowed_mentions`, `components` and `attachments` its JSON body has
+   * (keeping those it leaves out) and is answered 200 with the message and its
+   * `edited_timestamp`; a delete is answered 204. A message that the mock never created, that is
+   * another webhook's, was deleted, or is not in the thread asked for (`thread_id` must name the
+   * message's thread, and be absent for one in the webhook's channel) gets 404 Unknown Message
+   * (code 10008); an edit whose body is not a JSON object gets 400 (code 50109).
+   */
+  messages(webhookId?: string): MockMessage[];
+  /** `messages()` without the deleted ones: what a Discord user sees in the channel. */
+  aliveMessages(webhookId?: string): MockMessage[];
+  /** A copy of one kept message (deleted too); undefined when the mock never created it. */
+  message(messageId: string): MockMessage | undefined;
+  /**
+   * Deletes a message as a Discord user does in the client: no request is recorded, no bucket or
+   * behaviour used up, and later edits and deletes of it get 404 Unknown Message (10008). Whether
+   * the message existed and was not deleted yet.
+   */
+  deleteMessageByHand(messageId: string): boolean;
+  /**
+   * Forgets behaviours, recorded requests (gateway ones too), kept messages, rate-limit buckets
+   * and their 429 counts, and ends any outage, so that one test's outage never leaks into the
+   * next. After `refuse` the port is opened again at once (its bind is queued before any request
+   * made after `reset()` can connect; behind a switch still under way, only once that one is
+   * done); a test that needs to know the port is open again awaits `setOutage('none')` instead.
    */
   reset(): void;
   /**
@@ -156,9 +229,15 @@ const DEFAULT_WAIT_TIMEOUT_MS = 3_000;
 const DEFAULT_RATE_LIMIT: MockRateLimit = { limit: 5, windowMs: 2_000 };
 const DISCORD_EPOCH_MS = 1_420_070_400_000n;
 const WEBHOOK_PATH = /^\/api(?:\/v(\d+))?\/webhooks\/([^/]+)\/([^/]+)$/;
+const MESSAGE_PATH = /^\/api(?:\/v(\d+))?\/webhooks\/([^/]+)\/([^/]+)\/messages\/([^/]+)$/;
+/** A path with a webhook token in it, for `maskToken`. */
+const TOKEN_PATH = /^\/api(?:\/v(\d+))?\/webhooks\/([^/]+)\/[^/]+(\/messages\/[^/]+)?$/;
 const GATEWAY_PATH = /^\/api(?:\/v\d+)?\/gateway\/?$/;
 /** What Cloudflare in front of Discord answers while Discord is down. */
 const SERVICE_UNAVAILABLE = { message: '503: Service Unavailable', code: 0 };
+const UNKNOWN_MESSAGE = { message: 'Unknown Message', code: 10008 };
+/** The fields of a message that an edit (`PATCH`) replaces when its body has them. */
+const EDITABLE_FIELDS = ['content', 'embeds', 'allowed_mentions', 'components', 'attachments'];
 
 let lastSnowflake = 0n;
 
@@ -179,8 +258,12 @@ function isWaitTrue(value: string | undefined): boolean {
 }
 
 function maskToken(path: string): string {
-  return path.replace(WEBHOOK_PATH, (_m, version: string | undefined, id: string) =>
-    version === undefined ? `/api/webhooks/${id}/****` : `/api/v${version}/webhooks/${id}/****`,
+  return path.replace(
+    TOKEN_PATH,
+    (_m, version: string | undefined, id: string, message: string | undefined) =>
+      (version === undefined
+        ? `/api/webhooks/${id}/****`
+        : `/api/v${version}/webhooks/${id}/****`) + (message ?? ''),
   );
 }
 
@@ -196,6 +279,70 @@ function bucketHash(webhookId: string): string {
 /** Seconds with millisecond precision, as Discord writes them in headers and `retry_after`. */
 function seconds(ms: number): string {
   return (ms / 1_000).toFixed(3);
+}
+
+/** A JSON body's fields; none when it is not an object. */
+function fieldsOf(body: unknown): Record<string, unknown> {
+  return typeof body === 'object' && body !== null && !Array.isArray(body)
+    ? (body as Record<string, unknown>)
+    : {};
+}
+
+/** `?thread_id=` of a request; null when absent or empty. */
+function threadOf(record: RecordedRequest): string | null {
+  const threadId = record.query.thread_id;
+  return threadId === undefined || threadId === '' ? null : threadId;
+}
+
+/** A message as the mock keeps it. */
+interface StoredMessage {
+  id: string;
+  webhookId: string;
+  channelId: string;
+  threadId: string | null;
+  /** The execute's JSON body's fields, with the edits' merged in. */
+  fields: Record<string, unknown>;
+  createdAt: Date;
+  editedAt: Date | null;
+  deleted: boolean;
+}
+
+function contentOf(message: StoredMessage): string {
+  return typeof message.fields.content === 'string' ? message.fields.content : '';
+}
+
+function embedsOf(message: StoredMessage): unknown[] {
+  return Array.isArray(message.fields.embeds) ? (message.fields.embeds as unknown[]) : [];
+}
+
+/** What a test sees of a kept message: a copy. */
+function snapshot(message: StoredMessage): MockMessage {
+  const fields = structuredClone(message.fields);
+  return {
+    ...fields,
+    id: message.id,
+    webhookId: message.webhookId,
+    channelId: message.channelId,
+    threadId: message.threadId,
+    content: contentOf(message),
+    embeds: structuredClone(embedsOf(message)),
+    createdAt: new Date(message.createdAt),
+    editedAt: message.editedAt === null ? null : new Date(message.editedAt),
+    deleted: message.deleted,
+  };
+}
+
+/** The message object Discord answers an execute with. */
+function discordMessage(message: StoredMessage): Record<string, unknown> {
+  return {
+    id: message.id,
+    type: 0,
+    channel_id: message.channelId,
+    webhook_id: message.webhookId,
+    content: contentOf(message),
+    embeds: embedsOf(message),
+    timestamp: message.createdAt.toISOString(),
+  };
 }
 
 /** One webhook's rate-limit window. */
@@ -232,6 +379,8 @@ export async function startMockDiscord(opts: MockDiscordOptions = {}): Promise<M
   const behaviors = new Map<string, MockBehavior[]>();
   const channelIds = new Map<string, string>();
   const buckets = new Map<string, Bucket>();
+  /** Kept messages by id, in creation order. */
+  const messageStore = new Map<string, StoredMessage>();
   const bucketRefusals = new Map<string, number>();
   const sockets = new Set<Socket>();
   const hangTimers = new Set<NodeJS.Timeout>();
@@ -312,20 +461,67 @@ export async function startMockDiscord(opts: MockDiscordOptions = {}): Promise<M
     return channelId;
   }
 
-  function discordMessage(record: RecordedRequest): Record<string, unknown> {
-    const body =
-      typeof record.body === 'object' && record.body !== null
-        ? (record.body as Record<string, unknown>)
-        : {};
-    return {
+  /** Creates and keeps the message an execute posts. */
+  function createMessage(record: RecordedRequest): StoredMessage {
+    const message: StoredMessage = {
       id: nextSnowflake(),
-      type: 0,
-      channel_id: channelIdFor(record.webhookId),
-      webhook_id: record.webhookId,
-      content: typeof body.content === 'string' ? body.content : '',
-      embeds: Array.isArray(body.embeds) ? body.embeds : [],
-      timestamp: new Date().toISOString(),
+      webhookId: record.webhookId,
+      channelId: channelIdFor(record.webhookId),
+      threadId: threadOf(record),
+      fields: structuredClone(fieldsOf(record.body)),
+      createdAt: new Date(),
+      editedAt: null,
+      deleted: false,
     };
+    messageStore.set(message.id, message);
+    return message;
+  }
+
+  function keptMessages(webhookId: string | undefined, alive: boolean): MockMessage[] {
+    const found: MockMessage[] = [];
+    for (const message of messageStore.values()) {
+      if (webhookId !== undefined && message.webhookId !== webhookId) continue;
+      if (alive && message.deleted) continue;
+      found.push(snapshot(message));
+    }
+    return found;
+  }
+
+  /** A `success` answer to an edit or a delete of a message (`record.messageId` set). */
+  function answerOnMessage(
+    record: RecordedRequest,
+    reply: (status: number, body?: unknown) => void,
+  ): void {
+    const edit = record.rawBody === '' ? {} : record.body;
+    if (
+      record.method === 'PATCH' &&
+      (typeof edit !== 'object' || edit === null || Array.isArray(edit))
+    ) {
+      reply(400, { message: 'The request body contains invalid JSON.', code: 50109 });
+      return;
+    }
+    const message = messageStore.get(record.messageId ?? '');
+    if (
+      message === undefined ||
+      message.deleted ||
+      message.webhookId !== record.webhookId ||
+      message.threadId !== threadOf(record)
+    ) {
+      reply(404, UNKNOWN_MESSAGE);
+      return;
+    }
+    if (record.method === 'DELETE') {
+      message.deleted = true;
+      reply(204);
+      return;
+    }
+    const changes = fieldsOf(edit);
+    for (const field of EDITABLE_FIELDS) {
+      if (Object.hasOwn(changes, field)) message.fields[field] = structuredClone(changes[field]);
+    }
+    const editedAt = new Date();
+    message.editedAt = editedAt;
+    reply(200, { ...discordMessage(message), edited_timestamp: editedAt.toISOString() });
   }
 
   /** Writes an answer unless the client is gone; whether it was written. */
@@ -374,12 +570,17 @@ export async function startMockDiscord(opts: MockDiscordOptions = {}): Promise<M
     const wait = isWaitTrue(record.query.wait);
     switch (behavior.kind) {
       case 'success': {
+        if (record.messageId !== null) {
+          answerOnMessage(record, reply);
+          return;
+        }
         if (record.body === null) {
           reply(400, { message: 'Cannot send an empty message', code: 50006 });
           return;
         }
         const status = behavior.status ?? (wait ? 200 : 204);
-        reply(status, status === 200 ? discordMessage(record) : undefined);
+        const message = createMessage(record);
+        reply(status, status === 200 ? discordMessage(message) : undefined);
         return;
       }
       case 'server-error':
@@ -429,7 +630,8 @@ export async function startMockDiscord(opts: MockDiscordOptions = {}): Promise<M
         if (behavior.ms === undefined) return; // until the client gives up or close()
         const timer = setTimeout(() => {
           hangTimers.delete(timer);
-          reply(200, discordMessage(record));
+          if (record.messageId !== null) answerOnMessage(record, reply);
+          else reply(200, discordMessage(createMessage(record)));
         }, behavior.ms);
         hangTimers.add(timer);
         res.once('close', () => {
@@ -501,11 +703,14 @@ export async function startMockDiscord(opts: MockDiscordOptions = {}): Promise<M
       } catch {
         body = null;
       }
-      const route = req.method === 'POST' ? WEBHOOK_PATH.exec(url.pathname) : null;
+      const onMessage =
+        req.method === 'PATCH' || req.method === 'DELETE' ? MESSAGE_PATH.exec(url.pathname) : null;
+      const route = req.method === 'POST' ? WEBHOOK_PATH.exec(url.pathname) : onMessage;
       const record: RecordedRequest = {
         webhookId: route ? decodeURIComponent(route[2] ?? '') : '',
         token: route ? decodeURIComponent(route[3] ?? '') : '',
         apiVersion: route?.[1] === undefined ? null : Number(route[1]),
+        messageId: onMessage ? decodeURIComponent(onMessage[4] ?? '') : null,
         method: req.method ?? '',
         path: url.pathname,
         query: Object.fromEntries(url.searchParams),
@@ -626,9 +831,26 @@ export async function startMockDiscord(opts: MockDiscordOptions = {}): Promise<M
       return gatewayCount;
     },
     setOutage,
+    messages(webhookId) {
+      return keptMessages(webhookId, false);
+    },
+    aliveMessages(webhookId) {
+      return keptMessages(webhookId, true);
+    },
+    message(messageId) {
+      const message = messageStore.get(messageId);
+      return message === undefined ? undefined : snapshot(message);
+    },
+    deleteMessageByHand(messageId) {
+      const message = messageStore.get(messageId);
+      if (message === undefined || message.deleted) return false;
+      message.deleted = true;
+      return true;
+    },
     reset() {
       behaviors.clear();
       records = [];
+      messageStore.clear();
       gatewayCount = 0;
       buckets.clear();
       bucketRefusals.clear();

@@ -707,3 +707,409 @@ describe('mock Discord gateway and outages', () => {
     await expect(refusing).resolves.toBeUndefined();
   });
 });
+
+describe('mock Discord messages', () => {
+  /** `.../messages/{messageId}` of a webhook URL, with its query when given. */
+  function messageUrl(url: string, messageId: string, query = ''): string {
+    return `${url}/messages/${messageId}${query}`;
+  }
+
+  /** Posts with wait=true and gives the id of the message created. */
+  async function posted(url: string, body: unknown = payload, query = ''): Promise<string> {
+    const res = await post(`${url}?wait=true${query}`, body);
+    expect(res.status).toBe(200);
+    return String(res.data.id);
+  }
+
+  it('when a message is posted with wait=true, then it is kept with the id the answer gave and the body fields', async () => {
+    const { id, url } = webhook();
+    const body = { ...payload, username: 'Scheduler', allowed_mentions: { parse: [] } };
+
+    const res = await post(`${url}?wait=true`, body);
+
+    expect(mock.messages(id)).toEqual([
+      {
+        ...body,
+        id: res.data.id,
+        webhookId: id,
+        channelId: res.data.channel_id,
+        threadId: null,
+        createdAt: expect.any(Date),
+        editedAt: null,
+        deleted: false,
+      },
+    ]);
+    expect(mock.message(res.data.id)).toEqual(mock.messages(id)[0]);
+    expect(mock.messages(id)[0]?.createdAt.toISOString()).toBe(res.data.timestamp);
+    expect(mock.requests(id)[0]?.messageId).toBeNull();
+  });
+
+  it('when a message is posted without wait, then it is kept with an id of its own and no body is answered', async () => {
+    const { id, url } = webhook();
+    const withWait = await posted(url);
+
+    const res = await post(url, { content: 'no wait' });
+
+    expect(res.status).toBe(204);
+    expect(res.data).toBe('');
+    const messages = mock.messages(id);
+    expect(messages.map((m) => m.content)).toEqual([payload.content, 'no wait']);
+    expect(messages[1]?.id).toMatch(/^\d{17,20}$/);
+    expect(messages[1]?.id).not.toBe(withWait);
+    expect(mock.messages()).toHaveLength(2);
+  });
+
+  it('when a post is not answered as a success, then no message is kept', async () => {
+    const { id, url } = webhook();
+    mock.setBehavior(id, { kind: 'server-error' }, { kind: 'success' });
+
+    await post(`${url}?wait=true`);
+    await http.post(url, 'not json', { headers: { 'Content-Type': 'text/plain' } });
+
+    expect(mock.messages(id)).toEqual([]);
+  });
+
+  it('when a message is edited, then the content sent replaces its own, the embeds left out are kept, and 200 comes back with edited_timestamp', async () => {
+    const { id, url } = webhook();
+    const messageId = await posted(url);
+
+    const res = await http.patch(messageUrl(url, messageId), {
+      content: 'edited',
+      allowed_mentions: { parse: [] },
+    });
+
+    expect(res.status).toBe(200);
+    expect(res.data).toEqual({
+      id: messageId,
+      type: 0,
+      channel_id: expect.stringMatching(/^\d+$/),
+      webhook_id: id,
+      content: 'edited',
+      embeds: payload.embeds,
+      timestamp: expect.any(String),
+      edited_timestamp: expect.any(String),
+    });
+    const message = mock.message(messageId);
+    expect(message).toMatchObject({
+      content: 'edited',
+      embeds: payload.embeds,
+      allowed_mentions: { parse: [] },
+      deleted: false,
+    });
+    expect(message?.editedAt?.toISOString()).toBe(res.data.edited_timestamp);
+    expect(mock.requests(id)[1]).toMatchObject({
+      method: 'PATCH',
+      messageId,
+      path: `/api/webhooks/${id}/${new URL(url).pathname.split('/')[4]}/messages/${messageId}`,
+      body: { content: 'edited', allowed_mentions: { parse: [] } },
+      respondedWith: 200,
+    });
+  });
+
+  it('when an edit sends embeds, then they replace the old ones and the content is kept', async () => {
+    const { url } = webhook();
+    const messageId = await posted(url);
+
+    const res = await http.patch(messageUrl(url, messageId), { embeds: [] });
+
+    expect(res.status).toBe(200);
+    expect(res.data).toMatchObject({ content: payload.content, embeds: [] });
+    expect(mock.message(messageId)).toMatchObject({ content: payload.content, embeds: [] });
+  });
+
+  it('when the messages were read before an edit, then the copies read keep what they were', async () => {
+    const { id, url } = webhook();
+    const messageId = await posted(url);
+    const before = mock.messages(id);
+
+    await http.patch(messageUrl(url, messageId), { content: 'edited' });
+
+    expect(before[0]).toMatchObject({ content: payload.content, editedAt: null });
+  });
+
+  it('when an edit is not a JSON object, then 400 with code 50109 and the message is unchanged', async () => {
+    const { url } = webhook();
+    const messageId = await posted(url);
+
+    const res = await http.patch(messageUrl(url, messageId), 'not json', {
+      headers: { 'Content-Type': 'text/plain' },
+    });
+
+    expect(res.status).toBe(400);
+    expect(res.data).toMatchObject({ code: 50109 });
+    expect(mock.message(messageId)).toMatchObject({ content: payload.content, editedAt: null });
+  });
+
+  it('when a message is deleted, then 204 with no body, it is kept as deleted and no longer alive', async () => {
+    const { id, url } = webhook();
+    const deletedId = await posted(url);
+    const keptId = await posted(url);
+
+    const res = await http.delete(messageUrl(url, deletedId));
+
+    expect(res.status).toBe(204);
+    expect(res.data).toBe('');
+    expect(mock.message(deletedId)?.deleted).toBe(true);
+    expect(mock.messages(id).map((m) => [m.id, m.deleted])).toEqual([
+      [deletedId, true],
+      [keptId, false],
+    ]);
+    expect(mock.aliveMessages(id).map((m) => m.id)).toEqual([keptId]);
+    expect(mock.aliveMessages().map((m) => m.id)).toEqual([keptId]);
+    expect(mock.requests(id)[2]).toMatchObject({
+      method: 'DELETE',
+      messageId: deletedId,
+      respondedWith: 204,
+    });
+  });
+
+  it('when a deleted message is edited or deleted again, then 404 Unknown Message with code 10008', async () => {
+    const { url } = webhook();
+    const messageId = await posted(url);
+    await http.delete(messageUrl(url, messageId));
+
+    const edit = await http.patch(messageUrl(url, messageId), { content: 'too late' });
+    const again = await http.delete(messageUrl(url, messageId));
+
+    expect(edit.status).toBe(404);
+    expect(edit.data).toEqual({ message: 'Unknown Message', code: 10008 });
+    expect(again.status).toBe(404);
+    expect(again.data).toEqual({ message: 'Unknown Message', code: 10008 });
+    expect(mock.message(messageId)?.content).toBe(payload.content);
+  });
+
+  it("when an unknown message or another webhook's message is edited or deleted, then 404 Unknown Message with code 10008", async () => {
+    const { url } = webhook();
+    const other = webhook();
+    const othersId = await posted(other.url);
+
+    const answers = [
+      await http.patch(messageUrl(url, '123456789012345678'), { content: 'x' }),
+      await http.delete(messageUrl(url, '123456789012345678')),
+      await http.patch(messageUrl(url, othersId), { content: 'x' }),
+      await http.delete(messageUrl(url, othersId)),
+    ];
+
+    for (const res of answers) {
+      expect(res.status).toBe(404);
+      expect(res.data).toEqual({ message: 'Unknown Message', code: 10008 });
+    }
+    expect(mock.message(othersId)).toMatchObject({ content: payload.content, deleted: false });
+    expect(mock.message('123456789012345678')).toBeUndefined();
+  });
+
+  it('when a message is deleted by hand, then no request is recorded and a later edit gets 404 with code 10008', async () => {
+    const { id, url } = webhook();
+    const messageId = await posted(url);
+
+    expect(mock.deleteMessageByHand(messageId)).toBe(true);
+    expect(mock.deleteMessageByHand(messageId)).toBe(false);
+    expect(mock.deleteMessageByHand('123456789012345678')).toBe(false);
+    expect(mock.requests(id)).toHaveLength(1);
+    expect(mock.aliveMessages(id)).toEqual([]);
+
+    const res = await http.patch(messageUrl(url, messageId), { content: 'edited' });
+
+    expect(res.status).toBe(404);
+    expect(res.data).toEqual({ message: 'Unknown Message', code: 10008 });
+  });
+
+  it('when behaviours are queued, then edits and deletes use them up one per request and only a success reaches the message', async () => {
+    // Six requests: more than Discord's bucket lets through in a window.
+    const { own, id, url } = await ownMock({ rateLimit: false });
+    const messageId = await posted(url);
+    own.setBehavior(
+      id,
+      { kind: 'rate-limited', retryAfter: 1.5 },
+      { kind: 'not-found' },
+      { kind: 'unauthorized' },
+      { kind: 'server-error' },
+      { kind: 'success' },
+    );
+
+    const limited = await http.patch(messageUrl(url, messageId), { content: 'edited' });
+    const gone = await http.delete(messageUrl(url, messageId));
+    const unauthorized = await http.patch(messageUrl(url, messageId), { content: 'edited' });
+    const failed = await http.delete(messageUrl(url, messageId));
+
+    expect(limited.status).toBe(429);
+    expect(limited.data).toEqual({
+      message: 'You are being rate limited.',
+      retry_after: 1.5,
+      global: false,
+    });
+    expect(limited.headers['retry-after']).toBe('2');
+    expect(gone.status).toBe(404);
+    expect(gone.data).toEqual({ message: 'Unknown Webhook', code: 10015 });
+    expect(unauthorized.status).toBe(401);
+    expect(failed.status).toBe(500);
+    expect(own.message(messageId)).toMatchObject({
+      content: payload.content,
+      editedAt: null,
+      deleted: false,
+    });
+    expect(own.rateLimited(id)).toBe(0);
+
+    expect((await http.patch(messageUrl(url, messageId), { content: 'edited' })).status).toBe(200);
+    expect(own.message(messageId)?.content).toBe('edited');
+  });
+
+  it('when edits and deletes follow a post, then they share the webhook bucket and its X-RateLimit headers', async () => {
+    const { own, id, url } = await ownMock({ rateLimit: { limit: 3, windowMs: 60_000 } });
+    const created = await post(`${url}?wait=true`);
+    const messageId = String(created.data.id);
+
+    const edited = await http.patch(messageUrl(url, messageId), { content: 'edited' });
+    const deleted = await http.delete(messageUrl(url, messageId));
+    const limited = await http.patch(messageUrl(url, messageId), { content: 'again' });
+
+    const bucket = createHash('sha256').update(id).digest('hex').slice(0, 32);
+    expect(bucketOf(created)).toMatchObject({ limit: 3, remaining: 2, bucket });
+    expect(edited.status).toBe(200);
+    expect(bucketOf(edited)).toMatchObject({ limit: 3, remaining: 1, bucket });
+    expect(header(edited, 'x-ratelimit-reset-after')).toMatch(/^\d+\.\d{3}$/);
+    expect(deleted.status).toBe(204);
+    expect(bucketOf(deleted)).toMatchObject({ limit: 3, remaining: 0, bucket });
+    expect(limited.status).toBe(429);
+    expect(limited.data.retry_after).toEqual(expect.any(Number));
+    expect(bucketOf(limited)).toMatchObject({ limit: 3, remaining: 0, bucket });
+    expect(own.rateLimited(id)).toBe(1);
+    expect(own.requests(id).map((r) => [r.method, r.respondedWith])).toEqual([
+      ['POST', 200],
+      ['PATCH', 200],
+      ['DELETE', 204],
+      ['PATCH', 429],
+    ]);
+  });
+
+  it('when Discord is unavailable, then edits and deletes get 503, are recorded, and leave the message as it was', async () => {
+    const { id, url } = webhook();
+    const messageId = await posted(url);
+
+    await mock.setOutage('unavailable');
+    const edit = await http.patch(messageUrl(url, messageId), { content: 'edited' });
+    const removal = await http.delete(messageUrl(url, messageId));
+    await mock.setOutage('none');
+
+    expect(edit.status).toBe(503);
+    expect(removal.status).toBe(503);
+    expect(mock.requests(id).map((r) => r.respondedWith)).toEqual([200, 503, 503]);
+    expect(mock.message(messageId)).toMatchObject({
+      content: payload.content,
+      editedAt: null,
+      deleted: false,
+    });
+  });
+
+  it('when a message is posted in a thread, then its thread is kept and only edits and deletes naming that thread find it', async () => {
+    const { own, id, url } = await ownMock({ rateLimit: false });
+    const inThread = await posted(url, payload, '&thread_id=42');
+    const inChannel = await posted(url);
+
+    const noThread = await http.patch(messageUrl(url, inThread), { content: 'x' });
+    const otherThread = await http.patch(messageUrl(url, inThread, '?thread_id=43'), {
+      content: 'x',
+    });
+    const channelWithThread = await http.delete(messageUrl(url, inChannel, '?thread_id=42'));
+    const edited = await http.patch(messageUrl(url, inThread, '?thread_id=42'), {
+      content: 'edited',
+    });
+    const deleted = await http.delete(messageUrl(url, inThread, '?thread_id=42'));
+
+    for (const res of [noThread, otherThread, channelWithThread]) {
+      expect(res.status).toBe(404);
+      expect(res.data).toEqual({ message: 'Unknown Message', code: 10008 });
+    }
+    expect(edited.status).toBe(200);
+    expect(edited.data.content).toBe('edited');
+    expect(deleted.status).toBe(204);
+    expect(own.message(inThread)).toMatchObject({ threadId: '42', deleted: true });
+    expect(own.message(inChannel)).toMatchObject({ threadId: null, deleted: false });
+    expect(own.requests(id)[0]?.query).toEqual({ wait: 'true', thread_id: '42' });
+    expect(own.requests(id).at(-2)).toMatchObject({
+      method: 'PATCH',
+      messageId: inThread,
+      query: { thread_id: '42' },
+    });
+  });
+
+  it('when the versioned v10 path is used, then edits and deletes work and are recorded with apiVersion 10', async () => {
+    const { id, url } = webhook();
+    const messageId = await posted(url);
+    const base = `${mock.url}/api/v10/webhooks/${id}/secret-token`;
+
+    const edited = await http.patch(messageUrl(base, messageId), { content: 'v10' });
+    const deleted = await http.delete(messageUrl(base, messageId));
+
+    expect(edited.status).toBe(200);
+    expect(edited.data).toMatchObject({ id: messageId, content: 'v10' });
+    expect(deleted.status).toBe(204);
+    expect(mock.message(messageId)).toMatchObject({ content: 'v10', deleted: true });
+    expect(mock.requests(id).slice(1)).toEqual([
+      expect.objectContaining({
+        method: 'PATCH',
+        apiVersion: 10,
+        token: 'secret-token',
+        messageId,
+        path: `/api/v10/webhooks/${id}/secret-token/messages/${messageId}`,
+      }),
+      expect.objectContaining({ method: 'DELETE', apiVersion: 10, messageId }),
+    ]);
+  });
+
+  it('when an edit hangs for a while, then it is applied once it is answered', async () => {
+    const { id, url } = webhook();
+    const messageId = await posted(url);
+    mock.setBehavior(id, { kind: 'hang', ms: 100 });
+
+    const pending = http.patch(messageUrl(url, messageId), { content: 'late' });
+    await mock.waitForRequests(2, { webhookId: id });
+    expect(mock.message(messageId)?.content).toBe(payload.content);
+
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(mock.message(messageId)?.content).toBe('late');
+  });
+
+  it('when another method or a message path is no webhook route, then 404 Not Found with no message id', async () => {
+    const { url } = webhook();
+    const messageId = await posted(url);
+
+    const get = await http.get(messageUrl(url, messageId));
+    const postToMessage = await post(messageUrl(url, messageId));
+
+    expect(get.status).toBe(404);
+    expect(get.data).toEqual({ message: '404: Not Found', code: 0 });
+    expect(postToMessage.status).toBe(404);
+    expect(mock.requests('')).toEqual([
+      expect.objectContaining({ method: 'GET', messageId: null }),
+      expect.objectContaining({ method: 'POST', messageId: null }),
+    ]);
+  });
+
+  it('when the timeout message lists an edit, then its token is masked', async () => {
+    const { id, url } = webhook();
+    const token = new URL(url).pathname.split('/')[4] ?? '';
+    const messageId = await posted(url);
+    await http.delete(messageUrl(url, messageId));
+
+    const error: unknown = await mock.waitForRequests(3, { webhookId: id, timeoutMs: 20 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+    expect(String(error)).toContain(`DELETE /api/webhooks/${id}/****/messages/${messageId} -> 204`);
+    expect(String(error)).not.toContain(token);
+  });
+
+  it('when reset, then the messages are forgotten', async () => {
+    const { url } = webhook();
+    const messageId = await posted(url);
+
+    mock.reset();
+
+    expect(mock.messages()).toEqual([]);
+    expect(mock.message(messageId)).toBeUndefined();
+    expect((await http.patch(messageUrl(url, messageId), { content: 'x' })).status).toBe(404);
+  });
+});

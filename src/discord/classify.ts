@@ -53,8 +53,21 @@ export type DeliveryOutcome =
     }
   /** Discord as a whole (or our network to it) fails: waited out, not counted. */
   | { kind: 'discord-down'; reason: string }
+  /**
+   * 404 "Unknown Message" (code 10008) to an edit or a delete: the message is gone (deleted in
+   * Discord by hand, or by us), the webhook is not. An edit then posts anew; a delete is done.
+   */
+  | { kind: 'message-gone'; reason: string }
   /** Cannot tell a webhook's failure from Discord's without probing Discord's API. */
   | { kind: 'needs-probe' };
+
+/** Discord's JSON error code for a message that does not exist (any more). */
+export const UNKNOWN_MESSAGE = 10008;
+
+/** Discord's JSON error code of an answer's body, or undefined. */
+function discordCodeOf(body: unknown): unknown {
+  return typeof body === 'object' && body !== null ? (body as { code?: unknown }).code : undefined;
+}
 
 /** When Discord's 429 names no delay: a second, as its own libraries do. */
 export const DEFAULT_RETRY_AFTER_MS = 1_000;
@@ -103,6 +116,9 @@ export function classifyAnswer(answer: DiscordAnswer, context: ClassifyContext):
       retryable: false,
       reason: `HTTP ${status}: redirects are not followed`,
     };
+  }
+  if (status === 404 && discordCodeOf(answer.body) === UNKNOWN_MESSAGE) {
+    return { kind: 'message-gone', reason: `HTTP 404: ${text}` };
   }
   // 400, 401, 403, 404 (webhook deleted or token invalid), 413 and any other 4xx: retrying the
   // same request cannot succeed.

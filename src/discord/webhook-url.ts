@@ -211,6 +211,22 @@ export function toDeliveryUrl(url: string): string {
   return `${origin}/api/v10/webhooks/${parts.id}/${parts.token}?wait=true${thread}`;
 }
 
+/**
+ * The URL that edits (PATCH) or deletes (DELETE) a message a webhook posted (SPEC §13):
+ * `<origin>/api/v10/webhooks/{id}/{token}/messages/{messageId}`, plus `?thread_id=…` when the
+ * webhook URL has one (a message in a thread is found only with it). Contains the token.
+ */
+export function toMessageUrl(url: string, messageId: string): string {
+  const parts = webhookParts(url);
+  if (!parts) {
+    throw new TypeError(`not a Discord webhook URL: the path must be ${PATH_FORMS}`);
+  }
+  if (!/^[0-9]{1,20}$/.test(messageId)) throw new TypeError('a message id is numeric');
+  const origin = deliveryOrigin(parts.url);
+  const thread = parts.threadId === undefined ? '' : `?thread_id=${parts.threadId}`;
+  return `${origin}/api/v10/webhooks/${parts.id}/${parts.token}/messages/${messageId}${thread}`;
+}
+
 /** `/`, a JSON-escaped `\/`, or a percent-encoded `%2F`. */
 const SEP = String.raw`(\/|\\\/|%2[Ff])`;
 const TOKEN_IN_TEXT = new RegExp(`${SEP}webhooks${SEP}(\\d+)${SEP}([A-Za-z0-9_-]+)`, 'g');

@@ -12,6 +12,7 @@ import { retryOnDeadConnection } from '../db/dead-connections';
 import { type DiscordPayload, type ITask, Task, type TaskStatus } from '../db/entities';
 import { createQueryRows, escapeLike, isoTimestamp, readPage, whereAll } from '../db/sql';
 import { type Orm, poolSize } from '../db/orm';
+import { messageModeConflict, type MessageMode, parseDeleteAfter } from '../discord/messages';
 import { validatePayload } from '../discord/payload-schema';
 import { findTemplateErrors } from '../discord/template';
 import { maskWebhookUrl, validateWebhookUrl } from '../discord/webhook-url';
@@ -39,6 +40,8 @@ export interface CreateTaskInput {
   webhookUrl: string;
   payload: DiscordPayload;
   maxRetry?: number;
+  messageMode?: MessageMode;
+  deleteAfter?: string | null;
   timezone?: string;
   status?: 'ACTIVE' | 'INACTIVE';
 }
@@ -53,6 +56,9 @@ export interface TaskResource {
   webhookUrl: string;
   payload: DiscordPayload;
   maxRetry: number;
+  messageMode: MessageMode;
+  deleteAfter: string | null;
+  lastMessageId: string | null;
   status: TaskStatus;
   nextRunAt: string | null;
   lastExecutionAt: string | null;
@@ -128,6 +134,16 @@ export function createTaskService(deps: TaskServiceDeps) {
     if (errors.length > 0) throw new ValidationError('The task is invalid; see errors.', errors);
   }
 
+  /** The mode and deleteAfter a task would have, checked together (an update merges first). */
+  function validateMessages(mode: MessageMode, deleteAfter: string | null, at: string): void {
+    const conflict = messageModeConflict(mode, deleteAfter);
+    if (conflict) {
+      throw new ValidationError('The task is invalid; see errors.', [
+        { path: `${at}.deleteAfter`, message: conflict },
+      ]);
+    }
+  }
+
   /** What the OpenAPI schema cannot check: schedule, zone, URL origin, payload limits, templates. */
   function fieldErrors(input: UpdateTaskInput, at: string): FieldError[] {
     const errors: FieldError[] = [];
@@ -144,6 +160,16 @@ export function createTaskService(deps: TaskServiceDeps) {
     if (input.webhookUrl !== undefined) {
       const url = validateWebhookUrl(input.webhookUrl, settings.allowedOrigins);
       if (!url.ok) errors.push({ path: `${at}.webhookUrl`, message: url.reason });
+    }
+    if (input.deleteAfter !== undefined && input.deleteAfter !== null) {
+      const parsed = parseDeleteAfter(input.deleteAfter);
+      if (!parsed.ok) errors.push({ path: `${at}.deleteAfter`, message: parsed.reason });
+    }
+    // Both given (always so at creation, where the mode defaults to post); an update that gives
+    // one is checked against the other's stored value once the row is read.
+    if (input.messageMode !== undefined && input.deleteAfter !== undefined) {
+      const conflict = messageModeConflict(input.messageMode, input.deleteAfter);
+      if (conflict) errors.push({ path: `${at}.deleteAfter`, message: conflict });
     }
     if (input.payload !== undefined) {
       for (const error of [
@@ -177,6 +203,9 @@ export function createTaskService(deps: TaskServiceDeps) {
       webhookUrl: input.webhookUrl,
       payload: input.payload,
       maxRetry: input.maxRetry ?? 3,
+      messageMode: input.messageMode ?? 'post',
+      deleteAfter: input.deleteAfter ?? null,
+      lastMessageId: null,
       status: input.status ?? 'ACTIVE',
     });
     let scheduled = false;
@@ -335,9 +364,17 @@ export function createTaskService(deps: TaskServiceDeps) {
             if (input.name !== undefined) current.name = input.name;
             if (input.schedule !== undefined) current.schedule = input.schedule.trim();
             if (input.timezone !== undefined) current.timezone = input.timezone;
-            if (input.webhookUrl !== undefined) current.webhookUrl = input.webhookUrl;
+            if (input.webhookUrl !== undefined && input.webhookUrl !== current.webhookUrl) {
+              current.webhookUrl = input.webhookUrl;
+              // The last message belongs to the old webhook: another webhook can neither edit
+              // nor delete it, so the next run starts over with a new one.
+              current.lastMessageId = null;
+            }
             if (input.payload !== undefined) current.payload = input.payload;
             if (input.maxRetry !== undefined) current.maxRetry = input.maxRetry;
+            if (input.messageMode !== undefined) current.messageMode = input.messageMode;
+            if (input.deleteAfter !== undefined) current.deleteAfter = input.deleteAfter;
+            validateMessages(current.messageMode, current.deleteAfter ?? null, 'body');
             return current;
           },
           (updated) => syncSchedule(updated),
@@ -428,6 +465,9 @@ export function toTaskResource(task: ITask, nextRunAt: Date | null): TaskResourc
     webhookUrl: maskWebhookUrl(task.webhookUrl),
     payload: task.payload,
     maxRetry: task.maxRetry,
+    messageMode: task.messageMode,
+    deleteAfter: task.deleteAfter ?? null,
+    lastMessageId: task.lastMessageId ?? null,
     status: task.status,
     nextRunAt: nextRunAt ? nextRunAt.toISOString() : null,
     lastExecutionAt: task.lastExecutionAt ? task.lastExecutionAt.toISOString() : null,
@@ -446,6 +486,9 @@ export interface TaskRow {
   webhook_url: string;
   payload: DiscordPayload;
   max_retry: number;
+  message_mode: MessageMode;
+  delete_after: string | null;
+  last_message_id: string | null;
   status: TaskStatus;
   last_execution_at: string | null;
   last_execution_status: ITask['lastExecutionStatus'] | null;
@@ -457,9 +500,19 @@ export interface TaskRow {
 export function taskColumns(alias: string): string {
   const c = (column: string) => `${alias}.${column}`;
   return [
-    ...['id', 'name', 'schedule', 'timezone', 'webhook_url', 'payload', 'max_retry', 'status'].map(
-      c,
-    ),
+    ...[
+      'id',
+      'name',
+      'schedule',
+      'timezone',
+      'webhook_url',
+      'payload',
+      'max_retry',
+      'message_mode',
+      'delete_after',
+      'last_message_id',
+      'status',
+    ].map(c),
     `${isoTimestamp(c('last_execution_at'))} as last_execution_at`,
     c('last_execution_status'),
     `${isoTimestamp(c('created_at'))} as created_at`,
@@ -476,6 +529,9 @@ export function taskRowToResource(row: TaskRow, nextRunAt: Date | null): TaskRes
     webhookUrl: maskWebhookUrl(row.webhook_url),
     payload: row.payload,
     maxRetry: row.max_retry,
+    messageMode: row.message_mode,
+    deleteAfter: row.delete_after,
+    lastMessageId: row.last_message_id,
     status: row.status,
     nextRunAt: nextRunAt ? nextRunAt.toISOString() : null,
     lastExecutionAt: row.last_execution_at,

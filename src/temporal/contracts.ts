@@ -109,9 +109,29 @@ export type SkipReason =
   /** A scheduled run of a task that is no longer ACTIVE (started before the pause, or buffered). */
   | 'NOT_ACTIVE';
 
+/**
+ * What a delivered run leaves to be done with Discord messages (SPEC §13): the message a
+ * `replace` task's run replaced, deleted at once, and the `deleteAfter` of the message it posted.
+ * The workflow starts a `deleteMessage` workflow for each.
+ */
+export interface MessageFollowUp {
+  /** The message this run posted or edited. */
+  messageId: string;
+  /** `replace`: the previous run's message, to delete now. */
+  replacedMessageId?: string;
+  /** `deleteAfter`: when to delete `messageId` (posted + deleteAfter), ISO 8601. */
+  deleteAt?: string;
+}
+
 export type DeliverWebhookResult =
-  | { status: 'SUCCESS'; messageId: string | null; httpStatus: number }
-  | { status: 'ALREADY_DELIVERED' }
+  | {
+      status: 'SUCCESS';
+      messageId: string | null;
+      httpStatus: number;
+      followUp?: MessageFollowUp;
+    }
+  /** An earlier try of this run delivered (its completion was lost): its deletes are still due. */
+  | { status: 'ALREADY_DELIVERED'; followUp?: MessageFollowUp }
   | { status: 'TASK_DELETED' }
   | { status: 'SKIPPED'; reason: SkipReason };
 
@@ -133,6 +153,10 @@ export interface PendingAttemptRow {
   executionTime: string;
   scheduledTime: string | null;
   createdAt: string;
+  /** A SUCCESS's Discord message: becomes the task's lastMessageId with the row. */
+  messageId?: string | null;
+  /** A SUCCESS's replaced message (`replace`), kept with the row (see MessageFollowUp). */
+  replacedMessageId?: string | null;
 }
 
 /** Details of an InfrastructureUnavailable failure, and of the waits of DeliveryWaitType. */
@@ -148,6 +172,8 @@ export interface InfrastructureFailureDetails {
   pendingRow?: PendingAttemptRow;
   /** With a pendingRow of a retryable failure: when to try again (429's retry_after), in ms. */
   retryDelayMs?: number;
+  /** With a pendingRow of a SUCCESS: the deletes it leaves to do. */
+  followUp?: MessageFollowUp;
 }
 
 export interface MarkTaskFailedInput {
@@ -199,3 +225,33 @@ export const NON_RETRYABLE_DELIVERY_ERRORS: string[] = [
 
 /** The workflow's patch that introduced SPEC §13's waits and the `startDelivery` local activity. */
 export const DISCORD_AWARE_PATCH = 'discord-aware-delivery';
+
+/** Workflow type that deletes one Discord message a task posted (SPEC §13). */
+export const DELETE_MESSAGE_WORKFLOW = 'deleteMessage';
+
+/** Started by a run (as a child that outlives it): ids and a delay only, never the URL. */
+export interface DeleteMessageInput {
+  taskId: string;
+  messageId: string;
+  reason: 'replace' | 'deleteAfter';
+  /** How long to wait (a durable timer) before deleting; 0 for a replaced message. */
+  delayMs: number;
+}
+
+export interface DeleteDiscordMessageInput {
+  taskId: string;
+  messageId: string;
+  /** Why it is deleted, for the log line and a failure's row. */
+  reason: 'replace' | 'deleteAfter';
+}
+
+export type DeleteDiscordMessageResult =
+  /** Deleted now, or it was already gone (deleted by hand, or by an earlier try). */
+  | { status: 'DELETED' | 'ALREADY_GONE' }
+  /** The task was deleted: its webhook URL is gone with it, so the message stays. */
+  | { status: 'TASK_DELETED' };
+
+/** One delete per task and message: a second start of the same delete is refused by Temporal. */
+export function deleteMessageWorkflowId(taskId: string, messageId: string): string {
+  return `${SCHEDULE_ID_PREFIX}${taskId}-delete-${messageId}`;
+}

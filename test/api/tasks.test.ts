@@ -346,6 +346,78 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
     });
   });
 
+  describe('message modes (SPEC §13)', () => {
+    it('when a task is created without them, then it posts, keeps its messages, and has no last message', async () => {
+      const { task } = await create();
+      expect(task).toMatchObject({ messageMode: 'post', deleteAfter: null, lastMessageId: null });
+      const read = await api().get(`/api/tasks/${task.id}`);
+      expect(read.body).toMatchObject({
+        messageMode: 'post',
+        deleteAfter: null,
+        lastMessageId: null,
+      });
+    });
+
+    it('when a task is created to replace and delete after 1h, then both are stored and listed', async () => {
+      const { task } = await create({ messageMode: 'replace', deleteAfter: '1h' });
+      expect(task).toMatchObject({ messageMode: 'replace', deleteAfter: '1h' });
+      const list = await api().get(`/api/tasks?search=${encodeURIComponent(String(task.name))}`);
+      expect(list.body.data).toEqual([
+        expect.objectContaining({ id: task.id, messageMode: 'replace', deleteAfter: '1h' }),
+      ]);
+    });
+
+    it.each([
+      [{ deleteAfter: '10x' }, 'body.deleteAfter', /^must be a duration such as 10s/],
+      [{ deleteAfter: '31d' }, 'body.deleteAfter', /^must be between 1s and 30d$/],
+      [{ messageMode: 'upsert' }, 'body.messageMode', /must be equal to one of the allowed values/],
+      [
+        { messageMode: 'edit', deleteAfter: '1h' },
+        'body.deleteAfter',
+        /^deleteAfter cannot be used with messageMode "edit"/,
+      ],
+      [{ lastMessageId: '123' }, 'body.lastMessageId', /./],
+    ])(
+      'when a task is created with %j, then 400 names %s and nothing is stored',
+      async (fields, path, message) => {
+        const body = newTask(fields);
+        const res = await api().post('/api/tasks', body);
+        expect(res.status).toBe(400);
+        expect(res.body.errors).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ path, message: expect.stringMatching(message) }),
+          ]),
+        );
+        const rows = await t.orm.em
+          .getConnection()
+          .execute('select count(*)::int as n from tasks where name = ?', [body.name]);
+        expect(rows).toEqual([{ n: 0 }]);
+      },
+    );
+
+    it('when a task that deletes after 1h is switched to edit, then 400 and it is unchanged; switched with deleteAfter null, then 200', async () => {
+      const { task } = await create({ messageMode: 'replace', deleteAfter: '1h' });
+      const refused = await api().patch(`/api/tasks/${task.id}`, { messageMode: 'edit' });
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors).toEqual([
+        {
+          path: 'body.deleteAfter',
+          message: expect.stringMatching(/^deleteAfter cannot be used with messageMode "edit"/),
+        },
+      ]);
+      expect((await api().get(`/api/tasks/${task.id}`)).body).toMatchObject({
+        messageMode: 'replace',
+        deleteAfter: '1h',
+      });
+      const accepted = await api().patch(`/api/tasks/${task.id}`, {
+        messageMode: 'edit',
+        deleteAfter: null,
+      });
+      expect(accepted.status).toBe(200);
+      expect(accepted.body).toMatchObject({ messageMode: 'edit', deleteAfter: null });
+    });
+  });
+
   describe('toggle, trigger, delete', () => {
     it('when toggled twice, then the real schedule is paused and unpaused', async () => {
       const { task } = await create();

@@ -49,6 +49,18 @@ const table: [
   ],
   ['204 without a body', response(204), fresh, { kind: 'success', messageId: null }],
   [
+    '404 Unknown Message (an edit or delete of a message deleted in Discord)',
+    response(404, { message: 'Unknown Message', code: 10008 }),
+    fresh,
+    { kind: 'message-gone' },
+  ],
+  [
+    '404 Unknown Webhook (the webhook is gone, whatever the request)',
+    response(404, { message: 'Unknown Webhook', code: 10015 }),
+    fresh,
+    { kind: 'webhook-failure', retryable: false },
+  ],
+  [
     '400 Invalid Form Body',
     response(400, { message: 'Invalid Form Body', code: 50035 }),
     fresh,

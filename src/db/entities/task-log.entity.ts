@@ -22,6 +22,12 @@ export const TaskLog = defineEntity({
     scheduledTime: p.datetime().columnType('timestamptz').fieldName('scheduled_time').nullable(),
     workflowId: p.string().length(255).fieldName('workflow_id'),
     runId: p.string().length(255).fieldName('run_id'),
+    /**
+     * A SUCCESS's Discord message, and the one it replaced (`replace`): what a run whose
+     * completion was lost (a crash right after the post) still has to delete (SPEC §13).
+     */
+    messageId: p.string().length(20).fieldName('message_id').nullable(),
+    replacedMessageId: p.string().length(20).fieldName('replaced_message_id').nullable(),
     createdAt: p
       .datetime()
       .columnType('timestamptz')

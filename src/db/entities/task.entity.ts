@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { MESSAGE_MODES, type MessageMode } from '../../discord/messages';
 
 export const TASK_STATUSES = ['ACTIVE', 'INACTIVE', 'FAILED'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -29,6 +30,16 @@ export const Task = defineEntity({
     webhookUrl: p.text().fieldName('webhook_url'),
     payload: p.json<DiscordPayload>().columnType('jsonb'),
     maxRetry: p.integer().fieldName('max_retry').default(3),
+    /** post | edit | replace (SPEC §13). */
+    messageMode: p
+      .enum(() => MESSAGE_MODES)
+      .$type<MessageMode>()
+      .fieldName('message_mode')
+      .default('post'),
+    /** A duration (`10s`, `1h`, `7d`) after which each posted message is deleted, or null. */
+    deleteAfter: p.string().length(16).fieldName('delete_after').nullable(),
+    /** The Discord message the last successful run posted or edited (written by deliveries). */
+    lastMessageId: p.string().length(20).fieldName('last_message_id').nullable(),
     status: p
       .enum(() => TASK_STATUSES)
       .$type<TaskStatus>()

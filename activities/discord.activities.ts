@@ -17,11 +17,13 @@ import {
 import { createDiscordHealthProbe, type DiscordHealthProbe } from '../src/discord/discord-health';
 import { createDiscordPacer, type DiscordPacer } from '../src/discord/pacer';
 import { createMemoryRateLimitStore, readBucketHeaders } from '../src/discord/rate-limit';
+import { parseDeleteAfter, toEditBody } from '../src/discord/messages';
 import { validatePayload } from '../src/discord/payload-schema';
 import { renderPayload } from '../src/discord/template';
 import {
   redactWebhookTokens,
   toDeliveryUrl,
+  toMessageUrl,
   validateWebhookUrl,
   webhookIdentity,
 } from '../src/discord/webhook-url';
@@ -38,6 +40,9 @@ import {
   ATTEMPT_LOGGING_MARGIN_MS,
   type InfrastructureFailureDetails,
   type MarkTaskFailedInput,
+  type MessageFollowUp,
+  type DeleteDiscordMessageInput,
+  type DeleteDiscordMessageResult,
   OutageErrorType,
   type PendingAttemptRow,
   type RecordAttemptInput,
@@ -88,7 +93,16 @@ class DatabaseUnavailable extends Error {
 /** What a delivery reads of its task. */
 type DeliveryTask = Pick<
   ITask,
-  'id' | 'name' | 'schedule' | 'timezone' | 'webhookUrl' | 'payload' | 'status'
+  | 'id'
+  | 'name'
+  | 'schedule'
+  | 'timezone'
+  | 'webhookUrl'
+  | 'payload'
+  | 'status'
+  | 'messageMode'
+  | 'deleteAfter'
+  | 'lastMessageId'
 >;
 
 interface TaskRow {
@@ -99,6 +113,9 @@ interface TaskRow {
   webhook_url: string;
   payload: ITask['payload'];
   status: ITask['status'];
+  message_mode: ITask['messageMode'];
+  delete_after: string | null;
+  last_message_id: string | null;
 }
 
 function toDeliveryTask(row: TaskRow): DeliveryTask {
@@ -110,6 +127,9 @@ function toDeliveryTask(row: TaskRow): DeliveryTask {
     webhookUrl: row.webhook_url,
     payload: row.payload,
     status: row.status,
+    messageMode: row.message_mode,
+    deleteAfter: row.delete_after,
+    lastMessageId: row.last_message_id,
   };
 }
 
@@ -119,6 +139,9 @@ interface EarlierAttempt {
   status: ExecutionStatus;
   http_status: number | null;
   message: string | null;
+  message_id: string | null;
+  replaced_message_id: string | null;
+  execution_time: string;
 }
 
 interface Attempt {
@@ -213,7 +236,12 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
   function rowFor(
     attempt: Attempt,
     status: ExecutionStatus,
-    outcome: { httpStatus?: number | null; message: string },
+    outcome: {
+      httpStatus?: number | null;
+      message: string;
+      messageId?: string | null;
+      replacedMessageId?: string | null;
+    },
   ): PendingAttemptRow {
     const now = new Date();
     return {
@@ -228,6 +256,8 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       executionTime: attempt.startedAt.toISOString(),
       scheduledTime: attempt.scheduledTime?.toISOString() ?? null,
       createdAt: now.toISOString(),
+      ...(outcome.messageId ? { messageId: outcome.messageId } : {}),
+      ...(outcome.replacedMessageId ? { replacedMessageId: outcome.replacedMessageId } : {}),
     };
   }
 
@@ -237,8 +267,9 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     // no-op; a task deleted meanwhile takes no row (rather than a foreign-key error). A SUCCESS
     // also sets the task's last execution, in the same statement (one round trip).
     const insert = `insert into task_logs (id, task_id, execution_time, status, retry_count,
-         message, attempt, http_status, duration_ms, scheduled_time, workflow_id, run_id, created_at)
-       select gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+         message, attempt, http_status, duration_ms, scheduled_time, workflow_id, run_id, created_at,
+         message_id, replaced_message_id)
+       select gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
        where exists (select 1 from tasks where id = ?)
        on conflict (workflow_id, attempt) do nothing`;
     const success = row.status === 'SUCCESS';
@@ -248,7 +279,8 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       .execute(
         success
           ? `with inserted as (${insert})
-           update tasks set last_execution_at = ?, last_execution_status = 'SUCCESS' where id = ?`
+           update tasks set last_execution_at = ?, last_execution_status = 'SUCCESS',
+             last_message_id = coalesce(?, last_message_id) where id = ?`
           : insert,
         [
           row.taskId,
@@ -263,8 +295,10 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
           row.workflowId,
           row.runId,
           new Date(row.createdAt),
+          row.messageId ?? null,
+          row.replacedMessageId ?? null,
           row.taskId,
-          ...(success ? [new Date(row.executionTime), row.taskId] : []),
+          ...(success ? [new Date(row.executionTime), row.messageId ?? null, row.taskId] : []),
         ],
       );
   }
@@ -276,8 +310,14 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
   async function writeLog(
     attempt: Attempt,
     status: ExecutionStatus,
-    outcome: { httpStatus?: number | null; message: string },
+    outcome: {
+      httpStatus?: number | null;
+      message: string;
+      messageId?: string | null;
+      replacedMessageId?: string | null;
+    },
     retry?: { delayMs?: number; counted: boolean },
+    followUp?: MessageFollowUp,
   ): Promise<void> {
     const row = rowFor(attempt, status, outcome);
     try {
@@ -288,6 +328,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         failuresCounted: attempt.countedBefore + (retry?.counted === false ? 0 : 1),
         pendingRow: row,
         retryDelayMs: retry?.delayMs,
+        ...(hasDeletes(followUp) ? { followUp } : {}),
       });
     }
   }
@@ -425,7 +466,10 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
   }
 
   /** Whether this run has stayed rate-limited past DELIVERY_RATE_LIMIT_DEADLINE. */
-  function rateLimitedForMs(input: DeliverWebhookInput, now: number): number {
+  function rateLimitedForMs(
+    input: Pick<DeliverWebhookInput, 'rateLimitedSince'>,
+    now: number,
+  ): number {
     const since = input.rateLimitedSince ? Date.parse(input.rateLimitedSince) : NaN;
     return Number.isFinite(since) ? Math.max(0, now - since) : 0;
   }
@@ -455,8 +499,11 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
           .getConnection()
           .execute<(TaskRow & { earlier: EarlierAttempt[] })[]>(
             `select t.id, t.name, t.schedule, t.timezone, t.webhook_url, t.payload, t.status,
+              t.message_mode, t.delete_after, t.last_message_id,
               coalesce((select json_agg(json_build_object('attempt', l.attempt,
-                  'status', l.status, 'http_status', l.http_status, 'message', l.message))
+                  'status', l.status, 'http_status', l.http_status, 'message', l.message,
+                  'message_id', l.message_id, 'replaced_message_id', l.replaced_message_id,
+                  'execution_time', l.execution_time))
                 from task_logs l
                 where l.workflow_id = ? and (l.status = 'SUCCESS' or l.attempt = ?)), '[]') as earlier
             from tasks t where t.id = ?`,
@@ -469,7 +516,16 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       throw outage(error, { attemptsMade: number - 1, failuresCounted: countedBefore });
     }
     if (!task) return { status: 'TASK_DELETED' };
-    if (earlier.some((row) => row.status === 'SUCCESS')) return { status: 'ALREADY_DELIVERED' };
+    const delivered = earlier.find((row) => row.status === 'SUCCESS');
+    if (delivered) {
+      // Its deletes may not have been started (the completion was lost): they are still due.
+      const followUp = delivered.message_id
+        ? followUpOf(task, delivered.message_id, delivered.replaced_message_id, {
+            postedAt: new Date(delivered.execution_time),
+          })
+        : undefined;
+      return { status: 'ALREADY_DELIVERED', ...(hasDeletes(followUp) ? { followUp } : {}) };
+    }
     const replay = earlier.find((row) => row.attempt === number);
     if (replay) throw replayedFailure(replay, number, countedBefore);
 
@@ -534,14 +590,49 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       return fail(attempt, 'permanent', `rendered payload is invalid: ${detail}`, null);
     }
 
-    // Discord's bucket for this webhook: a short wait here, a longer one as the workflow's timer.
-    const turn = await pacer.waitForTurn(identity.webhookId);
-    if (!turn.ok) {
-      const outcome = classifyWait(turn, {
-        discord: 'unknown',
-        rateLimitedForMs: rateLimitedForMs(input, Date.now()),
-        rateLimitDeadlineMs,
+    // edit: the last run's message is edited; there is none yet, or it was deleted in Discord
+    // (below), then a new one is posted. post and replace: a new one is posted.
+    const previous = task.lastMessageId ?? null;
+    let editing = task.messageMode === 'edit' && previous !== null;
+    // A wait for the bucket moves the attempt to when it is sent, and its times with it.
+    const bodyAfter = (waitedMs: number): Record<string, unknown> => {
+      if (waitedMs <= 0) return body;
+      attempt.startedAt = new Date();
+      return renderPayload(task.payload, templateVars(task, attempt));
+    };
+    const post = {
+      method: 'POST',
+      url: toDeliveryUrl(task.webhookUrl),
+      body: bodyAfter,
+    } as const;
+    let sent = await exchange(
+      identity,
+      editing && previous !== null
+        ? {
+            method: 'PATCH',
+            url: toMessageUrl(task.webhookUrl, previous),
+            body: (waitedMs) => toEditBody(bodyAfter(waitedMs)),
+          }
+        : post,
+      input,
+    );
+    if (editing && previous !== null && sent.outcome.kind === 'message-gone') {
+      // Deleted in Discord: post a new one, and edit that one from now on.
+      log.info('the message to edit was deleted in Discord; posting a new one', {
+        taskId: task.id,
+        messageId: previous,
       });
+      await forgetMessage(task.id, previous).catch((error: unknown) => {
+        throw outage(error, { attemptsMade: number - 1, failuresCounted: countedBefore });
+      });
+      editing = false;
+      sent = await exchange(identity, post, input);
+    }
+
+    const { outcome, httpStatus } = sent;
+    if (sent.paced) {
+      // Nothing was sent: the bucket (or the invalid-request budget) is empty for longer than
+      // the activity waits, or the run has waited past DELIVERY_RATE_LIMIT_DEADLINE.
       if (outcome.kind !== 'rate-limited') {
         const reason = outcome.kind === 'webhook-failure' ? outcome.reason : outcome.kind;
         return fail(attempt, 'permanent', reason, null);
@@ -554,60 +645,35 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         outcome.retryAfterMs + jitter(),
       );
     }
-    // A wait for the bucket moves the attempt to when it is sent, and its times with it.
-    let sentBody = body;
-    if (turn.waitedMs > 0) {
-      attempt.startedAt = new Date();
-      sentBody = renderPayload(task.payload, templateVars(task, attempt));
-    }
-
-    let answer: DiscordAnswer;
-    const requestTimer = metrics?.requestDuration.startTimer();
-    try {
-      const response = await http.post(toDeliveryUrl(task.webhookUrl), sentBody, {
-        headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT },
-      });
-      answer = {
-        kind: 'response',
-        status: response.status,
-        body: response.data as unknown,
-        headers: response.headers as Record<string, unknown>,
-      };
-    } catch (error) {
-      answer = {
-        kind: 'network',
-        code: isAxiosError(error) ? error.code : undefined,
-        message: networkErrorMessage(error, config.webhookTimeoutMs),
-      };
-    }
-    const answeredAt = Date.now();
-    const httpStatus = answer.kind === 'response' ? answer.status : null;
-    const context = {
-      discord: 'unknown' as const,
-      rateLimitedForMs: rateLimitedForMs(input, Date.now()),
-      rateLimitDeadlineMs,
-    };
-    let outcome: DeliveryOutcome = classifyAnswer(answer, context);
-    requestTimer?.({ outcome: outcomeLabel(outcome, httpStatus) });
-    await settleTurn(identity.webhookId, answer, outcome, httpStatus);
-    if (httpStatus !== null && httpStatus < 500) probe.noteAnswered(identity.origin);
-    if (outcome.kind === 'needs-probe') {
-      outcome = classifyAnswer(answer, {
-        ...context,
-        discord: await probe.check(identity.origin, answeredAt),
-      });
-    }
     switch (outcome.kind) {
       case 'success': {
-        const { messageId } = outcome;
+        const messageId = outcome.messageId ?? (editing ? previous : null);
         recordOutcome(attempt, 'success', true);
-        await writeLog(attempt, 'SUCCESS', {
-          httpStatus,
-          message: messageId
-            ? `delivered: Discord message ${messageId}`
-            : `delivered (HTTP ${httpStatus ?? ''})`,
-        });
-        return { status: 'SUCCESS', messageId, httpStatus: httpStatus ?? 200 };
+        const replaced = task.messageMode === 'replace' ? previous : null;
+        const followUp = messageId
+          ? followUpOf(task, messageId, replaced, { postedAt: attempt.startedAt })
+          : undefined;
+        await writeLog(
+          attempt,
+          'SUCCESS',
+          {
+            httpStatus,
+            messageId,
+            replacedMessageId: followUp?.replacedMessageId ?? null,
+            message: messageId
+              ? `${editing ? 'edited' : 'delivered:'} Discord message ${messageId}` +
+                (followUp?.replacedMessageId ? ` (replaces ${followUp.replacedMessageId})` : '')
+              : `delivered (HTTP ${httpStatus ?? ''})`,
+          },
+          undefined,
+          followUp,
+        );
+        return {
+          status: 'SUCCESS',
+          messageId,
+          httpStatus: httpStatus ?? 200,
+          ...(hasDeletes(followUp) ? { followUp } : {}),
+        };
       }
       case 'rate-limited':
         return waitOut(
@@ -626,9 +692,109 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
           outcome.reason,
           httpStatus,
         );
+      case 'message-gone':
+        // A POST is never answered "Unknown Message"; if Discord did, it refused this request.
+        return fail(attempt, 'permanent', outcome.reason, httpStatus);
       case 'needs-probe':
         throw new Error('unreachable: a probed answer is classified');
     }
+  }
+
+  /**
+   * What a delivered message leaves to delete (MessageFollowUp): the message it replaced, and
+   * itself `deleteAfter` after it was posted.
+   */
+  function followUpOf(
+    task: DeliveryTask,
+    messageId: string,
+    replaced: string | null,
+    { postedAt }: { postedAt: Date },
+  ): MessageFollowUp {
+    const deleteAfter = task.deleteAfter ? parseDeleteAfter(task.deleteAfter) : undefined;
+    return {
+      messageId,
+      ...(replaced !== null && replaced !== messageId ? { replacedMessageId: replaced } : {}),
+      ...(deleteAfter?.ok
+        ? { deleteAt: new Date(postedAt.getTime() + deleteAfter.ms).toISOString() }
+        : {}),
+    };
+  }
+
+  /** The task's last message is gone: the next edit posts instead of trying it again. */
+  async function forgetMessage(taskId: string, messageId: string): Promise<void> {
+    await database(() =>
+      orm.em
+        .fork()
+        .getConnection()
+        .execute('update tasks set last_message_id = null where id = ? and last_message_id = ?', [
+          taskId,
+          messageId,
+        ]),
+    );
+  }
+
+  /**
+   * One request to a webhook through its Discord bucket (SPEC §13), classified: `paced` when
+   * nothing was sent (the bucket stays empty longer than the activity waits), else Discord's
+   * answer, probed when a failure could be Discord's as a whole. Executes, edits and deletes all
+   * go through here, so they share the webhook's bucket and the one classifier.
+   */
+  async function exchange(
+    identity: { webhookId: string; origin: string },
+    request: {
+      method: 'POST' | 'PATCH' | 'DELETE';
+      url: string;
+      body?: (waitedMs: number) => Record<string, unknown>;
+    },
+    input: Pick<DeliverWebhookInput, 'rateLimitedSince'>,
+  ): Promise<{ paced: boolean; outcome: DeliveryOutcome; httpStatus: number | null }> {
+    const context = () => ({
+      discord: 'unknown' as const,
+      rateLimitedForMs: rateLimitedForMs(input, Date.now()),
+      rateLimitDeadlineMs,
+    });
+    const turn = await pacer.waitForTurn(identity.webhookId);
+    if (!turn.ok) return { paced: true, outcome: classifyWait(turn, context()), httpStatus: null };
+    const data = request.body?.(turn.waitedMs);
+
+    let answer: DiscordAnswer;
+    const requestTimer = metrics?.requestDuration.startTimer();
+    try {
+      const response = await http.request({
+        method: request.method,
+        url: request.url,
+        ...(data === undefined ? {} : { data }),
+        headers: {
+          ...(data === undefined ? {} : { 'Content-Type': 'application/json' }),
+          'User-Agent': USER_AGENT,
+        },
+      });
+      answer = {
+        kind: 'response',
+        status: response.status,
+        body: response.data as unknown,
+        headers: response.headers as Record<string, unknown>,
+      };
+    } catch (error) {
+      answer = {
+        kind: 'network',
+        code: isAxiosError(error) ? error.code : undefined,
+        message: networkErrorMessage(error, config.webhookTimeoutMs),
+      };
+    }
+    const answeredAt = Date.now();
+    const httpStatus = answer.kind === 'response' ? answer.status : null;
+    let outcome: DeliveryOutcome = classifyAnswer(answer, context());
+    requestTimer?.({ outcome: outcomeLabel(outcome, httpStatus) });
+    await settleTurn(identity.webhookId, answer, outcome, httpStatus);
+    if (httpStatus !== null && httpStatus < 500) probe.noteAnswered(identity.origin);
+    if (outcome.kind === 'needs-probe') {
+      outcome = classifyAnswer(answer, {
+        ...context(),
+        discord: await probe.check(identity.origin, answeredAt),
+      });
+    }
+    return { paced: false, outcome, httpStatus };
   }
 
   /** Gives the bucket its place back and tells it what the answer said (SPEC §13). */
@@ -695,6 +861,125 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
 
     deliverWebhook,
 
+    /**
+     * Deletes one message a task posted (SPEC §13), through the webhook's bucket and the one
+     * classifier, like a delivery. Discord's waits and our outages come back as the delivery's
+     * failure types, which the deleteMessage workflow waits out; a webhook that is gone (401, 404
+     * Unknown Webhook) fails the task as a post would, with a FAILED row saying so; a message
+     * that is already gone (404 Unknown Message) is done.
+     */
+    async deleteDiscordMessage(
+      input: DeleteDiscordMessageInput,
+    ): Promise<DeleteDiscordMessageResult> {
+      const info = Context.current().info;
+      const execution = info.workflowExecution;
+      if (!execution)
+        throw ApplicationFailure.nonRetryable('deleteDiscordMessage runs in a workflow', 'Misuse');
+      const nothingCounted: InfrastructureFailureDetails = { attemptsMade: 0, failuresCounted: 0 };
+      let webhookUrl: string | undefined;
+      try {
+        const rows = await database(() =>
+          orm.em
+            .fork()
+            .getConnection()
+            .execute<{ webhook_url: string }[]>('select webhook_url from tasks where id = ?', [
+              input.taskId,
+            ]),
+        );
+        webhookUrl = rows[0]?.webhook_url;
+      } catch (error) {
+        throw outage(error, nothingCounted);
+      }
+      if (webhookUrl === undefined) {
+        log.info('the task was deleted; its message stays', { taskId: input.taskId });
+        return { status: 'TASK_DELETED' };
+      }
+      const identity = webhookIdentity(webhookUrl);
+      const startedAt = new Date();
+      const failed = async (reason: string, httpStatus: number | null): Promise<never> => {
+        const message = redactWebhookTokens(
+          `could not delete Discord message ${input.messageId} (${input.reason}): ${reason}`,
+        ).slice(0, 2000);
+        const row: PendingAttemptRow = {
+          taskId: input.taskId,
+          workflowId: execution.workflowId,
+          runId: execution.runId,
+          attempt: 1,
+          status: 'FAILED',
+          httpStatus,
+          message,
+          durationMs: Date.now() - startedAt.getTime(),
+          executionTime: startedAt.toISOString(),
+          scheduledTime: null,
+          createdAt: new Date().toISOString(),
+        };
+        try {
+          await database(() => insertRow(row));
+        } catch (error) {
+          throw outage(error, { ...nothingCounted, pendingRow: row });
+        }
+        log.warn('deleting a message failed for good', { taskId: input.taskId, message });
+        throw ApplicationFailure.nonRetryable(message, DeliveryErrorType.REJECTED);
+      };
+      if (!identity) return failed('the webhook URL is not a webhook URL', null);
+
+      const sent = await exchange(
+        identity,
+        { method: 'DELETE', url: toMessageUrl(webhookUrl, input.messageId) },
+        {},
+      );
+      const { outcome, httpStatus } = sent;
+      const wait = (type: string, reason: string, retryDelayMs?: number): never => {
+        log.info('deleting a message waits for Discord', {
+          taskId: input.taskId,
+          reason: type,
+          waitMs: retryDelayMs,
+        });
+        throw ApplicationFailure.create({
+          message: redactWebhookTokens(reason),
+          type,
+          nonRetryable: true,
+          details: [{ ...nothingCounted, retryDelayMs }],
+        });
+      };
+      if (sent.paced) {
+        if (outcome.kind === 'rate-limited')
+          return wait(DeliveryWaitType.PACED, outcome.reason, outcome.retryAfterMs + jitter());
+        return failed(outcome.kind === 'webhook-failure' ? outcome.reason : outcome.kind, null);
+      }
+      switch (outcome.kind) {
+        case 'success':
+        case 'message-gone':
+          try {
+            await forgetMessage(input.taskId, input.messageId);
+          } catch (error) {
+            // Deleted; the next try finds it gone and forgets it then.
+            throw outage(error, nothingCounted);
+          }
+          log.info(
+            outcome.kind === 'success' ? 'deleted a Discord message' : 'the message was gone',
+            { taskId: input.taskId, messageId: input.messageId, reason: input.reason },
+          );
+          return { status: outcome.kind === 'success' ? 'DELETED' : 'ALREADY_GONE' };
+        case 'rate-limited':
+          return wait(
+            DeliveryWaitType.RATE_LIMITED,
+            outcome.reason,
+            outcome.retryAfterMs + jitter(),
+          );
+        case 'discord-down':
+          return wait(DeliveryWaitType.DISCORD_DOWN, outcome.reason);
+        case 'webhook-failure':
+          if (!outcome.retryable) return failed(outcome.reason, httpStatus);
+          throw ApplicationFailure.create({
+            message: redactWebhookTokens(outcome.reason),
+            type: DeliveryErrorType.UNAVAILABLE,
+          });
+        case 'needs-probe':
+          throw new Error('unreachable: a probed answer is classified');
+      }
+    },
+
     /** The row of an attempt that reached Discord while the database was down (see writeLog). */
     async recordAttempt(row: RecordAttemptInput): Promise<void> {
       await insertRow(row);
@@ -749,6 +1034,14 @@ function replayedFailure(
     return ApplicationFailure.nonRetryable(message, DeliveryErrorType.REJECTED);
   }
   return ApplicationFailure.create({ message, type: DeliveryErrorType.UNAVAILABLE });
+}
+
+/** Whether a follow-up has anything to delete. */
+function hasDeletes(followUp: MessageFollowUp | undefined): followUp is MessageFollowUp {
+  return (
+    followUp !== undefined &&
+    (followUp.replacedMessageId !== undefined || followUp.deleteAt !== undefined)
+  );
 }
 
 /** What the payload's template variables are for this attempt. */

@@ -2,10 +2,12 @@ import {
   ActivityFailure,
   ApplicationFailure,
   log,
+  ParentClosePolicy,
   patched,
   proxyActivities,
   proxyLocalActivities,
   sleep,
+  startChild,
   TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -18,14 +20,19 @@ import {
   type DeliveryFailureDetails,
   DeliveryWaitType,
   DISCORD_AWARE_PATCH,
+  deleteMessageWorkflowId,
+  type DeleteMessageInput,
   type DeliveryPolicy,
   type InfrastructureFailureDetails,
+  type MessageFollowUp,
   MAX_WEBHOOK_TIMEOUT_MS,
   NON_RETRYABLE_DELIVERY_ERRORS,
   OutageErrorType,
   type SendWebhookInput,
   type SendWebhookResult,
 } from '../src/temporal/contracts';
+import { deleteMessage } from './delete-message.workflow';
+import { OUTAGE_GIVE_UP_MS, outageBackoffMs } from './outage';
 
 const { getDeliveryPolicy } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s' });
 // The local activity that reads the policy and makes the first attempt when the worker's policy
@@ -51,9 +58,6 @@ const WEBHOOK_FAILURES: string[] = [DeliveryErrorType.REJECTED, DeliveryErrorTyp
 const WEBHOOK_FAILURES_BEFORE_DISCORD_WAITS: string[] = Object.values(DeliveryErrorType);
 /** Discord's limits and outages, waited out (SPEC §13). */
 const DISCORD_WAITS: string[] = Object.values(DeliveryWaitType);
-
-/** How long a run waits out our own outage before it gives up without failing the task. */
-const OUTAGE_GIVE_UP_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Started by a task's Temporal Schedule (or a manual trigger): delivers the task's message once,
@@ -145,6 +149,8 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
         return { status: 'SKIPPED' };
       }
       if (result.status === 'SKIPPED') return { status: 'SKIPPED' };
+      if (result.status === 'SUCCESS' || result.status === 'ALREADY_DELIVERED')
+        await startDeletes(input.taskId, result.followUp);
       return {
         status: 'SUCCESS',
         messageId: result.status === 'SUCCESS' ? (result.messageId ?? undefined) : undefined,
@@ -200,7 +206,10 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
         const row = details.pendingRow;
         if (row) {
           await recordAttempt(row);
-          if (row.status === 'SUCCESS') return { status: 'SUCCESS' };
+          if (row.status === 'SUCCESS') {
+            await startDeletes(input.taskId, details.followUp);
+            return { status: 'SUCCESS' };
+          }
           if (row.status === 'FAILED') return failTask(input.taskId, row.message);
         }
         waitMs = row
@@ -280,8 +289,35 @@ async function failTask(taskId: string, reason: string): Promise<never> {
   throw ApplicationFailure.nonRetryable(`delivery failed: ${reason}`, 'DeliveryFailed');
 }
 
-/** 1 s, 2 s, 4 s, 8 s, then every 10 s for about 5 minutes, then every minute. */
-function outageBackoffMs(interruptions: number): number {
-  if (interruptions > 33) return 60_000;
-  return Math.min(10_000, 1_000 * 2 ** interruptions);
+/**
+ * The deletes a delivered message leaves (SPEC §13): the replaced message now, the posted one
+ * after `deleteAfter`. Each is a workflow of its own that outlives this run, so that a long
+ * `deleteAfter` never holds up the task's next run; one per message (its id says which).
+ */
+async function startDeletes(taskId: string, followUp: MessageFollowUp | undefined): Promise<void> {
+  if (!followUp) return;
+  const deletes: DeleteMessageInput[] = [];
+  if (followUp.replacedMessageId) {
+    deletes.push({ taskId, messageId: followUp.replacedMessageId, reason: 'replace', delayMs: 0 });
+  }
+  if (followUp.deleteAt) {
+    // Counted from the post, not from now: a run whose completion waited out a crash or an
+    // outage still deletes on time.
+    const delayMs = Math.max(0, Date.parse(followUp.deleteAt) - Date.now());
+    deletes.push({ taskId, messageId: followUp.messageId, reason: 'deleteAfter', delayMs });
+  }
+  for (const input of deletes) {
+    try {
+      await startChild(deleteMessage, {
+        workflowId: deleteMessageWorkflowId(taskId, input.messageId),
+        args: [input],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+    } catch (error) {
+      // Already being deleted (a re-run of this run's last step): nothing more to start.
+      // (@temporalio/workflow does not export the error's class; its name is its contract.)
+      if (!(error instanceof Error && error.name === 'WorkflowExecutionAlreadyStartedError'))
+        throw error;
+    }
+  }
 }

@@ -101,6 +101,7 @@ interface TaskRow {
   status: string;
   last_execution_at: Timestamp | null;
   last_execution_status: string | null;
+  last_message_id: string | null;
 }
 
 async function insertTask(
@@ -144,7 +145,7 @@ async function taskRow(id: string): Promise<TaskRow> {
     .fork()
     .getConnection()
     .execute<TaskRow[]>(
-      'select status, last_execution_at, last_execution_status from tasks where id = ?',
+      'select status, last_execution_at, last_execution_status, last_message_id from tasks where id = ?',
       [id],
     );
   if (!rows[0]) throw new Error(`task ${id} not found`);
@@ -263,6 +264,38 @@ describe('deliverWebhook: successful delivery', () => {
     expect(mock.requests(task.webhookId)).toHaveLength(1);
     const rows = await logRows(run.workflowId);
     expect(rows.map((r) => r.status)).toEqual(['SUCCESS']);
+  });
+
+  it('when a replace task with deleteAfter already logged its SUCCESS, then the later attempt returns the deletes it still owes, timed from the post', async () => {
+    const task = await insertTask();
+    await orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        `update tasks set message_mode = 'replace', delete_after = '10s', last_message_id = '111' where id = ?`,
+        [task.id],
+      );
+    const run = newRun(1);
+    const first = await deliver(run, { taskId: task.id });
+    const [message] = mock.messages(task.webhookId);
+    expect(first).toMatchObject({
+      status: 'SUCCESS',
+      messageId: message!.id,
+      followUp: { messageId: message!.id, replacedMessageId: '111' },
+    });
+
+    // The completion was lost (a crash): Temporal runs the attempt again.
+    const again = await deliver({ ...run, attempt: 2 }, { taskId: task.id });
+
+    expect(again).toEqual({
+      status: 'ALREADY_DELIVERED',
+      followUp: first.status === 'SUCCESS' ? first.followUp : undefined,
+    });
+    const [row] = await logRows(run.workflowId);
+    const deleteAt = Date.parse((again as { followUp: { deleteAt: string } }).followUp.deleteAt);
+    expect(deleteAt - ms(row!.execution_time)).toBe(10_000);
+    expect(mock.requests(task.webhookId)).toHaveLength(1);
+    expect((await taskRow(task.id)).last_message_id).toBe(message!.id);
   });
 
   it('when the webhook URL names a thread, then the thread_id is passed on with wait=true', async () => {

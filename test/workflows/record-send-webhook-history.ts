@@ -139,6 +139,21 @@ const SCENARIOS: Record<string, Scenario> = {
     },
     outcome: 'completed',
   },
+  // SPEC §13 message modes: a replace run that deletes its message an hour after the post starts
+  // two deleteMessage children (the replaced message now, its own later) and completes.
+  'replace-with-delete-after-starts-deletes': {
+    startedBy: 'startDelivery',
+    maxRetry: 1,
+    deliver: () => ({
+      ...OK,
+      followUp: {
+        messageId: '1234',
+        replacedMessageId: '1111',
+        deleteAt: new Date(Date.now() + 3_600_000).toISOString(),
+      },
+    }),
+    outcome: 'completed',
+  },
 };
 
 function mockActivities(scenario: Scenario) {
@@ -154,6 +169,7 @@ function mockActivities(scenario: Scenario) {
     deliverWebhook,
     markTaskFailed: async () => undefined,
     recordAttempt: async () => undefined,
+    deleteDiscordMessage: async () => ({ status: 'DELETED' as const }),
   };
   return scenario.startedBy === 'startDelivery' ? { ...common, startDelivery: start } : common;
 }

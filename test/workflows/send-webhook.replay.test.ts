@@ -87,6 +87,7 @@ describe('sendWebhook replays histories of the earlier version', () => {
     'discord-429-wait-then-succeeds',
     'discord-down-wait-then-succeeds',
     'discord-paced-wait-then-succeeds',
+    'replace-with-delete-after-starts-deletes',
   ])(
     'when a run recorded as "%s" is replayed, then the current workflow makes the same commands',
     async (name) => {
@@ -131,6 +132,24 @@ describe('sendWebhook replays histories of the earlier version', () => {
       );
     },
   );
+
+  it('when a run that owed deletes is replayed without their child starts, then the replay fails (deletes are commands in the history, not lost with a worker)', async () => {
+    type ChildEvent = RecordedEvent & {
+      startChildWorkflowExecutionInitiatedEventAttributes?: unknown;
+      childWorkflowExecutionStartedEventAttributes?: unknown;
+    };
+    const name = 'replace-with-delete-after-starts-deletes';
+    const isChild = (e: ChildEvent) =>
+      e.startChildWorkflowExecutionInitiatedEventAttributes !== undefined ||
+      e.childWorkflowExecutionStartedEventAttributes !== undefined;
+    const children = (read(name)['events'] as ChildEvent[]).filter(isChild);
+    expect(children).toHaveLength(4);
+    const history = loadWithout(name, (e) => isChild(e as ChildEvent));
+
+    await expect(Worker.runReplayHistory({ workflowBundle }, history)).rejects.toThrow(
+      /[Nn]ondetermin/,
+    );
+  });
 
   it("when a recorded 429 wait is replayed without its timer, then the replay fails (Discord's waits are durable timers)", async () => {
     const history = loadWithout('discord-429-wait-then-succeeds', (e, events) => {

@@ -9,6 +9,13 @@ interface Task {
   status: 'ACTIVE' | 'INACTIVE' | 'FAILED';
 }
 
+/** A task's Discord message settings (SPEC §13). */
+interface MessageSettings extends Task {
+  messageMode: 'post' | 'edit' | 'replace';
+  deleteAfter: string | null;
+  lastMessageId: string | null;
+}
+
 interface SentPayload {
   content?: string;
   username?: string;
@@ -305,6 +312,86 @@ test.describe('the web console', () => {
     await expect(page.getByRole('heading', { name: `${name} (renamed)`, level: 1 })).toBeVisible();
     const saved = await services.api<Task & { payload: unknown }>('GET', `/api/tasks/${task.id}`);
     expect(saved.payload).toEqual({ content: 'After', embeds: [{ title: 'Kept', color: 255 }] });
+  });
+
+  test('when a task is created in edit mode and then switched to replace with delete after 10s, then the API stores both and the task page shows them', async ({
+    signedIn: page,
+    services,
+  }) => {
+    const name = unique('Status board');
+    await page.getByRole('link', { name: 'New task' }).click();
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Schedule', { exact: true }).fill('@daily');
+    await page.getByLabel('Webhook URL').fill(services.discord.webhookUrl());
+    await page.getByLabel('Content', { exact: true }).fill('All systems go');
+
+    const modes = page.getByRole('group', { name: 'What each run does' });
+    const mode = (label: string) => modes.getByRole('radio', { name: label, exact: true });
+    await expect(mode('Post')).toBeChecked();
+    await expect(mode('Edit')).toHaveAccessibleDescription(/edits the message the last run posted/);
+    const deleteAfter = page.getByLabel('Delete after');
+    await expect(deleteAfter).toBeEnabled();
+    await expect(deleteAfter).toHaveAccessibleDescription(/e\.g\. 10s, 30m, 12h, 7d; empty keeps/);
+
+    // A value the API would refuse is refused at the field, before anything is sent.
+    await deleteAfter.fill('10x');
+    await deleteAfter.blur();
+    await expect(deleteAfter).toHaveAttribute('aria-invalid', 'true');
+    await expect(deleteAfter).toHaveAccessibleDescription(/duration such as 10s, 30m, 12h or 7d/);
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await expect(page.getByRole('alert')).toContainText('correct the fields marked below');
+    await expect(page.getByRole('heading', { name: 'New task' })).toBeVisible();
+    await deleteAfter.fill('31d');
+    await expect(deleteAfter).toHaveAccessibleDescription(/between 1s and 30d/);
+    const none = await services.api<{ data: Task[] }>(
+      'GET',
+      `/api/tasks?search=${encodeURIComponent(name)}`,
+    );
+    expect(none.data).toEqual([]);
+
+    // Edit keeps its one message: "Delete after" is off, and says why.
+    await mode('Edit').check();
+    await expect(deleteAfter).toBeDisabled();
+    await expect(deleteAfter).toHaveValue('');
+    await expect(deleteAfter).not.toHaveAttribute('aria-invalid');
+    await expect(deleteAfter).toHaveAccessibleDescription(/Not with Edit/);
+    await expectAccessible(page, 'editor in edit mode');
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await expect(page.getByRole('heading', { name, level: 1 })).toBeVisible();
+    const id = new URL(page.url()).pathname.split('/').pop()!;
+    const created = await services.api<MessageSettings>('GET', `/api/tasks/${id}`);
+    expect(created).toMatchObject({ messageMode: 'edit', deleteAfter: null });
+    const settings = page.locator('.settings');
+    await expect(settings).toContainText('Edit one message each run (a status board)');
+    await expect(settings).toContainText(/Delete after\s*never/);
+
+    // Switched to replace, with messages deleted 10 seconds after they were posted.
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await expect(page.getByRole('heading', { name: `Edit “${name}”` })).toBeVisible();
+    await expect(mode('Edit')).toBeChecked();
+    await expect(deleteAfter).toBeDisabled();
+    await mode('Replace').check();
+    await expect(deleteAfter).toBeEnabled();
+    await deleteAfter.fill('10s');
+    await expect(deleteAfter).not.toHaveAttribute('aria-invalid');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect(page.getByRole('heading', { name, level: 1, exact: true })).toBeVisible();
+    const saved = await services.api<MessageSettings>('GET', `/api/tasks/${id}`);
+    expect(saved).toMatchObject({ messageMode: 'replace', deleteAfter: '10s' });
+    await expect(settings).toContainText('Post a new message each run and delete the previous one');
+    await expect(settings).toContainText(/Delete after\s*10 seconds 10s/);
+
+    // The editor loads them back; the id of the last message shows once a run posted one.
+    await page.route(`**/api/tasks/${id}`, async (route) => {
+      const response = await route.fetch();
+      const task = (await response.json()) as MessageSettings;
+      await route.fulfill({ response, json: { ...task, lastMessageId: '1243567890123456789' } });
+    });
+    await page.reload();
+    await expect(settings).toContainText(/Last message\s*1243567890123456789/);
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await expect(mode('Replace')).toBeChecked();
+    await expect(deleteAfter).toHaveValue('10s');
   });
 
   test('when run now, pause, resume and delete are used in the table, then each does what it says', async ({

@@ -16,6 +16,7 @@ const sources = [
   'web/vite.config.mts',
   'src/api/openapi.yaml',
   'src/schedule/describe.ts',
+  'src/discord/messages.ts',
 ];
 
 function newest(file) {

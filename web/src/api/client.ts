@@ -11,6 +11,7 @@ export type Task = Schemas['Task'];
 export type TaskDetail = Schemas['TaskDetail'];
 export type TaskLog = Schemas['TaskLog'];
 export type TaskStatus = Task['status'];
+export type MessageMode = Schemas['MessageMode'];
 export type LogStatus = TaskLog['status'];
 export type CreateTaskRequest = Schemas['CreateTaskRequest'];
 export type UpdateTaskRequest = Schemas['UpdateTaskRequest'];

@@ -17,12 +17,15 @@ import { DiscordPreview } from './DiscordPreview';
 import { EmbedEditor } from './EmbedEditor';
 import {
   type Draft,
+  deleteAfterError,
+  deleteAfterOf,
   draftFromTask,
   emptyDraft,
   emptyEmbed,
   embedText,
   errorsByPath,
   LIMITS,
+  MESSAGE_MODES,
   payloadOf,
 } from './model';
 import { NextRuns, previewError, useSchedulePreview } from './ScheduleField';
@@ -66,6 +69,8 @@ function EditorForm({ task }: { task?: Task }) {
   const [replacingUrl, setReplacingUrl] = useState(!task);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
+  /** "Delete after" is checked here once the user has left it (or submitted), not mid-word. */
+  const [deleteAfterLeft, setDeleteAfterLeft] = useState(false);
   const insertTarget = useRef<InsertTarget | null>(null);
   const contentRef = useRef<HTMLTextAreaElement | null>(null);
   const queryClient = useQueryClient();
@@ -75,6 +80,9 @@ function EditorForm({ task }: { task?: Task }) {
   const preview = useSchedulePreview(draft.schedule, draft.timezone);
   const scheduleError = previewError(preview.error, 'schedule') ?? errors.schedule;
   const timezoneError = previewError(preview.error, 'timezone') ?? errors.timezone;
+  const editMode = draft.messageMode === 'edit';
+  const deleteAfterInvalid = editMode ? undefined : deleteAfterError(draft.deleteAfter);
+  const deleteAfterShown = (deleteAfterLeft && deleteAfterInvalid) || errors.deleteAfter;
 
   const zones = useMemo(
     () => (ZONES.includes(draft.timezone) ? ZONES : [draft.timezone, ...ZONES]),
@@ -95,6 +103,8 @@ function EditorForm({ task }: { task?: Task }) {
         schedule: draft.schedule,
         timezone: draft.timezone,
         maxRetry: draft.maxRetry,
+        messageMode: draft.messageMode,
+        deleteAfter: deleteAfterOf(draft),
         payload: payloadOf(draft),
       };
       if (!task) {
@@ -131,6 +141,12 @@ function EditorForm({ task }: { task?: Task }) {
   const submit = (event: FormEvent) => {
     event.preventDefault();
     setErrors({});
+    setDeleteAfterLeft(true);
+    if (deleteAfterInvalid) {
+      setFormError('The task was not saved: correct the fields marked below.');
+      requestAnimationFrame(() => document.getElementById('form-error')?.focus());
+      return;
+    }
     setFormError(null);
     save.mutate();
   };
@@ -141,6 +157,8 @@ function EditorForm({ task }: { task?: Task }) {
     'timezone',
     'webhookUrl',
     'maxRetry',
+    'messageMode',
+    'deleteAfter',
     'payload',
     'payload.content',
     'payload.username',
@@ -296,6 +314,68 @@ function EditorForm({ task }: { task?: Task }) {
                 Create paused
               </label>
             )}
+
+            <h3>Discord messages</h3>
+            <fieldset
+              className="field choices"
+              aria-describedby={errors.messageMode ? 'message-mode-error' : undefined}
+            >
+              <legend>What each run does</legend>
+              {MESSAGE_MODES.map((mode) => (
+                <div className="choice" key={mode.value}>
+                  <input
+                    type="radio"
+                    id={`message-mode-${mode.value}`}
+                    name="messageMode"
+                    value={mode.value}
+                    checked={draft.messageMode === mode.value}
+                    aria-describedby={`message-mode-${mode.value}-hint`}
+                    aria-invalid={errors.messageMode ? true : undefined}
+                    onChange={() => set({ messageMode: mode.value })}
+                  />
+                  <div>
+                    <label htmlFor={`message-mode-${mode.value}`}>{mode.label}</label>
+                    <div id={`message-mode-${mode.value}-hint`} className="hint">
+                      {mode.explain}
+                    </div>
+                  </div>
+                </div>
+              ))}
+              {errors.messageMode && (
+                <div id="message-mode-error" className="field-error">
+                  {errors.messageMode}
+                </div>
+              )}
+            </fieldset>
+            <Field
+              label="Delete after"
+              error={deleteAfterShown}
+              hint={
+                editMode ? (
+                  'Not with Edit: every run edits the same message, so it is kept.'
+                ) : (
+                  <>
+                    e.g. <code>10s</code>, <code>30m</code>, <code>12h</code>, <code>7d</code>;
+                    empty keeps messages. Each message is deleted this long after it was posted (at
+                    most 30d).
+                  </>
+                )
+              }
+            >
+              {(control) => (
+                <input
+                  {...control}
+                  className="short"
+                  value={editMode ? '' : draft.deleteAfter}
+                  disabled={editMode}
+                  placeholder={editMode ? 'kept' : 'never'}
+                  spellCheck={false}
+                  autoComplete="off"
+                  onChange={(e) => set({ deleteAfter: e.target.value })}
+                  onBlur={() => setDeleteAfterLeft(true)}
+                />
+              )}
+            </Field>
           </div>
 
           <div className="editor-message">

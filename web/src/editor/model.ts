@@ -1,4 +1,5 @@
-import type { DiscordEmbed, DiscordPayload, FieldError, Task } from '../api/client';
+import { parseDeleteAfter } from '../../../src/discord/messages';
+import type { DiscordEmbed, DiscordPayload, FieldError, MessageMode, Task } from '../api/client';
 
 /** Discord's limits (SPEC §5), counted as the user types. */
 export const LIMITS = {
@@ -46,6 +47,10 @@ export interface Draft {
   /** A new URL; empty when editing and keeping the saved one. */
   webhookUrl: string;
   maxRetry: number;
+  /** What each run does in the channel (SPEC §13). */
+  messageMode: MessageMode;
+  /** A duration such as `10s` or `7d`; empty keeps messages. Not sent with mode `edit`. */
+  deleteAfter: string;
   startPaused: boolean;
   content: string;
   username: string;
@@ -78,6 +83,8 @@ export function emptyDraft(): Draft {
     timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC',
     webhookUrl: '',
     maxRetry: 3,
+    messageMode: 'post',
+    deleteAfter: '',
     startPaused: false,
     content: '',
     username: '',
@@ -109,6 +116,8 @@ export function draftFromTask(task: Task): Draft {
     timezone: task.timezone,
     webhookUrl: '',
     maxRetry: task.maxRetry,
+    messageMode: task.messageMode ?? 'post',
+    deleteAfter: task.deleteAfter ?? '',
     startPaused: task.status !== 'ACTIVE',
     content: content ?? '',
     username: username ?? '',
@@ -134,6 +143,62 @@ export function draftFromTask(task: Task): Draft {
     })),
     extras,
   };
+}
+
+/** The message modes, in the words of the editor (a one-line explanation) and the task page. */
+export const MESSAGE_MODES: {
+  value: MessageMode;
+  label: string;
+  explain: string;
+  summary: string;
+}[] = [
+  {
+    value: 'post',
+    label: 'Post',
+    explain: 'Each run posts a new message.',
+    summary: 'Post a new message each run',
+  },
+  {
+    value: 'edit',
+    label: 'Edit',
+    explain:
+      'Each run edits the message the last run posted (a status board); it posts a new one only when there is none or it was deleted in Discord.',
+    summary: 'Edit one message each run (a status board)',
+  },
+  {
+    value: 'replace',
+    label: 'Replace',
+    explain:
+      'Each run posts a new message, then deletes the one the last run posted, so one is left.',
+    summary: 'Post a new message each run and delete the previous one',
+  },
+];
+
+const DURATION = /^([1-9][0-9]{0,6})(s|m|h|d)$/;
+const UNIT_WORDS = { s: 'second', m: 'minute', h: 'hour', d: 'day' } as const;
+
+/** Why a "Delete after" value is refused (the API's own rules, shared), or undefined. */
+export function deleteAfterError(text: string): string | undefined {
+  const value = text.trim();
+  if (value === '') return undefined;
+  const parsed = parseDeleteAfter(value);
+  if (parsed.ok) return undefined;
+  return `${parsed.reason.charAt(0).toUpperCase()}${parsed.reason.slice(1)}.`;
+}
+
+/** What the API stores for the draft's "Delete after": null keeps messages (always with edit). */
+export function deleteAfterOf(draft: Draft): string | null {
+  const value = draft.deleteAfter.trim();
+  return draft.messageMode === 'edit' || value === '' ? null : value;
+}
+
+/** `10s` as "10 seconds", `1d` as "1 day"; anything else as it is. */
+export function describeDuration(text: string): string {
+  const match = DURATION.exec(text);
+  if (!match) return text;
+  const n = Number(match[1]);
+  const word = UNIT_WORDS[match[2] as keyof typeof UNIT_WORDS];
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** Only what the user filled in: Discord rejects empty strings where it expects text. */

@@ -2,6 +2,7 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { describeSchedule } from '../../../src/schedule/describe';
 import { api, call } from '../api/client';
+import { describeDuration, MESSAGE_MODES } from '../editor/model';
 import { NextRuns, useSchedulePreview } from '../editor/ScheduleField';
 import { navigate } from '../routes';
 import { Pager } from '../tasks/TasksPage';
@@ -101,6 +102,30 @@ export function TaskPage({ id }: { id: string }) {
             </dd>
             <dt>Retries</dt>
             <dd>{t.maxRetry}</dd>
+            <dt>Messages</dt>
+            <dd>
+              {MESSAGE_MODES.find((m) => m.value === t.messageMode)?.summary ?? t.messageMode}
+            </dd>
+            <dt>Delete after</dt>
+            <dd>
+              {t.deleteAfter ? (
+                <>
+                  {describeDuration(t.deleteAfter)} <code>{t.deleteAfter}</code>
+                </>
+              ) : (
+                'never'
+              )}
+            </dd>
+            {t.lastMessageId && (
+              <>
+                <dt>Last message</dt>
+                <dd>
+                  <code className="break copyable" title="Discord message id">
+                    {t.lastMessageId}
+                  </code>
+                </dd>
+              </>
+            )}
             <dt>Last result</dt>
             <dd>
               <StatusBadge status={t.lastExecutionStatus} />

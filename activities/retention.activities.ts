@@ -93,6 +93,15 @@ export function createRetentionActivities(deps: RetentionActivityDeps) {
         });
         throw error;
       }
+      // The hours wholly before the cut-off hold no rows any more: their counters (zeros, spread
+      // over shards) go too, so the counter table stays as small as the retention.
+      await orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          `delete from log_counts_hourly where hour < date_trunc('hour', ?::timestamptz, 'UTC')`,
+          [before],
+        );
       const durationMs = Date.now() - started;
       metrics?.duration.observe({ outcome: 'completed' }, durationMs / 1000);
       metrics?.lastCompleted.set(Date.now() / 1000);

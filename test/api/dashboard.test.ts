@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { initOrm, prepareDatabase } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createRetentionActivities } from '../../activities/retention.activities';
 import { createStatsService } from '../../src/services/stats.service';
 import { createTestApp, TEST_API_KEY, testEnv, type TestApp } from '../helpers/app';
 
@@ -159,19 +161,65 @@ describe('dashboard stats on a database of its own', () => {
     expect(acquire).toHaveBeenCalledTimes(2);
   });
 
-  it('when logs are pruned or their task deleted, then the stats still count those attempts (attempts ever made)', async () => {
+  it('when logs are pruned and a task is deleted, then the stats equal what the log lists count, in total, by status and over 24 h', async () => {
     const [kept, gone] = [await insertTask('ACTIVE'), await insertTask('ACTIVE')];
     await insertLogs(kept, 'SUCCESS', new Date(Date.now() - 100 * 24 * HOUR), 3);
+    await insertLogs(kept, 'SUCCESS', new Date(Date.now() - 2 * HOUR), 2);
     await insertLogs(kept, 'FAILED', new Date(Date.now() - HOUR), 1);
     await insertLogs(gone, 'RETRYING', new Date(Date.now() - HOUR), 2);
-    const before = await getStats();
-    expect(before.executions).toMatchObject({ total: 6, success: 3, failed: 1, retrying: 2 });
+    await insertLogs(gone, 'FAILED', new Date(Date.now() - 30 * HOUR), 1);
+    expect((await getStats()).executions).toMatchObject({
+      total: 9,
+      success: 5,
+      failed: 2,
+      retrying: 2,
+    });
 
-    await sql(`delete from task_logs where execution_time < now() - interval '90 days'`);
-    await sql('delete from tasks where id = ?', [gone]);
-    const after = await getStats();
-    expect(after.executions).toEqual(before.executions);
-    expect(after.tasks.total).toBe(1);
+    // What the daily prune runs, and a task's deletion (its logs go by the cascade).
+    const prune = createRetentionActivities({ orm: t.orm });
+    const env = new MockActivityEnvironment();
+    await env.run(prune.pruneLogs, {
+      before: new Date(Date.now() - 90 * 24 * HOUR).toISOString(),
+      batchSize: 2,
+    });
+    const taskDeleted = await request(t.app)
+      .delete(`/api/tasks/${gone}`)
+      .set('X-API-Key', TEST_API_KEY);
+    expect(taskDeleted.status).toBe(204);
+
+    const listed = async (query: string) => {
+      const res = await request(t.app).get(`/api/logs?${query}`).set('X-API-Key', TEST_API_KEY);
+      expect(res.status).toBe(200);
+      return res.body.meta.total as number;
+    };
+    const since = new Date(Date.now() - 24 * HOUR).toISOString();
+    const stats = await getStats();
+    expect(stats.executions).toEqual({
+      total: await listed(''),
+      success: await listed('status=SUCCESS'),
+      failed: await listed('status=FAILED'),
+      retrying: await listed('status=RETRYING'),
+      successRate: 2 / 3,
+      last24h: {
+        success: await listed(`status=SUCCESS&from=${since}`),
+        failed: await listed(`status=FAILED&from=${since}`),
+        retrying: await listed(`status=RETRYING&from=${since}`),
+      },
+    });
+    // The exact figures the lists gave: the kept task's two recent successes and its failure.
+    expect(stats.executions).toMatchObject({
+      total: 3,
+      success: 2,
+      failed: 1,
+      retrying: 0,
+      last24h: { success: 2, failed: 1, retrying: 0 },
+    });
+    expect(stats.tasks.total).toBe(1);
+    // The pruned hours' counters went with their rows.
+    const [old] = await sql(
+      `select count(*)::int as n from log_counts_hourly where hour < now() - interval '90 days'`,
+    );
+    expect(old).toEqual({ n: 0 });
   });
 
   it('when logs are written in one statement or row by row, then the counters agree with a count of the rows', async () => {

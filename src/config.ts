@@ -11,6 +11,8 @@ export interface Config {
   readonly port: number;
   /** Keys from API_KEY; empty in development when the key is generated under DATA_DIR. */
   readonly apiKeys: readonly string[];
+  /** Keys from API_KEYS_READ_ONLY: they may read and preview schedules, nothing else (SPEC §14). */
+  readonly apiKeysReadOnly: readonly string[];
   /** Unset: start the embedded PostgreSQL. */
   readonly databaseUrl: string | undefined;
   /** Unset: start the embedded Temporal dev server. */
@@ -149,6 +151,7 @@ const schema = Joi.object({
     then: Joi.string().trim().required(),
     otherwise: Joi.string().trim().allow('').optional(),
   }),
+  API_KEYS_READ_ONLY: Joi.string().trim().allow('').optional(),
   DATABASE_URL: Joi.when('NODE_ENV', {
     is: 'production',
     then: Joi.string()
@@ -266,6 +269,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (apiKeys.some((key) => key.length < 16)) {
     throw new ConfigError('Invalid configuration: API_KEY keys must be at least 16 characters');
   }
+  const apiKeysReadOnly = String(v.API_KEYS_READ_ONLY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (apiKeysReadOnly.some((key) => key.length < 16)) {
+    throw new ConfigError(
+      'Invalid configuration: API_KEYS_READ_ONLY keys must be at least 16 characters',
+    );
+  }
+  if (apiKeysReadOnly.some((key) => apiKeys.includes(key))) {
+    throw new ConfigError(
+      'Invalid configuration: a key is in both API_KEY and API_KEYS_READ_ONLY; a key either writes or only reads',
+    );
+  }
 
   if (v.RETRY_MAX_INTERVAL < v.RETRY_INITIAL_INTERVAL) {
     throw new ConfigError(
@@ -278,6 +295,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     role: v.ROLE,
     port: v.PORT,
     apiKeys,
+    apiKeysReadOnly,
     databaseUrl: v.DATABASE_URL || undefined,
     temporalAddress: v.TEMPORAL_ADDRESS || undefined,
     temporalNamespace: v.TEMPORAL_NAMESPACE,

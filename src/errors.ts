@@ -9,7 +9,14 @@ export interface FieldError {
 }
 
 export type AppErrorType =
-  'validation-error' | 'unauthorized' | 'not-found' | 'rate-limited' | 'service-unavailable';
+  | 'validation-error'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not-found'
+  | 'conflict'
+  | 'unprocessable'
+  | 'rate-limited'
+  | 'service-unavailable';
 
 export abstract class AppError extends Error {
   abstract readonly type: AppErrorType;
@@ -37,6 +44,24 @@ export class UnauthorizedError extends AppError {
   constructor(detail = 'A valid X-API-Key header is required.') {
     super(detail);
   }
+}
+
+/** The caller is known but may not do this (a read-only key asking to write, SPEC §14). */
+export class ForbiddenError extends AppError {
+  override readonly name = 'ForbiddenError';
+  readonly type = 'forbidden';
+}
+
+/** The request clashes with the state of things (e.g. a request under way with its key). */
+export class ConflictError extends AppError {
+  override readonly name = 'ConflictError';
+  readonly type = 'conflict';
+}
+
+/** Well-formed, but it cannot be done as asked (e.g. an Idempotency-Key reused for another body). */
+export class UnprocessableError extends AppError {
+  override readonly name = 'UnprocessableError';
+  readonly type = 'unprocessable';
 }
 
 export class NotFoundError extends AppError {

@@ -10,7 +10,7 @@ import type { Services } from '../services';
 import { pingTemporal, type TemporalClientHandle } from '../temporal/client';
 import { createConsoleRouter } from './console';
 import { createErrorHandler, notFoundHandler } from './error-handler';
-import { createApiKeyAuth } from './middleware/auth';
+import { createApiKeyAuth, refuseWritesOfReadOnlyKeys } from './middleware/auth';
 import { createRateLimit, type RateLimitOptions } from './middleware/rate-limit';
 import { createRequestContext } from './middleware/request-context';
 import { loadOpenApiDocument } from './openapi';
@@ -36,8 +36,10 @@ export interface AppDeps {
   orm: Orm;
   temporal: TemporalClientHandle;
   metrics: Metrics;
-  services: Pick<Services, 'tasks' | 'logs' | 'stats'>;
+  services: Pick<Services, 'tasks' | 'logs' | 'stats' | 'idempotency'>;
   apiKeys: readonly string[];
+  /** Keys that may only read (API_KEYS_READ_ONLY, SPEC §14). */
+  readOnlyApiKeys?: readonly string[];
   /** Validate every response against the OpenAPI document (tests); off in production. */
   validateResponses?: boolean;
   openapi?: OpenAPIV3.DocumentV3;
@@ -115,7 +117,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(createConsoleRouter(deps.consoleDir));
 
   const api = Router();
-  api.use(createApiKeyAuth(deps.apiKeys));
+  api.use(createApiKeyAuth(deps.apiKeys, deps.readOnlyApiKeys ?? []));
+  api.use(refuseWritesOfReadOnlyKeys);
   const rateLimit = deps.rateLimit && createRateLimit({ ...deps.rateLimit, logger });
   if (rateLimit) api.use(rateLimit);
   api.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
@@ -139,7 +142,10 @@ export function createApp(deps: AppDeps): Express {
   // No per-request EntityManager (RequestContext): reads are plain SQL and every write forks its
   // own EntityManager in the service, so a fork per request would only cost time.
 
-  app.use('/api', createTasksRouter({ tasks: deps.services.tasks }));
+  app.use(
+    '/api',
+    createTasksRouter({ tasks: deps.services.tasks, idempotency: deps.services.idempotency }),
+  );
   app.use('/api', createLogsRouter({ logs: deps.services.logs }));
   app.use('/api', createDashboardRouter({ stats: deps.services.stats }));
   app.use('/api', createSchedulesRouter());

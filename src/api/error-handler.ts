@@ -29,11 +29,13 @@ export interface Problem {
 const TITLES: Record<number, string> = {
   400: 'Invalid request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   501: 'Not Implemented',
@@ -43,11 +45,13 @@ const TITLES: Record<number, string> = {
 const TYPES: Record<number, string> = {
   400: 'validation-error',
   401: 'unauthorized',
+  403: 'forbidden',
   404: 'not-found',
   405: 'method-not-allowed',
   409: 'conflict',
   413: 'payload-too-large',
   415: 'unsupported-media-type',
+  422: 'unprocessable',
   429: 'rate-limited',
   500: 'internal-error',
   501: 'not-implemented',
@@ -58,7 +62,10 @@ const TYPES: Record<number, string> = {
 const STATUS_OF: Record<AppErrorType, number> = {
   'validation-error': 400,
   unauthorized: 401,
+  forbidden: 403,
   'not-found': 404,
+  conflict: 409,
+  unprocessable: 422,
   'rate-limited': 429,
   'service-unavailable': 503,
 };

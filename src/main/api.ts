@@ -51,6 +51,7 @@ export async function startApi(deps: {
     metrics: deps.metrics ?? createMetrics(),
     services,
     apiKeys: deps.apiKeys,
+    readOnlyApiKeys: config.apiKeysReadOnly,
     publicApiPath: config.publicApiPath,
     rateLimit: { perMinute: config.rateLimitPerMinute, store: rateLimitStore },
     clientConfig: {

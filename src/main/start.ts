@@ -68,7 +68,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   applyV8Flags(config);
   const logger = createLogger({
     level: config.logLevel,
-    secrets: config.apiKeys,
+    secrets: [...config.apiKeys, ...config.apiKeysReadOnly],
     format: config.logFormat,
     nodeEnv: config.nodeEnv,
   });

@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 // (page.evaluate callbacks run in the browser)
-import { expect, expectAccessible, screenshot, test } from './fixtures';
+import type { Page } from '@playwright/test';
+import { expect, expectAccessible, READ_ONLY_KEY, screenshot, test } from './fixtures';
 
 /** The API's task, as far as these tests read it. */
 interface Task {
@@ -30,6 +31,20 @@ interface SentPayload {
 
 let counter = 0;
 const unique = (what: string) => `${what} ${Date.now().toString(36)}${counter++}`;
+
+/** What the console says, once, to a read-only key (SPEC §14). */
+const READ_ONLY_NOTICE =
+  'Signed in with a read-only key: you can see tasks, logs and the dashboard, but not change or run them.';
+
+/** The buttons that change or run a task, by their names in the table and on the task page. */
+const WRITE_BUTTON = /^(Run\b|Pause\b|Resume\b|Delete\b|Edit\b)/;
+
+async function signInWith(page: Page, key: string): Promise<void> {
+  await page.goto('/');
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Tasks', level: 1 })).toBeVisible();
+}
 
 test.describe('the web console', () => {
   test('when a wrong key is entered, then it is refused; the right key opens the tasks; sign-out forgets it', async ({
@@ -565,5 +580,124 @@ test.describe('the web console', () => {
     await page.getByRole('button', { name: 'Run now' }).focus();
     await page.keyboard.press('Enter');
     await expect(page.getByRole('status')).toContainText(`Delivery of “${name}” started.`);
+  });
+
+  test("when the console is signed in with a read-only key, then it shows tasks, a task's page, logs and the dashboard, offers no write action, says why, and passes axe", async ({
+    page,
+    services,
+  }) => {
+    const name = unique('Read only');
+    const webhookId = `${Date.now()}4`;
+    const task = await services.api<Task>('POST', '/api/tasks', {
+      name,
+      schedule: '@daily',
+      webhookUrl: services.discord.webhookUrl(webhookId),
+      payload: { content: 'Seen, not run, by a reader' },
+    });
+    await services.api('POST', `/api/tasks/${task.id}/trigger`);
+    await services.discord.waitForRequests(1, { webhookId, timeoutMs: 30_000 });
+
+    // The API refuses the key anything that writes, and tells the console what the key may do.
+    const refused = await services.apiWithKey(READ_ONLY_KEY, 'POST', '/api/tasks', {
+      name: `${name} (by the reader)`,
+      schedule: '@daily',
+      webhookUrl: services.discord.webhookUrl(),
+      payload: { content: 'Never created' },
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const config = await services.apiWithKey(READ_ONLY_KEY, 'GET', '/api/config');
+    expect(((await config.json()) as { access: string }).access).toBe('read-only');
+    const created = await services.api<{ data: Task[] }>(
+      'GET',
+      `/api/tasks?search=${encodeURIComponent(`${name} (by the reader)`)}`,
+    );
+    expect(created.data).toEqual([]);
+
+    await signInWith(page, READ_ONLY_KEY);
+    const notice = page.getByText(READ_ONLY_NOTICE);
+    await expect(notice).toBeVisible();
+    await expect(notice).toHaveCount(1);
+    const row = page.getByRole('row', { name: new RegExp(name) });
+    await expect(row).toHaveCount(1);
+    await expect(row.getByRole('cell', { name: 'Active' })).toBeVisible();
+    await expect(page.getByRole('link', { name: 'New task' })).toHaveCount(0);
+    await expect(page.getByRole('link', { name: 'Create your first task' })).toHaveCount(0);
+    await expect(page.getByRole('button', { name: WRITE_BUTTON })).toHaveCount(0);
+    await expect(page.getByRole('link', { name: 'Edit', exact: true })).toHaveCount(0);
+    await expectAccessible(page, 'tasks with a read-only key');
+    await screenshot(page, 'read-only');
+
+    await row.getByRole('link', { name, exact: true }).click();
+    await expect(page.getByRole('heading', { name, level: 1 })).toBeVisible();
+    const deliveries = page.getByRole('region', { name: 'Deliveries' });
+    await expect(deliveries.getByRole('cell', { name: 'Delivered', exact: true })).toBeVisible();
+    await expect(notice).toBeVisible();
+    await expect(page.getByRole('button', { name: WRITE_BUTTON })).toHaveCount(0);
+    await expect(page.getByRole('link', { name: 'Edit', exact: true })).toHaveCount(0);
+    await expectAccessible(page, 'task with a read-only key');
+
+    await page.getByRole('link', { name: 'Logs' }).click();
+    await expect(page.getByRole('heading', { name: 'Logs', level: 1 })).toBeVisible();
+    await expect(page.getByRole('table')).toBeVisible();
+    await expect(notice).toBeVisible();
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await expect(page.getByRole('heading', { name: 'Dashboard', level: 1 })).toBeVisible();
+    await expect(
+      page.getByRole('img', { name: /Attempts per hour over the last 24 hours/ }),
+    ).toBeVisible();
+    await expect(notice).toBeVisible();
+
+    // The editor's addresses, opened directly, say why there is no form.
+    await page.goto('/tasks/new');
+    await expect(page.getByRole('heading', { name: 'New task', level: 1 })).toBeVisible();
+    await expect(page.getByText(/No task can be created with a read-only key/)).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Create task' })).toHaveCount(0);
+    await expect(page.getByLabel('Name', { exact: true })).toHaveCount(0);
+    await expect(page.locator('form.editor')).toHaveCount(0);
+    await expectAccessible(page, 'new task with a read-only key');
+    await page.goto(`/tasks/${task.id}/edit`);
+    await expect(page.getByText(/This task cannot be changed with a read-only key/)).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Save changes' })).toHaveCount(0);
+    await expect(page.locator('form.editor')).toHaveCount(0);
+    await page.getByRole('link', { name: 'Back to the task' }).click();
+    await expect(page.getByRole('heading', { name, level: 1 })).toBeVisible();
+  });
+
+  test("when a read-only key's console offers a write action anyway, then the API's 403 detail shows, nothing runs, and the action goes away", async ({
+    page,
+    services,
+  }) => {
+    const name = unique('Refused run');
+    const webhookId = `${Date.now()}5`;
+    const task = await services.api<Task>('POST', '/api/tasks', {
+      name,
+      schedule: '@daily',
+      webhookUrl: services.discord.webhookUrl(webhookId),
+      payload: { content: 'Never sent' },
+    });
+    await signInWith(page, READ_ONLY_KEY);
+    // The console is told once that the key may write (an access that changed since, say).
+    await page.route(
+      (url) => url.pathname === '/api/config',
+      async (route) => {
+        const response = await route.fetch();
+        const config = (await response.json()) as Record<string, unknown>;
+        await route.fulfill({ response, json: { ...config, access: 'read-write' } });
+      },
+      { times: 1 },
+    );
+    await page.goto(`/tasks/${task.id}`);
+    await expect(page.getByRole('heading', { name, level: 1 })).toBeVisible();
+    await page.getByRole('button', { name: 'Run now' }).click();
+    await expect(page.getByRole('status')).toContainText(
+      'This API key is read-only (API_KEYS_READ_ONLY): it may read, not create, change, run or delete.',
+    );
+    // The access is read again: the notice shows and the actions go.
+    await expect(page.getByText(READ_ONLY_NOTICE)).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Run now' })).toHaveCount(0);
+    expect(services.discord.requests(webhookId)).toEqual([]);
+    const logs = await services.api<{ data: unknown[] }>('GET', `/api/tasks/${task.id}/logs`);
+    expect(logs.data).toEqual([]);
   });
 });

@@ -4,11 +4,16 @@ import { test as base, expect, type Page } from '@playwright/test';
 import { createProduct, type Product } from '../helpers/product';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
 
+/** A key of API_KEYS_READ_ONLY (SPEC §14): it may read, not write. */
+export const READ_ONLY_KEY = 'console-reader-0123456789abcdef';
+
 export interface Services {
   product: Product;
   discord: MockDiscord;
   /** Calls the product's API with its key (set-up steps that are not what a test is about). */
   api: <T = unknown>(method: string, path: string, body?: unknown) => Promise<T>;
+  /** Calls the product's API with another key, and gives the answer as it is, refusals too. */
+  apiWithKey: (key: string, method: string, path: string, body?: unknown) => Promise<Response>;
 }
 
 /**
@@ -26,6 +31,7 @@ export const test = base.extend<{ signedIn: Page }, { services: Services }>({
       const product = await createProduct({
         env: {
           WEBHOOK_ALLOWED_ORIGINS: discord.url,
+          API_KEYS_READ_ONLY: READ_ONLY_KEY,
           RETRY_INITIAL_INTERVAL: '1s',
           RETRY_BACKOFF_COEFFICIENT: '1',
           RETRY_MAX_INTERVAL: '1s',
@@ -34,17 +40,19 @@ export const test = base.extend<{ signedIn: Page }, { services: Services }>({
       });
       try {
         await product.start(180_000);
-        const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-          const res = await fetch(`${product.url}${path}`, {
+        const apiWithKey = (key: string, method: string, path: string, body?: unknown) =>
+          fetch(`${product.url}${path}`, {
             method,
-            headers: { 'X-API-Key': product.apiKey, 'Content-Type': 'application/json' },
+            headers: { 'X-API-Key': key, 'Content-Type': 'application/json' },
             body: body === undefined ? undefined : JSON.stringify(body),
           });
+        const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+          const res = await apiWithKey(product.apiKey, method, path, body);
           const text = await res.text();
           if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
           return (text ? JSON.parse(text) : undefined) as T;
         };
-        await use({ product, discord, api });
+        await use({ product, discord, api, apiWithKey });
       } finally {
         await product.dispose();
         await discord.close();

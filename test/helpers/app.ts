@@ -9,6 +9,8 @@ import { createTemporalClient, type TemporalClientHandle } from '../../src/tempo
 
 export const TEST_API_KEY = 'test-key-0123456789abcdef';
 export const ROTATED_API_KEY = 'rotated-key-fedcba9876543210';
+/** A key of API_KEYS_READ_ONLY (SPEC §14): every read, never a write. */
+export const READ_ONLY_API_KEY = 'read-only-key-0123456789abcdef';
 
 export interface TestApp {
   app: Express;
@@ -56,6 +58,7 @@ export async function createTestApp(
     metrics: createMetrics(),
     services,
     apiKeys: [TEST_API_KEY, ROTATED_API_KEY],
+    readOnlyApiKeys: [READ_ONLY_API_KEY],
     validateResponses: true,
     ...overrides,
     orm,

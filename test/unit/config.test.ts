@@ -51,6 +51,7 @@ describe('loadConfig', () => {
     const config = loadConfig({
       PORT: '4000',
       API_KEY: ' first-key-0123456789 , second-key-0123456789 ',
+      API_KEYS_READ_ONLY: 'reader-key-0123456789,other-reader-0123456789',
       DATABASE_URL: 'postgres://u:p@db:5432/app',
       TEMPORAL_ADDRESS: 'temporal:7233',
       WEBHOOK_ALLOWED_ORIGINS: 'http://127.0.0.1:9999, https://discord.com/',
@@ -62,6 +63,7 @@ describe('loadConfig', () => {
     });
     expect(config.port).toBe(4000);
     expect(config.apiKeys).toEqual(['first-key-0123456789', 'second-key-0123456789']);
+    expect(config.apiKeysReadOnly).toEqual(['reader-key-0123456789', 'other-reader-0123456789']);
     expect(config.webhookAllowedOrigins).toEqual(['http://127.0.0.1:9999', 'https://discord.com']);
     expect(config.retry.initialIntervalMs).toBe(1_500);
     expect(config.retry.maximumIntervalMs).toBe(3_600_000);
@@ -118,6 +120,11 @@ describe('loadConfig', () => {
     ],
     [{ WEBHOOK_ALLOWED_ORIGINS: 'https://discord.com/api' }, /WEBHOOK_ALLOWED_ORIGINS/],
     [{ API_KEY: 'short' }, /API_KEY keys must be at least 16 characters/],
+    [{ API_KEYS_READ_ONLY: 'short' }, /API_KEYS_READ_ONLY keys must be at least 16 characters/],
+    [
+      { API_KEY: 'both-kinds-0123456789', API_KEYS_READ_ONLY: 'both-kinds-0123456789' },
+      /a key is in both API_KEY and API_KEYS_READ_ONLY/,
+    ],
     [
       { RETRY_INITIAL_INTERVAL: '10m', RETRY_MAX_INTERVAL: '5m' },
       /RETRY_MAX_INTERVAL must not be shorter/,

@@ -1,4 +1,4 @@
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { MutationCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { useCallback, useMemo, useState } from 'react';
 import { ApiError, setSession } from './api/client';
 import { forgetKey, loadKey, saveKey } from './auth/key-store';
@@ -26,22 +26,29 @@ export function App() {
   // Set before the first render of a screen, so its first request already carries the key.
   if (key) setSession(key, () => signOut('expired'));
 
-  const queryClient = useMemo(
-    () =>
-      new QueryClient({
-        defaultOptions: {
-          queries: {
-            staleTime: 5_000,
-            // 4xx are answers, not hiccups: retry only what may pass on a second try.
-            retry: (count, error) =>
-              count < 2 &&
-              !(error instanceof ApiError && error.status >= 400 && error.status < 500),
-          },
+  const queryClient = useMemo(() => {
+    const client: QueryClient = new QueryClient({
+      // A 403 is a read-only key asking to write (SPEC §14): the screen shows the API's detail,
+      // and the key's access is read again, so the console stops offering what it may not do.
+      mutationCache: new MutationCache({
+        onError: (error) => {
+          if (error instanceof ApiError && error.status === 403) {
+            void client.invalidateQueries({ queryKey: ['config'] });
+          }
         },
       }),
+      defaultOptions: {
+        queries: {
+          staleTime: 5_000,
+          // 4xx are answers, not hiccups: retry only what may pass on a second try.
+          retry: (count, error) =>
+            count < 2 && !(error instanceof ApiError && error.status >= 400 && error.status < 500),
+        },
+      },
+    });
+    return client;
     // A new cache per key: nothing one key saw is shown to the next.
-    [key],
-  );
+  }, [key]);
 
   if (!key) {
     return (

@@ -1,8 +1,9 @@
 import { Router } from 'express';
 
 /**
- * GET /api/config: what a client needs beyond the resources, today the Temporal Web UI to link
- * executions to (the web console's task page). Public API like every other route, no secret.
+ * GET /api/config: what a client needs beyond the resources: the Temporal Web UI to link
+ * executions to (the web console's task page), and what its key may do (a read-only key's console
+ * shows no write actions). Public API like every other route, no secret.
  */
 export function createConfigRouter(config: {
   temporalUiUrl?: string;
@@ -13,6 +14,8 @@ export function createConfigRouter(config: {
     res.json({
       temporalUiUrl: config.temporalUiUrl ?? null,
       temporalNamespace: config.temporalNamespace,
+      // What the caller's key may do, so that a client shows only what it can use.
+      access: res.locals.access === 'read-only' ? 'read-only' : 'read-write',
     });
   });
   return router;

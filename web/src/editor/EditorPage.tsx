@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useMemo, useRef, useState } from 'react';
+import { useAccess } from '../api/access';
 import {
   api,
   ApiError,
@@ -42,18 +43,20 @@ const SAMPLE_TASK_ID = '00000000-0000-4000-8000-000000000000';
 
 /** Create (no id) or edit a task. */
 export function EditorPage({ id }: { id?: string }) {
+  const access = useAccess();
   const task = useQuery({
     queryKey: ['task', id],
     queryFn: () => call(api.GET('/api/tasks/{id}', { params: { path: { id: id! } } })),
     enabled: Boolean(id),
   });
-  if (id && task.isPending) {
+  if (!access.known || (id && task.isPending)) {
     return (
       <p className="loading" aria-busy="true">
-        Loading the task…
+        {id ? 'Loading the task…' : 'Loading…'}
       </p>
     );
   }
+  if (access.readOnly) return <ReadOnlyEditor id={id} name={task.data?.name} />;
   if (id && task.isError) {
     return (
       <p className="form-error" role="alert">
@@ -62,6 +65,29 @@ export function EditorPage({ id }: { id?: string }) {
     );
   }
   return <EditorForm task={task.data} />;
+}
+
+/**
+ * What a read-only key (SPEC §14) gets at /tasks/new or /tasks/:id/edit, say from a shared link:
+ * why there is no form, and the way back.
+ */
+function ReadOnlyEditor({ id, name }: { id?: string; name?: string }) {
+  return (
+    <section aria-labelledby="editor-title">
+      <div className="page-head">
+        <h1 id="editor-title">{id ? (name ? `Edit “${name}”` : 'Edit task') : 'New task'}</h1>
+      </div>
+      <div className="empty">
+        <p>
+          {id ? 'This task cannot be changed' : 'No task can be created'} with a read-only key. Sign
+          in with a key that may write (API_KEY) to {id ? 'edit it' : 'create one'}.
+        </p>
+        <Link href={id ? `/tasks/${id}` : '/tasks'}>
+          {id ? 'Back to the task' : 'Back to the tasks'}
+        </Link>
+      </div>
+    </section>
+  );
 }
 
 function EditorForm({ task }: { task?: Task }) {

@@ -1,10 +1,12 @@
 import type { ReactNode } from 'react';
+import { READ_ONLY_NOTICE, useAccess } from '../api/access';
 import { useRoute } from '../routes';
 import { Link } from '../ui/Link';
 
 export function Shell({ children, onSignOut }: { children: ReactNode; onSignOut: () => void }) {
   const route = useRoute();
   const current = (names: string[]) => (names.includes(route.name) ? 'page' : undefined);
+  const { readOnly } = useAccess();
   return (
     <>
       <a className="skip-link" href="#main">
@@ -30,6 +32,12 @@ export function Shell({ children, onSignOut }: { children: ReactNode; onSignOut:
         </button>
       </header>
       <main id="main" tabIndex={-1}>
+        {readOnly && (
+          // Said once, above every screen: why no screen offers to change or run anything.
+          <p className="form-info" id="read-only-notice">
+            {READ_ONLY_NOTICE}
+          </p>
+        )}
         {children}
       </main>
     </>

@@ -1,6 +1,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { describeSchedule } from '../../../src/schedule/describe';
+import { useAccess, useClientConfig } from '../api/access';
 import { api, call } from '../api/client';
 import { describeDuration, MESSAGE_MODES } from '../editor/model';
 import { NextRuns, useSchedulePreview } from '../editor/ScheduleField';
@@ -35,11 +36,9 @@ export function TaskPage({ id }: { id: string }) {
     refetchInterval: 3_000,
     placeholderData: keepPreviousData,
   });
-  const config = useQuery({
-    queryKey: ['config'],
-    queryFn: () => call(api.GET('/api/config')),
-    staleTime: Infinity,
-  });
+  const config = useClientConfig();
+  // A read-only key (SPEC §14) sees the task and its deliveries, with no action on them.
+  const { canWrite } = useAccess();
   const active = task.data?.status === 'ACTIVE';
   const preview = useSchedulePreview(task.data?.schedule ?? '', task.data?.timezone ?? '');
 
@@ -66,20 +65,22 @@ export function TaskPage({ id }: { id: string }) {
     <section aria-labelledby="task-title">
       <div className="page-head">
         <h1 id="task-title">{t.name}</h1>
-        <div className="actions">
-          <button type="button" onClick={() => actions.trigger.mutate(t)}>
-            Run now
-          </button>
-          <button type="button" onClick={() => actions.toggle.mutate(t)}>
-            {active ? 'Pause' : 'Resume'}
-          </button>
-          <Link href={`/tasks/${t.id}/edit`} className="button">
-            Edit
-          </Link>
-          <button type="button" className="danger" onClick={() => setConfirming(true)}>
-            Delete
-          </button>
-        </div>
+        {canWrite && (
+          <div className="actions">
+            <button type="button" onClick={() => actions.trigger.mutate(t)}>
+              Run now
+            </button>
+            <button type="button" onClick={() => actions.toggle.mutate(t)}>
+              {active ? 'Pause' : 'Resume'}
+            </button>
+            <Link href={`/tasks/${t.id}/edit`} className="button">
+              Edit
+            </Link>
+            <button type="button" className="danger" onClick={() => setConfirming(true)}>
+              Delete
+            </button>
+          </div>
+        )}
       </div>
 
       <div className="task-overview">
@@ -140,7 +141,7 @@ export function TaskPage({ id }: { id: string }) {
           ) : (
             <p className="muted">
               {t.status === 'FAILED'
-                ? 'The task failed and its schedule is paused; resume it to run again.'
+                ? `The task failed and its schedule is paused${canWrite ? '; resume it to run again' : ''}.`
                 : 'Paused: nothing runs until it is resumed.'}
             </p>
           )}
@@ -158,7 +159,7 @@ export function TaskPage({ id }: { id: string }) {
             Could not load the deliveries: {logs.error.message}
           </p>
         ) : executions.length === 0 ? (
-          <p className="empty">No deliveries yet. “Run now” sends one at once.</p>
+          <p className="empty">No deliveries yet.{canWrite && ' “Run now” sends one at once.'}</p>
         ) : (
           executions.map((e) => (
             <ExecutionCard

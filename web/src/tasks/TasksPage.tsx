@@ -1,6 +1,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { describeSchedule } from '../../../src/schedule/describe';
+import { useAccess } from '../api/access';
 import { api, call, type Task, type TaskStatus } from '../api/client';
 import { ConfirmDialog } from '../ui/ConfirmDialog';
 import { localTime, relativeTime } from '../ui/format';
@@ -37,6 +38,8 @@ export function TasksPage() {
   const [deleting, setDeleting] = useState<Task | null>(null);
   const query = useDebounced(search.trim(), 300);
   const actions = useTaskActions();
+  // A read-only key (SPEC §14) sees the tasks with no action to change or run them.
+  const { canWrite } = useAccess();
 
   useEffect(() => setPage(1), [query, status, sort]);
 
@@ -66,9 +69,11 @@ export function TasksPage() {
     <section aria-labelledby="tasks-title">
       <div className="page-head">
         <h1 id="tasks-title">Tasks</h1>
-        <Link href="/tasks/new" className="button primary">
-          New task
-        </Link>
+        {canWrite && (
+          <Link href="/tasks/new" className="button primary">
+            New task
+          </Link>
+        )}
       </div>
       <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <div className="field">
@@ -121,9 +126,11 @@ export function TasksPage() {
           ) : (
             <>
               <p>No tasks yet. A task posts a Discord message on a schedule.</p>
-              <Link href="/tasks/new" className="button primary">
-                Create your first task
-              </Link>
+              {canWrite && (
+                <Link href="/tasks/new" className="button primary">
+                  Create your first task
+                </Link>
+              )}
             </>
           )}
         </div>
@@ -139,9 +146,11 @@ export function TasksPage() {
               <th scope="col">Next run</th>
               <th scope="col">Status</th>
               <th scope="col">Last result</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
+              {canWrite && (
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -178,30 +187,32 @@ export function TasksPage() {
                     <div className="muted small">{relativeTime(task.lastExecutionAt)}</div>
                   )}
                 </td>
-                <td className="row-actions">
-                  <button
-                    type="button"
-                    onClick={() => actions.trigger.mutate(task)}
-                    aria-label={`Run ${task.name} now`}
-                  >
-                    Run now
-                  </button>
-                  <button
-                    type="button"
-                    onClick={() => actions.toggle.mutate(task)}
-                    aria-label={`${task.status === 'ACTIVE' ? 'Pause' : 'Resume'} ${task.name}`}
-                  >
-                    {task.status === 'ACTIVE' ? 'Pause' : 'Resume'}
-                  </button>
-                  <button
-                    type="button"
-                    className="danger"
-                    onClick={() => setDeleting(task)}
-                    aria-label={`Delete ${task.name}`}
-                  >
-                    Delete
-                  </button>
-                </td>
+                {canWrite && (
+                  <td className="row-actions">
+                    <button
+                      type="button"
+                      onClick={() => actions.trigger.mutate(task)}
+                      aria-label={`Run ${task.name} now`}
+                    >
+                      Run now
+                    </button>
+                    <button
+                      type="button"
+                      onClick={() => actions.toggle.mutate(task)}
+                      aria-label={`${task.status === 'ACTIVE' ? 'Pause' : 'Resume'} ${task.name}`}
+                    >
+                      {task.status === 'ACTIVE' ? 'Pause' : 'Resume'}
+                    </button>
+                    <button
+                      type="button"
+                      className="danger"
+                      onClick={() => setDeleting(task)}
+                      aria-label={`Delete ${task.name}`}
+                    >
+                      Delete
+                    </button>
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>

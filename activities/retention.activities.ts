@@ -1,4 +1,5 @@
 import { Context, log } from '@temporalio/activity';
+import { IDEMPOTENCY_WINDOW_HOURS } from '../src/services/idempotency.service';
 import type { Orm } from '../src/db/orm';
 import type { LogPruneMetrics } from '../src/metrics';
 import type { PruneLogsActivityInput, PruneLogsResult } from '../src/temporal/retention';
@@ -93,6 +94,13 @@ export function createRetentionActivities(deps: RetentionActivityDeps) {
         });
         throw error;
       }
+      // Idempotency keys are kept 24 hours (SPEC §14); pruned here, with the logs.
+      await orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          `delete from idempotency_keys where created_at < now() - interval '${IDEMPOTENCY_WINDOW_HOURS} hours'`,
+        );
       // The hours wholly before the cut-off hold no rows any more: their counters (zeros, spread
       // over shards) go too, so the counter table stays as small as the retention.
       await orm.em

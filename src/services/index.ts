@@ -6,6 +6,7 @@ import { DATABASE_UNAVAILABLE, TEMPORAL_UNAVAILABLE, UpstreamUnavailableError } 
 import type { Logger } from '../logger';
 import { isTemporalUnavailable, pingTemporal, type TemporalClientHandle } from '../temporal/client';
 import { createScheduleGateway, type ScheduleGateway } from '../temporal/schedules';
+import { createIdempotencyService } from './idempotency.service';
 import { createLogService } from './log.service';
 import { createStatsService } from './stats.service';
 import { createTaskService } from './task.service';
@@ -74,6 +75,7 @@ export function createServices(deps: {
     tasks,
     logs: guardReads(createLogService({ orm }), circuits.database),
     stats: guardReads(createStatsService({ orm }), circuits.database),
+    idempotency: createIdempotencyService({ orm, database: circuits.database }),
   };
 }
 

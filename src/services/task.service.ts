@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type EntityManager, LockMode } from '@mikro-orm/core';
 import {
   type Client,
   isGrpcServiceError,
   ScheduleNotFoundError,
+  WorkflowExecutionAlreadyStartedError,
   WorkflowIdReusePolicy,
 } from '@temporalio/client';
 import type { Circuit } from '../circuit';
@@ -419,9 +420,22 @@ export function createTaskService(deps: TaskServiceDeps) {
     },
 
     /** One delivery now through the same workflow and retry policy, whatever the status. */
-    async trigger(id: string): Promise<{ workflowId: string }> {
+    /**
+     * One delivery now. With an idempotency key (SPEC §14), the workflow id derives from it, so
+     * a repeat is refused by Temporal itself (REJECT_DUPLICATE) and answers the same workflow id,
+     * even when the first call's answer was a 503 while Temporal had taken the start.
+     */
+    async trigger(
+      id: string,
+      idempotency?: { apiKeyId: string; key: string },
+    ): Promise<{ workflowId: string }> {
       const task = await database.run(() => load(orm.em.fork(), id));
-      const workflowId = `${scheduleIdForTask(task.id)}-manual-${new Date().toISOString()}-${randomUUID().slice(0, 8)}`;
+      const workflowId = idempotency
+        ? `${scheduleIdForTask(task.id)}-manual-key-${createHash('sha256')
+            .update(`${idempotency.apiKeyId}\n${idempotency.key}`, 'utf8')
+            .digest('hex')
+            .slice(0, 32)}`
+        : `${scheduleIdForTask(task.id)}-manual-${new Date().toISOString()}-${randomUUID().slice(0, 8)}`;
       const input: SendWebhookInput = { taskId: task.id, maxRetry: task.maxRetry };
       try {
         await deps.circuits.temporal.run(() =>
@@ -436,6 +450,10 @@ export function createTaskService(deps: TaskServiceDeps) {
           ),
         );
       } catch (error) {
+        // Started before, under this key: the same delivery, not a second one.
+        if (idempotency && error instanceof WorkflowExecutionAlreadyStartedError) {
+          return { workflowId };
+        }
         throw translateTemporalError(error);
       }
       return { workflowId };

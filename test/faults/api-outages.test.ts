@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import { startMockDiscord, type MockDiscord } from '../helpers/mock-discord';
 import { createProduct, descendantsOf, type Product, waitFor } from '../helpers/product';
 
@@ -247,5 +248,76 @@ describe('API outages (the product as a user runs it)', () => {
       meta: { total: 0 },
     });
     expect((await call('POST', `/api/tasks/${task.id}/toggle`)).status).toBe(200);
+  }, 120_000);
+
+  it('when a trigger with an Idempotency-Key is answered 503 while Temporal is frozen and repeated with the same key after it resumes, then exactly one delivery arrives', async () => {
+    const body = newTask(`idempotent-trigger-${randomUUID()}`);
+    const created = await call('POST', '/api/tasks', body);
+    expect(created.status).toBe(201);
+    const taskId = (created.body as { id: string }).id;
+    const webhookId = body.webhookUrl.split('/').at(-2) as string;
+    const key = `trigger-${randomUUID()}`;
+    const trigger = async () => {
+      const started = Date.now();
+      const res = await fetch(`${product.url}/api/tasks/${taskId}/trigger`, {
+        method: 'POST',
+        headers: { 'X-API-Key': product.apiKey, 'Idempotency-Key': key },
+        signal: AbortSignal.timeout(30_000),
+      });
+      const text = await res.text();
+      return {
+        status: res.status,
+        body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
+        ms: Date.now() - started,
+      };
+    };
+
+    // Frozen for 3 s: the API gives up after a second (503) while its start request waits in the
+    // server's socket, inside its 5 s deadline, so Temporal may still take it when it resumes.
+    const temporalPid = product.temporalPid();
+    process.kill(temporalPid, 'SIGSTOP');
+    let during: Awaited<ReturnType<typeof trigger>>;
+    try {
+      during = await trigger();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 3_000 - during.ms)));
+    } finally {
+      process.kill(temporalPid, 'SIGCONT');
+    }
+    expect(during.status).toBe(503);
+
+    const resumedAt = Date.now();
+    const again = await waitFor(
+      'the repeat with the same key to answer 202',
+      async () => {
+        const answer = await trigger();
+        return answer.status === 202 ? answer : undefined;
+      },
+      30_000,
+      200,
+    );
+    // Which start Temporal took: the frozen one (started before the repeat) or the repeat's.
+    const connection = await Connection.connect({
+      address: `127.0.0.1:${product.ports.temporal}`,
+    });
+    let startedAt: Date;
+    try {
+      const described = await new Client({ connection }).workflow
+        .getHandle(String(again.body?.workflowId))
+        .describe();
+      startedAt = described.startTime;
+    } finally {
+      await connection.close();
+    }
+    const tookByTemporal = startedAt.getTime() < resumedAt;
+    const [delivered] = await discord.waitForRequests(1, { webhookId, timeoutMs: 30_000 });
+    // Anything a second start would have sent arrives within this long.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    console.log(
+      `idempotent trigger: 503 in ${during.ms} ms while frozen, then 202 (${String(again.body?.workflowId)}); ` +
+        `delivered ${discord.requests(webhookId).length} time(s); the frozen start was ${tookByTemporal ? 'taken by Temporal before the repeat' : 'not taken: the repeat started it'}`,
+    );
+    expect(again.body?.workflowId).toMatch(new RegExp(`^task-${taskId}-manual-key-[0-9a-f]{32}$`));
+    expect(discord.requests(webhookId).map((r) => r.respondedWith)).toEqual([200]);
+    expect(delivered?.method).toBe('POST');
   }, 120_000);
 });

@@ -15,6 +15,8 @@ export const MIGRATIONS_DIR = path.resolve(__dirname, '../../migrations');
 
 /** Tables kept by the task_logs triggers (migrations/Migration20261201171627.ts). */
 export const COUNTER_TABLES = ['log_counts_hourly', 'log_counts_total'] as const;
+/** Tables outside the entities that only raw SQL uses (idempotency keys, SPEC §14). */
+export const RAW_SQL_TABLES = ['idempotency_keys'] as const;
 
 /** Connections a process's pool opens at most, unless told otherwise. */
 export const DEFAULT_POOL_MAX = 10;
@@ -67,7 +69,7 @@ export function createOrmConfig(options: {
     forceUtcTimezone: true,
     // Attempt counters written by triggers and read by raw SQL only (no entities): without this,
     // a diff against the database (migration:create without a snapshot) would drop them.
-    schemaGenerator: { skipTables: [...COUNTER_TABLES] },
+    schemaGenerator: { skipTables: [...COUNTER_TABLES, ...RAW_SQL_TABLES] },
     migrations: {
       tableName: 'mikro_orm_migrations',
       path: migrationsDir,

@@ -131,6 +131,7 @@ describe('schedule preview, client config and the console files', () => {
       expect(res.body).toEqual({
         temporalUiUrl: 'http://127.0.0.1:8233',
         temporalNamespace: 'default',
+        access: 'read-write',
       });
       expect((await request(t.app).get('/api/config')).status).toBe(401);
     });

@@ -73,6 +73,9 @@ describe('database migrations', () => {
       'last_execution_status',
       'created_at',
       'updated_at',
+      'message_mode',
+      'delete_after',
+      'last_message_id',
     ]);
     expect(byTable('task_logs')).toEqual([
       'id',
@@ -88,6 +91,8 @@ describe('database migrations', () => {
       'workflow_id',
       'run_id',
       'created_at',
+      'message_id',
+      'replaced_message_id',
     ]);
     const indexes = await sql<{ indexdef: string }>(
       `select indexdef from pg_indexes where tablename = 'task_logs'`,

@@ -3,6 +3,10 @@ import request from 'supertest';
 import { TEST_API_KEY, type TestApp } from '../helpers/app';
 import { type DeliveryStack, startDeliveryStack } from '../helpers/delivery-stack';
 import { type MockDiscord, type RecordedRequest, startMockDiscord } from '../helpers/mock-discord';
+import { waitFor as waitUntil } from '../helpers/product';
+
+const waitFor = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  waitUntil(what, check, timeoutMs, 100);
 
 /**
  * Discord messages, not only posts (SPEC §13): each run edits the last message, or replaces it,
@@ -67,16 +71,6 @@ describe('message modes, end to end', () => {
         'select status, http_status, message from task_logs where task_id = ? order by created_at, attempt',
         [taskId],
       );
-  }
-
-  async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await check();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
   }
 
   /** Runs the task now and waits until its run has logged its outcome (`status`). */

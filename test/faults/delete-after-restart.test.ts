@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { deleteMessageWorkflowId } from '../../src/temporal/contracts';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
-import { createProduct, killTree, type Product, waitFor } from '../helpers/product';
+import { callApi, createProduct, killTree, type Product, waitFor } from '../helpers/product';
 
 /**
  * SPEC §13 `deleteAfter` is a durable timer: the whole product (`npm start`: API, worker, embedded
@@ -28,20 +28,8 @@ describe('deleteAfter across a restart of the whole product', () => {
     await mock?.close();
   });
 
-  async function api<T>(method: string, route: string, body?: unknown) {
-    const target = product as Product;
-    const response = await fetch(`${target.url}${route}`, {
-      method,
-      headers: {
-        'X-API-Key': target.apiKey,
-        ...(body ? { 'Content-Type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-  }
+  const api = <T>(method: string, route: string, body?: unknown) =>
+    callApi<T>(product as Product, method, route, body);
 
   /** A task that deletes its messages after 10 s, run once by hand; the post as Discord saw it. */
   async function postOnce() {

@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { initOrm, type Orm } from '../../src/db/orm';
 import { type MockDiscord, type RecordedRequest, startMockDiscord } from '../helpers/mock-discord';
-import { createProduct, type Product, waitFor } from '../helpers/product';
+import { callApi, createProduct, type Product, waitFor } from '../helpers/product';
 import { expectMissedRunPolicy, ledgerFor, scheduledTimeOf, totals } from './run-ledger';
 
 /**
@@ -78,20 +78,8 @@ describe('Discord down for everyone (503, then refused connections)', () => {
     await mock?.close();
   });
 
-  async function api<T>(method: string, route: string, body?: unknown) {
-    const target = product as Product;
-    const response = await fetch(`${target.url}${route}`, {
-      method,
-      headers: {
-        'X-API-Key': target.apiKey,
-        ...(body ? { 'Content-Type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-  }
+  const api = <T>(method: string, route: string, body?: unknown) =>
+    callApi<T>(product as Product, method, route, body);
 
   async function createTask(name: string): Promise<TaskRef> {
     const webhookUrl = mock.webhookUrl();

@@ -10,7 +10,7 @@ import {
 } from '../../src/embedded/temporal-dev-server';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
 import { type OwnPostgres, startOwnPostgres } from '../helpers/own-postgres';
-import { createProduct, killTree, type Product, waitFor } from '../helpers/product';
+import { callApi, createProduct, killTree, type Product, waitFor } from '../helpers/product';
 import {
   expectMissedRunPolicy,
   ledgerFor,
@@ -47,21 +47,8 @@ interface Api {
   key: string;
 }
 
-async function api<T>(
-  target: Api,
-  method: string,
-  route: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${target.url}${route}`, {
-    method,
-    headers: { 'X-API-Key': target.key, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
+const api = <T>(target: Api, method: string, route: string, body?: unknown) =>
+  callApi<T>({ url: target.url, apiKey: target.key }, method, route, body);
 
 /** Creates the tasks and returns their ids with their webhook ids; the first run due for each. */
 async function createTasks(

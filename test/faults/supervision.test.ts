@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
-import { descendantsOf, createProduct, type Product, waitFor } from '../helpers/product';
+import { callApi, descendantsOf, createProduct, type Product, waitFor } from '../helpers/product';
 import { survivors } from '../helpers/process-group';
 
 /**
@@ -24,19 +24,7 @@ afterAll(async () => {
   await mock?.close();
 });
 
-async function call<T>(product: Product, method: string, route: string, body?: unknown) {
-  const response = await fetch(`${product.url}${route}`, {
-    method,
-    headers: {
-      'X-API-Key': product.apiKey,
-      ...(body ? { 'Content-Type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
+const call = callApi;
 
 async function healthStatus(product: Product): Promise<number | undefined> {
   try {

@@ -166,3 +166,26 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * One call to the product's API with its key, as a client would make it: JSON in and out, a
+ * 10 s timeout; the body parsed when there is one.
+ */
+export async function callApi<T>(
+  target: { url: string; apiKey: string },
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${target.url}${route}`, {
+    method,
+    headers: {
+      'X-API-Key': target.apiKey,
+      ...(body ? { 'Content-Type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+}

@@ -83,10 +83,10 @@ export function createIdempotencyService(deps: { orm: Orm; database: Circuit }) 
 
     /** The request failed: the key is free again, so a repeat runs (it may succeed then). */
     async abandon(apiKeyId: string, key: string): Promise<void> {
-      await sql('delete from idempotency_keys where api_key_id = ? and key = ? and status is null', [
-        apiKeyId,
-        key,
-      ]);
+      await sql(
+        'delete from idempotency_keys where api_key_id = ? and key = ? and status is null',
+        [apiKeyId, key],
+      );
     },
   };
 }

@@ -309,7 +309,7 @@ async function startDeletes(taskId: string, followUp: MessageFollowUp | undefine
   for (const input of deletes) {
     try {
       await startChild(deleteMessage, {
-        workflowId: deleteMessageWorkflowId(taskId, input.messageId),
+        workflowId: deleteMessageWorkflowId(taskId, input.messageId, input.reason),
         args: [input],
         parentClosePolicy: ParentClosePolicy.ABANDON,
       });

@@ -251,7 +251,15 @@ export type DeleteDiscordMessageResult =
   /** The task was deleted: its webhook URL is gone with it, so the message stays. */
   | { status: 'TASK_DELETED' };
 
-/** One delete per task and message: a second start of the same delete is refused by Temporal. */
-export function deleteMessageWorkflowId(taskId: string, messageId: string): string {
-  return `${SCHEDULE_ID_PREFIX}${taskId}-delete-${messageId}`;
+/**
+ * One delete per task, message and reason: a second start of the same delete is refused by
+ * Temporal, while a `replace` of a message whose `deleteAfter` timer is still running deletes it
+ * now (the timer's delete then finds it gone).
+ */
+export function deleteMessageWorkflowId(
+  taskId: string,
+  messageId: string,
+  reason: DeleteMessageInput['reason'],
+): string {
+  return `${SCHEDULE_ID_PREFIX}${taskId}-delete-${messageId}-${reason === 'replace' ? 'replaced' : 'after'}`;
 }

@@ -165,6 +165,23 @@ describe('message modes, end to end', () => {
     expect(await lastMessageId(id)).toBe(posted[3]);
   });
 
+  it('when a task replaces its message and also deletes after 1h, then each replaced message is deleted at once, not an hour later', async () => {
+    const hook = webhookId();
+    const id = await createTask({
+      webhookUrl: discord.webhookUrl(hook),
+      messageMode: 'replace',
+      deleteAfter: '1h',
+    });
+    await runOnce(id);
+    await runOnce(id);
+    await waitFor('the replace delete', async () =>
+      discord.requests(hook).some((r) => r.method === 'DELETE') ? true : undefined,
+    );
+    const [first, second] = discord.messages(hook);
+    expect(calls(hook)).toEqual(['POST', 'POST', `DELETE ${first!.id} 204`]);
+    expect(discord.aliveMessages(hook).map((m) => m.id)).toEqual([second!.id]);
+  });
+
   it('when a task deletes its messages after 10s, then the DELETE comes 10 s after the post and lastMessageId is cleared', async () => {
     const hook = webhookId();
     const id = await createTask({ webhookUrl: discord.webhookUrl(hook), deleteAfter: '10s' });

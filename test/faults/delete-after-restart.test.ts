@@ -96,7 +96,7 @@ describe('deleteAfter across a restart of the whole product', () => {
       const client = new Client({ connection });
       await waitFor('the delete waiting on its timer', async () => {
         const { status } = await client.workflow
-          .getHandle(deleteMessageWorkflowId(taskId, messageId))
+          .getHandle(deleteMessageWorkflowId(taskId, messageId, 'deleteAfter'))
           .describe();
         return status.name === 'RUNNING' ? true : undefined;
       });

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import type { Config } from '../src/config';
-import { type ExecutionStatus, type ITask, Task } from '../src/db/entities';
+import type { ExecutionStatus, ITask } from '../src/db/entities';
 import type { Orm } from '../src/db/orm';
 import type { AttemptOutcome, DeliveryMetrics } from '../src/metrics';
 import {
@@ -40,6 +40,9 @@ import {
   ATTEMPT_LOGGING_MARGIN_MS,
   type InfrastructureFailureDetails,
   type MarkTaskFailedInput,
+  type MarkTaskFailedResult,
+  type SendAlertInput,
+  type SendAlertResult,
   type MessageFollowUp,
   type DeleteDiscordMessageInput,
   type DeleteDiscordMessageResult,
@@ -62,8 +65,14 @@ export interface DiscordActivityDeps {
         | 'deliveryFirstAttempt'
         | 'deliveryRateLimitDeadlineMs'
         | 'discordInvalidRequestBudget'
+        | 'alertWebhookUrl'
       >
     >;
+  /**
+   * Where alerts link to (SPEC §14): the console's public address (PUBLIC_URL) and the Temporal Web
+   * UI's; a link is left out when its address is unknown.
+   */
+  links?: { publicUrl?: string; temporalUiUrl?: string; namespace?: string };
   /** Pauses a task's schedule when its delivery fails for good (also for manual triggers). */
   temporal?: Pick<Client, 'schedule'>;
   /** Each database call of a delivery gives up after this long and counts as our outage; default 5 s. */
@@ -262,7 +271,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
   }
 
   /** Writes an attempt's row (and, for a SUCCESS, the task's last execution); idempotent. */
-  async function insertRow(row: PendingAttemptRow): Promise<void> {
+  async function insertRow(row: PendingAttemptRow): Promise<{ recovered: boolean }> {
     // (workflow_id, attempt) is unique: a re-run of an attempt that already wrote its row is a
     // no-op; a task deleted meanwhile takes no row (rather than a foreign-key error). A SUCCESS
     // also sets the task's last execution, in the same statement (one round trip).
@@ -273,14 +282,18 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
        where exists (select 1 from tasks where id = ?)
        on conflict (workflow_id, attempt) do nothing`;
     const success = row.status === 'SUCCESS';
-    await orm.em
+    // A SUCCESS also clears the failure alert's mark and says whether there was one: that task
+    // has recovered (SPEC §14).
+    const rows = await orm.em
       .fork()
       .getConnection()
-      .execute(
+      .execute<{ recovered?: boolean }[]>(
         success
-          ? `with inserted as (${insert})
+          ? `with inserted as (${insert}),
+             prev as (select failure_alerted from tasks where id = ?)
            update tasks set last_execution_at = ?, last_execution_status = 'SUCCESS',
-             last_message_id = coalesce(?, last_message_id) where id = ?`
+             last_message_id = coalesce(?, last_message_id), failure_alerted = false
+           where id = ? returning (select failure_alerted from prev) as recovered`
           : insert,
         [
           row.taskId,
@@ -298,9 +311,12 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
           row.messageId ?? null,
           row.replacedMessageId ?? null,
           row.taskId,
-          ...(success ? [new Date(row.executionTime), row.messageId ?? null, row.taskId] : []),
+          ...(success
+            ? [row.taskId, new Date(row.executionTime), row.messageId ?? null, row.taskId]
+            : []),
         ],
       );
+    return { recovered: success && rows[0]?.recovered === true };
   }
 
   /**
@@ -318,10 +334,10 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     },
     retry?: { delayMs?: number; counted: boolean },
     followUp?: MessageFollowUp,
-  ): Promise<void> {
+  ): Promise<{ recovered: boolean }> {
     const row = rowFor(attempt, status, outcome);
     try {
-      await database(() => insertRow(row));
+      return await database(() => insertRow(row));
     } catch (error) {
       throw outage(error, {
         attemptsMade: attempt.attempt,
@@ -653,7 +669,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         const followUp = messageId
           ? followUpOf(task, messageId, replaced, { postedAt: attempt.startedAt })
           : undefined;
-        await writeLog(
+        const { recovered } = await writeLog(
           attempt,
           'SUCCESS',
           {
@@ -673,6 +689,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
           messageId,
           httpStatus: httpStatus ?? 200,
           ...(hasDeletes(followUp) ? { followUp } : {}),
+          ...(recovered ? { recovered } : {}),
         };
       }
       case 'rate-limited':
@@ -985,15 +1002,27 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       await insertRow(row);
     },
 
-    /** After the last failed attempt: the task becomes FAILED and its schedule is paused. */
-    async markTaskFailed(input: MarkTaskFailedInput): Promise<void> {
-      const em = orm.em.fork();
-      const updated = await em.nativeUpdate(
-        Task,
-        { id: input.taskId },
-        { status: 'FAILED', lastExecutionAt: new Date(), lastExecutionStatus: 'FAILED' },
-      );
-      if (updated === 0 || !deps.temporal) return;
+    /**
+     * After the last failed attempt: the task becomes FAILED and its schedule is paused. Says
+     * whether it just became FAILED (it was not already), which is when it is alerted (SPEC §14).
+     */
+    async markTaskFailed(input: MarkTaskFailedInput): Promise<MarkTaskFailedResult> {
+      const rows = await orm.em
+        .fork()
+        .getConnection()
+        .execute<{ was: string | null }[]>(
+          // The row is locked first (a concurrent failure of the same task then reads FAILED),
+          // and the update returns the status it had.
+          `with prev as (select id, status from tasks where id = ? for update),
+             changed as (update tasks t set status = 'FAILED', last_execution_at = ?,
+               last_execution_status = 'FAILED', failure_alerted = true
+             from prev where t.id = prev.id returning prev.status as was)
+           select was from changed`,
+          [input.taskId, new Date()],
+        );
+      if (rows.length === 0) return { alert: false };
+      const alert = rows[0]?.was !== 'FAILED';
+      if (!deps.temporal) return { alert };
       // A schedule-started run pauses its schedule itself (pauseOnFailure); a manual trigger does not.
       await deps.temporal.schedule
         .getHandle(scheduleIdForTask(input.taskId))
@@ -1006,6 +1035,91 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
             error: String(error),
           });
         });
+      return { alert };
+    },
+
+    /**
+     * Posts one failure or recovery alert (SPEC §14) to the task's own alert webhook, else
+     * ALERT_WEBHOOK_URL, through that webhook's bucket and the one classifier. Never a row of the
+     * task's logs. Discord's waits and our outages come back as the delivery's wait types (the
+     * sendAlert workflow waits them out); an alert webhook that refuses it for good is logged and
+     * given up: an alert never fails or delays the task.
+     */
+    async deliverAlert(input: SendAlertInput): Promise<SendAlertResult> {
+      const nothingCounted: InfrastructureFailureDetails = { attemptsMade: 0, failuresCounted: 0 };
+      let task: { name: string; alert_webhook_url: string | null } | undefined;
+      try {
+        const rows = await database(() =>
+          orm.em
+            .fork()
+            .getConnection()
+            .execute<{ name: string; alert_webhook_url: string | null }[]>(
+              'select name, alert_webhook_url from tasks where id = ?',
+              [input.taskId],
+            ),
+        );
+        task = rows[0];
+      } catch (error) {
+        throw outage(error, nothingCounted);
+      }
+      if (!task) return { status: 'TASK_DELETED' };
+      const url = task.alert_webhook_url ?? config.alertWebhookUrl;
+      if (!url) return { status: 'NO_ALERT_WEBHOOK' };
+      const identity = webhookIdentity(url);
+      if (!identity) return { status: 'REJECTED' };
+      const sent = await exchange(
+        identity,
+        {
+          method: 'POST',
+          url: toDeliveryUrl(url),
+          body: () => alertMessage(input, task.name, deps.links),
+        },
+        {},
+      );
+      const { outcome } = sent;
+      const wait = (type: string, reason: string, retryDelayMs?: number): never => {
+        throw ApplicationFailure.create({
+          message: redactWebhookTokens(reason),
+          type,
+          nonRetryable: true,
+          details: [{ ...nothingCounted, retryDelayMs }],
+        });
+      };
+      if (sent.paced) {
+        if (outcome.kind === 'rate-limited')
+          return wait(DeliveryWaitType.PACED, outcome.reason, outcome.retryAfterMs + jitter());
+        return { status: 'REJECTED' };
+      }
+      switch (outcome.kind) {
+        case 'success':
+          log.info('alert sent', { taskId: input.taskId, kind: input.kind });
+          return { status: 'SENT' };
+        case 'rate-limited':
+          return wait(
+            DeliveryWaitType.RATE_LIMITED,
+            outcome.reason,
+            outcome.retryAfterMs + jitter(),
+          );
+        case 'discord-down':
+          return wait(DeliveryWaitType.DISCORD_DOWN, outcome.reason);
+        case 'webhook-failure':
+          if (outcome.retryable) {
+            throw ApplicationFailure.create({
+              message: redactWebhookTokens(outcome.reason),
+              type: DeliveryErrorType.UNAVAILABLE,
+            });
+          }
+          log.warn('the alert webhook refused an alert; it is given up', {
+            taskId: input.taskId,
+            kind: input.kind,
+            message: redactWebhookTokens(outcome.reason),
+          });
+          return { status: 'REJECTED' };
+        case 'message-gone':
+          return { status: 'REJECTED' };
+        case 'needs-probe':
+          throw new Error('unreachable: a probed answer is classified');
+      }
     },
   };
 }
@@ -1034,6 +1148,59 @@ function replayedFailure(
     return ApplicationFailure.nonRetryable(message, DeliveryErrorType.REJECTED);
   }
   return ApplicationFailure.create({ message, type: DeliveryErrorType.UNAVAILABLE });
+}
+
+/** Discord's red and green, for a failure and a recovery. */
+const ALERT_COLORS = { failed: 0xed4245, recovered: 0x57f287 } as const;
+
+/**
+ * An alert as a Discord message (SPEC §14): the task's name, why, when (as a Discord timestamp
+ * every reader sees in their own zone), and links to the task's page in the console and to the
+ * execution in the Temporal Web UI when their addresses are known. Holds no webhook token: the
+ * reason is already redacted, and the links are ours.
+ */
+export function alertMessage(
+  input: SendAlertInput,
+  taskName: string,
+  links: { publicUrl?: string; temporalUiUrl?: string; namespace?: string } = {},
+): Record<string, unknown> {
+  const unix = Math.floor(Date.parse(input.at) / 1000);
+  const fields: { name: string; value: string; inline?: boolean }[] = [
+    { name: 'When', value: `<t:${unix}:f> (<t:${unix}:R>)` },
+  ];
+  if (links.publicUrl) {
+    fields.push({
+      name: 'Task',
+      value: `[Open in the console](${links.publicUrl}/tasks/${input.taskId})`,
+      inline: true,
+    });
+  }
+  if (links.temporalUiUrl) {
+    const execution = `${links.temporalUiUrl}/namespaces/${encodeURIComponent(links.namespace ?? 'default')}/workflows/${encodeURIComponent(input.workflowId)}/${encodeURIComponent(input.runId)}/history`;
+    fields.push({
+      name: 'Execution',
+      value: `[Open in the Temporal Web UI](${execution})`,
+      inline: true,
+    });
+  }
+  const title = `${input.kind === 'failed' ? 'Task failed' : 'Task recovered'}: ${taskName}`;
+  const description =
+    input.kind === 'failed'
+      ? `Its schedule is paused until someone resumes it.\n\n${redactWebhookTokens(input.reason ?? 'delivery failed')}`
+      : 'It delivered again after failing.';
+  return {
+    username: 'Task Scheduler',
+    allowed_mentions: { parse: [] },
+    embeds: [
+      {
+        title: title.slice(0, 256),
+        description: description.slice(0, 4096),
+        color: ALERT_COLORS[input.kind],
+        fields,
+        timestamp: input.at,
+      },
+    ],
+  };
 }
 
 /** Whether a follow-up has anything to delete. */

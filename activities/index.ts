@@ -11,6 +11,8 @@ export interface ActivityDeps {
   metrics?: DeliveryMetrics;
   /** Discord's buckets, shared by the worker's activities (and its pool, through Redis). */
   pacer?: DiscordActivityDeps['pacer'];
+  /** Where alerts link to (PUBLIC_URL, the Temporal Web UI). */
+  links?: DiscordActivityDeps['links'];
 }
 
 /** The worker's activities, built from their dependencies (no module-level state). */

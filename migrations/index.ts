@@ -5,6 +5,7 @@ import { Migration20261201171627 } from './Migration20261201171627';
 import { Migration20261207080300 } from './Migration20261207080300';
 import { Migration20261207082338 } from './Migration20261207082338';
 import { Migration20261207082858 } from './Migration20261207082858';
+import { Migration20261207085643 } from './Migration20261207085643';
 
 export const migrationsList = [
   { name: 'Migration20261128202455', class: Migration20261128202455 },
@@ -12,4 +13,5 @@ export const migrationsList = [
   { name: 'Migration20261207080300', class: Migration20261207080300 },
   { name: 'Migration20261207082338', class: Migration20261207082338 },
   { name: 'Migration20261207082858', class: Migration20261207082858 },
+  { name: 'Migration20261207085643', class: Migration20261207085643 },
 ];

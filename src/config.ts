@@ -1,6 +1,7 @@
 import path from 'node:path';
 import Joi from 'joi';
 import type { LogFormat } from './logger';
+import { validateWebhookUrl } from './discord/webhook-url';
 import { MAX_WEBHOOK_TIMEOUT_MS } from './temporal/contracts';
 
 export type Role = 'api' | 'worker' | 'all';
@@ -20,6 +21,10 @@ export interface Config {
   readonly temporalNamespace: string;
   readonly temporalTaskQueue: string;
   readonly webhookAllowedOrigins: readonly string[];
+  /** ALERT_WEBHOOK_URL: where failure and recovery alerts go, unless a task has its own (§14). */
+  readonly alertWebhookUrl: string | undefined;
+  /** PUBLIC_URL: the console's public address, for links in alerts (§14); localhost outside production. */
+  readonly publicUrl: string | undefined;
   readonly webhookTimeoutMs: number;
   readonly retry: {
     readonly initialIntervalMs: number;
@@ -221,6 +226,12 @@ const schema = Joi.object({
       'string.pattern.base':
         '{{#label}} must be a path such as /api/task-scheduler (no trailing slash)',
     }),
+  ALERT_WEBHOOK_URL: Joi.string().trim().allow('').optional(),
+  PUBLIC_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .allow('')
+    .optional()
+    .messages({ 'string.uriCustomScheme': '{{#label}} must be an http(s) URL' }),
   TEMPORAL_UI_URL: Joi.string()
     .uri({ scheme: ['http', 'https'] })
     .allow('')
@@ -284,6 +295,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
 
+  const alertWebhookUrl = v.ALERT_WEBHOOK_URL ? String(v.ALERT_WEBHOOK_URL) : undefined;
+  if (alertWebhookUrl) {
+    const checked = validateWebhookUrl(alertWebhookUrl, originsResult.value as string[]);
+    if (!checked.ok) {
+      throw new ConfigError(
+        `Invalid configuration: ALERT_WEBHOOK_URL must be a Discord webhook URL: ${checked.reason}`,
+      );
+    }
+  }
+
   if (v.RETRY_MAX_INTERVAL < v.RETRY_INITIAL_INTERVAL) {
     throw new ConfigError(
       'Invalid configuration: RETRY_MAX_INTERVAL must not be shorter than RETRY_INITIAL_INTERVAL',
@@ -301,6 +322,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalNamespace: v.TEMPORAL_NAMESPACE,
     temporalTaskQueue: v.TEMPORAL_TASK_QUEUE,
     webhookAllowedOrigins: originsResult.value as string[],
+    alertWebhookUrl,
+    // Outside production the console is where `npm start` serves it.
+    publicUrl: v.PUBLIC_URL
+      ? String(v.PUBLIC_URL).replace(/\/+$/, '')
+      : v.NODE_ENV === 'production'
+        ? undefined
+        : `http://localhost:${v.PORT}`,
     webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,
     retry: {
       initialIntervalMs: v.RETRY_INITIAL_INTERVAL,

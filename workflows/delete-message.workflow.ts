@@ -11,13 +11,12 @@ import {
   type DeleteDiscordMessageResult,
   type DeleteMessageInput,
   DeliveryErrorType,
-  DeliveryWaitType,
   type InfrastructureFailureDetails,
   MAX_WEBHOOK_TIMEOUT_MS,
   NON_RETRYABLE_DELIVERY_ERRORS,
-  OutageErrorType,
 } from '../src/temporal/contracts';
-import { OUTAGE_GIVE_UP_MS, outageBackoffMs } from './outage';
+import { alertFailure } from './alerts';
+import { untilAnswered } from './outage';
 
 // A webhook's own failures (5xx, timeouts while Discord answers) are retried a few times with
 // backoff; Discord's waits and our outages end the call and are waited out below.
@@ -35,8 +34,6 @@ const { markTaskFailed, recordAttempt } = proxyActivities<Activities>({
   retry: { initialInterval: '1s', maximumInterval: '30s' },
 });
 
-const WAITS: string[] = [...Object.values(DeliveryWaitType), OutageErrorType.INFRASTRUCTURE];
-
 export type DeleteMessageResult = DeleteDiscordMessageResult | { status: 'GAVE_UP' };
 
 /**
@@ -52,24 +49,33 @@ export type DeleteMessageResult = DeleteDiscordMessageResult | { status: 'GAVE_U
  */
 export async function deleteMessage(input: DeleteMessageInput): Promise<DeleteMessageResult> {
   if (input.delayMs > 0) await sleep(input.delayMs);
-  const reason = input.reason;
-  const startedAt = Date.now();
-  for (let interruptions = 0; ; interruptions += 1) {
-    let waitMs: number;
-    try {
-      return await deleteDiscordMessage({
+  try {
+    const answer = await untilAnswered(
+      () =>
+        deleteDiscordMessage({
+          taskId: input.taskId,
+          messageId: input.messageId,
+          reason: input.reason,
+        }),
+      {
         taskId: input.taskId,
-        messageId: input.messageId,
-        reason,
-      });
-    } catch (error) {
-      if (!(error instanceof ActivityFailure)) throw error;
-      const cause = error.cause;
-      const type = cause instanceof ApplicationFailure ? cause.type : undefined;
-      if (cause instanceof ApplicationFailure && type === DeliveryErrorType.REJECTED) {
-        return failTask(input.taskId, cause.message);
-      }
-      if (cause instanceof ApplicationFailure && type === DeliveryErrorType.UNAVAILABLE) {
+        doing: 'deleting a message',
+        // A FAILED row the database could not take at the time ends the delete.
+        record: async (row) => {
+          await recordAttempt(row);
+          return row.status === 'FAILED';
+        },
+      },
+    );
+    return answer === 'GAVE_UP' ? { status: 'GAVE_UP' } : answer;
+  } catch (error) {
+    const cause = error instanceof ActivityFailure ? error.cause : undefined;
+    if (cause instanceof ApplicationFailure) {
+      if (cause.type === DeliveryErrorType.REJECTED) return failTask(input.taskId, cause.message);
+      const row = (cause.details?.[0] as Partial<InfrastructureFailureDetails> | undefined)
+        ?.pendingRow;
+      if (row?.status === 'FAILED') return failTask(input.taskId, row.message);
+      if (cause.type === DeliveryErrorType.UNAVAILABLE) {
         log.warn('gave up deleting a message: the webhook kept failing', {
           taskId: input.taskId,
           messageId: input.messageId,
@@ -77,32 +83,14 @@ export async function deleteMessage(input: DeleteMessageInput): Promise<DeleteMe
         });
         return { status: 'GAVE_UP' };
       }
-      const details = (
-        cause instanceof ApplicationFailure && type && WAITS.includes(type)
-          ? (cause.details?.[0] ?? {})
-          : {}
-      ) as Partial<InfrastructureFailureDetails>;
-      const row = details.pendingRow;
-      if (row) {
-        await recordAttempt(row);
-        if (row.status === 'FAILED') return failTask(input.taskId, row.message);
-      }
-      // A wait Discord named, else (our outage, an attempt lost to a crash) the outage backoff.
-      waitMs = details.retryDelayMs ?? outageBackoffMs(interruptions);
     }
-    if (Date.now() - startedAt > OUTAGE_GIVE_UP_MS) {
-      log.warn('gave up deleting a message after a day of outages', {
-        taskId: input.taskId,
-        messageId: input.messageId,
-      });
-      return { status: 'GAVE_UP' };
-    }
-    await sleep(waitMs);
+    throw error;
   }
 }
 
 /** The webhook is gone: the task becomes FAILED (its schedule pauses), as a post's would. */
 async function failTask(taskId: string, reason: string): Promise<never> {
-  await markTaskFailed({ taskId, reason });
+  const marked = await markTaskFailed({ taskId, reason });
+  if (marked?.alert) await alertFailure(taskId, reason);
   throw ApplicationFailure.nonRetryable(`delete failed: ${reason}`, 'DeliveryFailed');
 }

@@ -31,6 +31,7 @@ import {
   type SendWebhookInput,
   type SendWebhookResult,
 } from '../src/temporal/contracts';
+import { alertFailure, alertRecovery } from './alerts';
 import { deleteMessage } from './delete-message.workflow';
 import { OUTAGE_GIVE_UP_MS, outageBackoffMs } from './outage';
 
@@ -151,6 +152,7 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
       if (result.status === 'SKIPPED') return { status: 'SKIPPED' };
       if (result.status === 'SUCCESS' || result.status === 'ALREADY_DELIVERED')
         await startDeletes(input.taskId, result.followUp);
+      if (result.status === 'SUCCESS' && result.recovered) await alertRecovery(input.taskId);
       return {
         status: 'SUCCESS',
         messageId: result.status === 'SUCCESS' ? (result.messageId ?? undefined) : undefined,
@@ -283,9 +285,14 @@ function backoffMs(policy: DeliveryPolicy, n: number): number {
   );
 }
 
-/** The task becomes FAILED (its schedule pauses) and the workflow fails: Discord said no for good. */
+/**
+ * The task becomes FAILED (its schedule pauses) and the workflow fails: Discord said no for good.
+ * A task that just became FAILED is alerted (SPEC §14; histories from before alerts recorded no
+ * answer here, and so start no alert when replayed).
+ */
 async function failTask(taskId: string, reason: string): Promise<never> {
-  await markTaskFailed({ taskId, reason });
+  const marked = await markTaskFailed({ taskId, reason });
+  if (marked?.alert) await alertFailure(taskId, reason);
   throw ApplicationFailure.nonRetryable(`delivery failed: ${reason}`, 'DeliveryFailed');
 }
 

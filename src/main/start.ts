@@ -172,6 +172,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
             databaseUrl: infra.databaseUrl,
             temporalAddress: infra.temporalAddress,
             metrics,
+            temporalUiUrl: infra.temporalUiUrl,
           }),
         logger,
       );

@@ -50,6 +50,8 @@ export async function startWorker(deps: {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Delivery metrics go here, and the Temporal SDK's worker metrics are added as a source. */
   metrics?: Metrics;
+  /** The Temporal Web UI alerts link executions to, when not TEMPORAL_UI_URL (the embedded one). */
+  temporalUiUrl?: string;
 }): Promise<RunningWorker> {
   const { config, logger } = deps;
   const sdkMetricsUrl = await installTemporalRuntime(logger, config.logLevel);
@@ -92,6 +94,11 @@ export async function startWorker(deps: {
         temporal: new Client({ connection, namespace: config.temporalNamespace }),
         metrics: deps.metrics?.delivery,
         pacer,
+        links: {
+          publicUrl: config.publicUrl,
+          temporalUiUrl: config.temporalUiUrl ?? deps.temporalUiUrl,
+          namespace: config.temporalNamespace,
+        },
       }),
       shutdownGraceTime: shutdownGraceMs(config),
       ...workerTuningOptions(config.worker),

@@ -43,6 +43,7 @@ export interface CreateTaskInput {
   maxRetry?: number;
   messageMode?: MessageMode;
   deleteAfter?: string | null;
+  alertWebhookUrl?: string | null;
   timezone?: string;
   status?: 'ACTIVE' | 'INACTIVE';
 }
@@ -60,6 +61,7 @@ export interface TaskResource {
   messageMode: MessageMode;
   deleteAfter: string | null;
   lastMessageId: string | null;
+  alertWebhookUrl: string | null;
   status: TaskStatus;
   nextRunAt: string | null;
   lastExecutionAt: string | null;
@@ -162,6 +164,10 @@ export function createTaskService(deps: TaskServiceDeps) {
       const url = validateWebhookUrl(input.webhookUrl, settings.allowedOrigins);
       if (!url.ok) errors.push({ path: `${at}.webhookUrl`, message: url.reason });
     }
+    if (input.alertWebhookUrl !== undefined && input.alertWebhookUrl !== null) {
+      const url = validateWebhookUrl(input.alertWebhookUrl, settings.allowedOrigins);
+      if (!url.ok) errors.push({ path: `${at}.alertWebhookUrl`, message: url.reason });
+    }
     if (input.deleteAfter !== undefined && input.deleteAfter !== null) {
       const parsed = parseDeleteAfter(input.deleteAfter);
       if (!parsed.ok) errors.push({ path: `${at}.deleteAfter`, message: parsed.reason });
@@ -207,6 +213,7 @@ export function createTaskService(deps: TaskServiceDeps) {
       messageMode: input.messageMode ?? 'post',
       deleteAfter: input.deleteAfter ?? null,
       lastMessageId: null,
+      alertWebhookUrl: input.alertWebhookUrl ?? null,
       status: input.status ?? 'ACTIVE',
     });
     let scheduled = false;
@@ -375,6 +382,8 @@ export function createTaskService(deps: TaskServiceDeps) {
             if (input.maxRetry !== undefined) current.maxRetry = input.maxRetry;
             if (input.messageMode !== undefined) current.messageMode = input.messageMode;
             if (input.deleteAfter !== undefined) current.deleteAfter = input.deleteAfter;
+            if (input.alertWebhookUrl !== undefined)
+              current.alertWebhookUrl = input.alertWebhookUrl;
             validateMessages(current.messageMode, current.deleteAfter ?? null, 'body');
             return current;
           },
@@ -486,6 +495,7 @@ export function toTaskResource(task: ITask, nextRunAt: Date | null): TaskResourc
     messageMode: task.messageMode,
     deleteAfter: task.deleteAfter ?? null,
     lastMessageId: task.lastMessageId ?? null,
+    alertWebhookUrl: task.alertWebhookUrl ? maskWebhookUrl(task.alertWebhookUrl) : null,
     status: task.status,
     nextRunAt: nextRunAt ? nextRunAt.toISOString() : null,
     lastExecutionAt: task.lastExecutionAt ? task.lastExecutionAt.toISOString() : null,
@@ -507,6 +517,7 @@ export interface TaskRow {
   message_mode: MessageMode;
   delete_after: string | null;
   last_message_id: string | null;
+  alert_webhook_url: string | null;
   status: TaskStatus;
   last_execution_at: string | null;
   last_execution_status: ITask['lastExecutionStatus'] | null;
@@ -529,6 +540,7 @@ export function taskColumns(alias: string): string {
       'message_mode',
       'delete_after',
       'last_message_id',
+      'alert_webhook_url',
       'status',
     ].map(c),
     `${isoTimestamp(c('last_execution_at'))} as last_execution_at`,
@@ -550,6 +562,7 @@ export function taskRowToResource(row: TaskRow, nextRunAt: Date | null): TaskRes
     messageMode: row.message_mode,
     deleteAfter: row.delete_after,
     lastMessageId: row.last_message_id,
+    alertWebhookUrl: row.alert_webhook_url ? maskWebhookUrl(row.alert_webhook_url) : null,
     status: row.status,
     nextRunAt: nextRunAt ? nextRunAt.toISOString() : null,
     lastExecutionAt: row.last_execution_at,

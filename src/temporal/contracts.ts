@@ -129,6 +129,8 @@ export type DeliverWebhookResult =
       messageId: string | null;
       httpStatus: number;
       followUp?: MessageFollowUp;
+      /** The task had a failure alert and this is its first success since: alert "recovered". */
+      recovered?: boolean;
     }
   /** An earlier try of this run delivered (its completion was lost): its deletes are still due. */
   | { status: 'ALREADY_DELIVERED'; followUp?: MessageFollowUp }
@@ -179,6 +181,40 @@ export interface InfrastructureFailureDetails {
 export interface MarkTaskFailedInput {
   taskId: string;
   reason: string;
+}
+
+/** What marking a task FAILED found: whether it just became FAILED, and so is to be alerted. */
+export interface MarkTaskFailedResult {
+  alert: boolean;
+}
+
+/** Workflow type that posts one failure or recovery alert (SPEC §14). */
+export const SEND_ALERT_WORKFLOW = 'sendAlert';
+
+/** Ids, a reason already redacted and a time: the alert's URL and the task's name stay in PostgreSQL. */
+export interface SendAlertInput {
+  taskId: string;
+  kind: 'failed' | 'recovered';
+  /** Why it failed (the last attempt's message). */
+  reason?: string;
+  /** The execution that failed or recovered, linked in the alert. */
+  workflowId: string;
+  runId: string;
+  /** ISO 8601. */
+  at: string;
+}
+
+export type SendAlertResult = {
+  status: 'SENT' | 'NO_ALERT_WEBHOOK' | 'TASK_DELETED' | 'REJECTED' | 'GAVE_UP';
+};
+
+/** One alert per task, kind and execution: a re-run of the same step does not alert twice. */
+export function alertWorkflowId(
+  taskId: string,
+  kind: SendAlertInput['kind'],
+  runId: string,
+): string {
+  return `${SCHEDULE_ID_PREFIX}${taskId}-alert-${kind}-${runId}`;
 }
 
 /** ApplicationFailure types thrown by the delivery activity: the webhook's own failures. */

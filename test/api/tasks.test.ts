@@ -418,6 +418,34 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
     });
   });
 
+  describe('alert webhook (SPEC §14)', () => {
+    it('when a task is given its own alert webhook, then it is stored, answered masked, validated like webhookUrl, and null clears it', async () => {
+      const secret = token();
+      const alertUrl = `https://discord.com/api/webhooks/424242/${secret}`;
+      const { task } = await create({ alertWebhookUrl: alertUrl });
+      expect(task.alertWebhookUrl).toBe(
+        `https://discord.com/api/webhooks/424242/****${secret.slice(-4)}`,
+      );
+      const read = await api().get(`/api/tasks/${task.id}`);
+      expect(JSON.stringify(read.body)).not.toContain(secret);
+      const [row] = await t.orm.em
+        .getConnection()
+        .execute('select alert_webhook_url from tasks where id = ?', [task.id]);
+      expect(row).toEqual({ alert_webhook_url: alertUrl });
+
+      const refused = await api().patch(`/api/tasks/${task.id}`, {
+        alertWebhookUrl: `https://evil.example.com/api/webhooks/1/${secret}`,
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors).toEqual([
+        { path: 'body.alertWebhookUrl', message: expect.stringMatching(/origin/) },
+      ]);
+      const cleared = await api().patch(`/api/tasks/${task.id}`, { alertWebhookUrl: null });
+      expect(cleared.status).toBe(200);
+      expect(cleared.body.alertWebhookUrl).toBeNull();
+    });
+  });
+
   describe('toggle, trigger, delete', () => {
     it('when toggled twice, then the real schedule is paused and unpaused', async () => {
       const { task } = await create();

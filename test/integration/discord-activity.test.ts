@@ -741,9 +741,17 @@ describe('markTaskFailed', () => {
         taskId: task.id,
         reason: 'x',
       }),
-    ).resolves.toBeUndefined();
+    ).resolves.toEqual({ alert: true });
 
     expect((await taskRow(task.id)).status).toBe('FAILED');
+  });
+
+  it('when a task is marked FAILED twice, then only the first time says to alert (it just became FAILED)', async () => {
+    const task = await insertTask();
+    const acts = activitiesFor();
+    const env = new MockActivityEnvironment({}, { logger });
+    const mark = () => env.run(acts.markTaskFailed, { taskId: task.id, reason: 'x' });
+    expect([await mark(), await mark()]).toEqual([{ alert: true }, { alert: false }]);
   });
 
   it('when the task no longer exists, then nothing is paused', async () => {

@@ -76,6 +76,8 @@ describe('database migrations', () => {
       'message_mode',
       'delete_after',
       'last_message_id',
+      'alert_webhook_url',
+      'failure_alerted',
     ]);
     expect(byTable('task_logs')).toEqual([
       'id',

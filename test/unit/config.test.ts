@@ -64,6 +64,18 @@ describe('loadConfig', () => {
     expect(config.port).toBe(4000);
     expect(config.apiKeys).toEqual(['first-key-0123456789', 'second-key-0123456789']);
     expect(config.apiKeysReadOnly).toEqual(['reader-key-0123456789', 'other-reader-0123456789']);
+    // Outside production, alerts link to the console where npm start serves it.
+    expect(config.publicUrl).toBe('http://localhost:4000');
+    expect(config.alertWebhookUrl).toBeUndefined();
+    expect(
+      loadConfig({
+        PUBLIC_URL: 'https://scheduler.example.com/',
+        ALERT_WEBHOOK_URL: 'https://discord.com/api/webhooks/1/alert-token_0123',
+      }),
+    ).toMatchObject({
+      publicUrl: 'https://scheduler.example.com',
+      alertWebhookUrl: 'https://discord.com/api/webhooks/1/alert-token_0123',
+    });
     expect(config.webhookAllowedOrigins).toEqual(['http://127.0.0.1:9999', 'https://discord.com']);
     expect(config.retry.initialIntervalMs).toBe(1_500);
     expect(config.retry.maximumIntervalMs).toBe(3_600_000);
@@ -121,6 +133,11 @@ describe('loadConfig', () => {
     [{ WEBHOOK_ALLOWED_ORIGINS: 'https://discord.com/api' }, /WEBHOOK_ALLOWED_ORIGINS/],
     [{ API_KEY: 'short' }, /API_KEY keys must be at least 16 characters/],
     [{ API_KEYS_READ_ONLY: 'short' }, /API_KEYS_READ_ONLY keys must be at least 16 characters/],
+    [
+      { ALERT_WEBHOOK_URL: 'https://example.com/api/webhooks/1/token' },
+      /ALERT_WEBHOOK_URL must be a Discord webhook URL: /,
+    ],
+    [{ PUBLIC_URL: 'ftp://example.com' }, /PUBLIC_URL must be an http\(s\) URL/],
     [
       { API_KEY: 'both-kinds-0123456789', API_KEYS_READ_ONLY: 'both-kinds-0123456789' },
       /a key is in both API_KEY and API_KEYS_READ_ONLY/,

@@ -40,6 +40,10 @@ export const Task = defineEntity({
     deleteAfter: p.string().length(16).fieldName('delete_after').nullable(),
     /** The Discord message the last successful run posted or edited (written by deliveries). */
     lastMessageId: p.string().length(20).fieldName('last_message_id').nullable(),
+    /** Secret like webhookUrl: where this task's failure and recovery alerts go (SPEC §14). */
+    alertWebhookUrl: p.text().fieldName('alert_webhook_url').nullable(),
+    /** A failure alert was sent and no success came since: the next success sends "recovered". */
+    failureAlerted: p.boolean().fieldName('failure_alerted').default(false),
     status: p
       .enum(() => TASK_STATUSES)
       .$type<TaskStatus>()

@@ -39,6 +39,9 @@ const READ_ONLY_NOTICE =
 /** The buttons that change or run a task, by their names in the table and on the task page. */
 const WRITE_BUTTON = /^(Run\b|Pause\b|Resume\b|Delete\b|Edit\b)/;
 
+/** A text as a regular expression that matches it literally. */
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 async function signInWith(page: Page, key: string): Promise<void> {
   await page.goto('/');
   await page.getByLabel('API key').fill(key);
@@ -123,7 +126,9 @@ test.describe('the web console', () => {
     await expect(nextRuns).toHaveCount(5);
     await expect(nextRuns.first()).toContainText(/09:30/);
 
-    await page.getByLabel('Webhook URL').fill(services.discord.webhookUrl(webhookId));
+    await page
+      .getByLabel('Webhook URL', { exact: true })
+      .fill(services.discord.webhookUrl(webhookId));
     await page.getByLabel('Content', { exact: true }).fill('Hello **team**, this is ');
     // A variable from the menu goes where the caret is.
     await page.getByRole('button', { name: 'Insert variable' }).click();
@@ -221,7 +226,7 @@ test.describe('the web console', () => {
     await schedule.fill('*/5 * * * *');
     await expect(schedule).not.toHaveAttribute('aria-invalid');
     await page.getByLabel('Name', { exact: true }).fill(unique('Too long'));
-    await page.getByLabel('Webhook URL').fill(services.discord.webhookUrl());
+    await page.getByLabel('Webhook URL', { exact: true }).fill(services.discord.webhookUrl());
     const content = page.getByLabel('Content', { exact: true });
     await content.fill('x'.repeat(2001));
     await expect(page.getByText('2001/2000')).toBeVisible();
@@ -254,7 +259,7 @@ test.describe('the web console', () => {
       await page.getByLabel('Time zone').selectOption('UTC');
       const nextRuns = page.getByRole('list', { name: 'Next runs' }).getByRole('listitem');
       await expect(nextRuns).toHaveCount(5);
-      await page.getByLabel('Webhook URL').fill(services.discord.webhookUrl());
+      await page.getByLabel('Webhook URL', { exact: true }).fill(services.discord.webhookUrl());
 
       const content = page.getByLabel('Content', { exact: true });
       await content.fill('Stand-up ');
@@ -319,7 +324,7 @@ test.describe('the web console', () => {
     await page.goto(`/tasks/${task.id}/edit`);
     await expect(page.getByRole('heading', { name: `Edit “${name}”` })).toBeVisible();
     await expect(page.getByText(/\/webhooks\/\d+\/\*\*\*\*/)).toBeVisible();
-    await expect(page.getByLabel('Webhook URL')).toHaveCount(0);
+    await expect(page.getByLabel('Webhook URL', { exact: true })).toHaveCount(0);
     await expect(page.getByLabel('Embed 1 title')).toHaveValue('Kept');
     await page.getByLabel('Name', { exact: true }).fill(`${name} (renamed)`);
     await page.getByLabel('Content', { exact: true }).fill('After');
@@ -337,7 +342,7 @@ test.describe('the web console', () => {
     await page.getByRole('link', { name: 'New task' }).click();
     await page.getByLabel('Name', { exact: true }).fill(name);
     await page.getByLabel('Schedule', { exact: true }).fill('@daily');
-    await page.getByLabel('Webhook URL').fill(services.discord.webhookUrl());
+    await page.getByLabel('Webhook URL', { exact: true }).fill(services.discord.webhookUrl());
     await page.getByLabel('Content', { exact: true }).fill('All systems go');
 
     const modes = page.getByRole('group', { name: 'What each run does' });
@@ -407,6 +412,95 @@ test.describe('the web console', () => {
     await page.getByRole('link', { name: 'Edit', exact: true }).click();
     await expect(mode('Replace')).toBeChecked();
     await expect(deleteAfter).toHaveValue('10s');
+  });
+
+  test('when a task is given its own alert webhook, then the API stores it (masked in answers) and the task page shows it masked; removing it sends null', async ({
+    signedIn: page,
+    services,
+  }) => {
+    const name = unique('Own alerts');
+    const alertId = `${Date.now()}4`;
+    const token = `alert-token-${Date.now().toString(36)}-0123456789abcdefWxYz`;
+    const alertUrl = services.discord.webhookUrl(alertId, token);
+    const masked = `${services.discord.url}/api/webhooks/${alertId}/****WxYz`;
+    await page.getByRole('link', { name: 'New task' }).click();
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Schedule', { exact: true }).fill('@daily');
+    await page.getByLabel('Webhook URL', { exact: true }).fill(services.discord.webhookUrl());
+    await page.getByLabel('Content', { exact: true }).fill('Watched closely');
+
+    const alert = page.getByLabel('Alert webhook URL');
+    await expect(alert).toHaveValue('');
+    await expect(alert).toHaveAccessibleDescription(
+      /Optional: where this task's failure and recovery alerts go\. Empty: the deployment's ALERT_WEBHOOK_URL/,
+    );
+    // A URL that is no webhook is refused at the field, before anything is sent.
+    await alert.fill('https://example.com/hooks/alerts');
+    await alert.blur();
+    await expect(alert).toHaveAttribute('aria-invalid', 'true');
+    await expect(alert).toHaveAccessibleDescription(/Must be a Discord webhook URL/);
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await expect(page.getByRole('alert')).toContainText('correct the fields marked below');
+    // A webhook on an origin the deployment does not allow: the API's field error shows there.
+    await alert.fill('https://discord.com/api/webhooks/123456789012345678/not-allowed-here');
+    await expect(alert).not.toHaveAttribute('aria-invalid');
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await expect(alert).toHaveAttribute('aria-invalid', 'true');
+    await expect(alert).toHaveAccessibleDescription(/not allowed/);
+    await expect(page.getByRole('heading', { name: 'New task' })).toBeVisible();
+
+    await alert.fill(alertUrl);
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await expect(page.getByRole('heading', { name, level: 1 })).toBeVisible();
+    const id = new URL(page.url()).pathname.split('/').pop()!;
+    const stored = await services.api<Task & { alertWebhookUrl: string | null }>(
+      'GET',
+      `/api/tasks/${id}`,
+    );
+    expect(stored.alertWebhookUrl).toBe(masked);
+    const listed = await services.api<{ data: unknown[] }>(
+      'GET',
+      `/api/tasks?search=${encodeURIComponent(name)}`,
+    );
+    expect(listed.data).toEqual([expect.objectContaining({ id, alertWebhookUrl: masked })]);
+    expect(JSON.stringify([stored, listed])).not.toContain(token);
+    const settings = page.locator('.settings');
+    await expect(settings).toContainText(`Alerts${masked}`);
+    await expect(page.locator('body')).not.toContainText(token);
+
+    // Editing keeps the saved one (shown masked) unless a new one is entered: nothing is sent.
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await expect(page.getByRole('heading', { name: `Edit “${name}”` })).toBeVisible();
+    await expect(alert).toHaveValue('');
+    await expect(alert).toHaveAttribute('placeholder', masked);
+    await expect(alert).toHaveAccessibleDescription(new RegExp(`Saved: ${literal(masked)}, kept`));
+    await expectAccessible(page, 'editor with an alert webhook');
+    const kept = page.waitForRequest((r) => r.method() === 'PATCH');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    expect((await kept).postDataJSON()).not.toHaveProperty('alertWebhookUrl');
+    await expect(page.getByRole('heading', { name, level: 1 })).toBeVisible();
+    await expect(settings).toContainText(`Alerts${masked}`);
+    const afterKeep = await services.api<{ alertWebhookUrl: string | null }>(
+      'GET',
+      `/api/tasks/${id}`,
+    );
+    expect(afterKeep.alertWebhookUrl).toBe(masked);
+
+    // Removed: null is sent, and the deployment's alert webhook takes over again.
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.getByLabel('Remove the alert webhook').check();
+    await expect(alert).toBeDisabled();
+    await expect(alert).toHaveAccessibleDescription(/Removed when you save/);
+    const removed = page.waitForRequest((r) => r.method() === 'PATCH');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    expect((await removed).postDataJSON()).toMatchObject({ alertWebhookUrl: null });
+    await expect(page.getByRole('heading', { name, level: 1 })).toBeVisible();
+    await expect(settings).toContainText("Alertsthe deployment's alert webhook");
+    const cleared = await services.api<{ alertWebhookUrl: string | null }>(
+      'GET',
+      `/api/tasks/${id}`,
+    );
+    expect(cleared.alertWebhookUrl).toBeNull();
   });
 
   test('when run now, pause, resume and delete are used in the table, then each does what it says', async ({

@@ -17,6 +17,7 @@ import { ComposerField, type InsertTarget, InsertTargetContext } from './Compose
 import { DiscordPreview } from './DiscordPreview';
 import { EmbedEditor } from './EmbedEditor';
 import {
+  alertWebhookUrlOf,
   type Draft,
   deleteAfterError,
   deleteAfterOf,
@@ -28,6 +29,7 @@ import {
   LIMITS,
   MESSAGE_MODES,
   payloadOf,
+  webhookUrlError,
 } from './model';
 import { NextRuns, previewError, useSchedulePreview } from './ScheduleField';
 import { VariableMenu } from './VariableMenu';
@@ -97,6 +99,8 @@ function EditorForm({ task }: { task?: Task }) {
   const [formError, setFormError] = useState<string | null>(null);
   /** "Delete after" is checked here once the user has left it (or submitted), not mid-word. */
   const [deleteAfterLeft, setDeleteAfterLeft] = useState(false);
+  /** Likewise the alert webhook URL. */
+  const [alertLeft, setAlertLeft] = useState(false);
   const insertTarget = useRef<InsertTarget | null>(null);
   const contentRef = useRef<HTMLTextAreaElement | null>(null);
   const queryClient = useQueryClient();
@@ -109,6 +113,11 @@ function EditorForm({ task }: { task?: Task }) {
   const editMode = draft.messageMode === 'edit';
   const deleteAfterInvalid = editMode ? undefined : deleteAfterError(draft.deleteAfter);
   const deleteAfterShown = (deleteAfterLeft && deleteAfterInvalid) || errors.deleteAfter;
+  /** The saved alert webhook, masked (SPEC §14); null when alerts go to the deployment's. */
+  const savedAlert = task?.alertWebhookUrl ?? null;
+  const removingAlert = Boolean(savedAlert) && draft.removeAlertWebhook;
+  const alertInvalid = removingAlert ? undefined : webhookUrlError(draft.alertWebhookUrl);
+  const alertShown = (alertLeft && alertInvalid) || errors.alertWebhookUrl;
 
   const zones = useMemo(
     () => (ZONES.includes(draft.timezone) ? ZONES : [draft.timezone, ...ZONES]),
@@ -133,9 +142,12 @@ function EditorForm({ task }: { task?: Task }) {
         deleteAfter: deleteAfterOf(draft),
         payload: payloadOf(draft),
       };
+      const alertWebhookUrl = alertWebhookUrlOf(draft, Boolean(task));
+      const alert = alertWebhookUrl === undefined ? {} : { alertWebhookUrl };
       if (!task) {
         const body: CreateTaskRequest = {
           ...common,
+          ...alert,
           webhookUrl: draft.webhookUrl.trim(),
           status: draft.startPaused ? 'INACTIVE' : 'ACTIVE',
         };
@@ -143,6 +155,7 @@ function EditorForm({ task }: { task?: Task }) {
       }
       const body: UpdateTaskRequest = {
         ...common,
+        ...alert,
         ...(replacingUrl ? { webhookUrl: draft.webhookUrl.trim() } : {}),
       };
       return call(api.PATCH('/api/tasks/{id}', { params: { path: { id: task.id } }, body }));
@@ -168,7 +181,8 @@ function EditorForm({ task }: { task?: Task }) {
     event.preventDefault();
     setErrors({});
     setDeleteAfterLeft(true);
-    if (deleteAfterInvalid) {
+    setAlertLeft(true);
+    if (deleteAfterInvalid || alertInvalid) {
       setFormError('The task was not saved: correct the fields marked below.');
       requestAnimationFrame(() => document.getElementById('form-error')?.focus());
       return;
@@ -185,6 +199,7 @@ function EditorForm({ task }: { task?: Task }) {
     'maxRetry',
     'messageMode',
     'deleteAfter',
+    'alertWebhookUrl',
     'payload',
     'payload.content',
     'payload.username',
@@ -402,6 +417,56 @@ function EditorForm({ task }: { task?: Task }) {
                 />
               )}
             </Field>
+
+            <h3>Alerts</h3>
+            <Field
+              label="Alert webhook URL"
+              error={alertShown}
+              hint={
+                removingAlert ? (
+                  <>
+                    Removed when you save: this task's failure and recovery alerts go to the
+                    deployment's <code>ALERT_WEBHOOK_URL</code> again.
+                  </>
+                ) : savedAlert ? (
+                  <>
+                    Where this task's failure and recovery alerts go. Saved:{' '}
+                    <code className="break">{savedAlert}</code>, kept unless you enter a new one.
+                  </>
+                ) : (
+                  <>
+                    Optional: where this task's failure and recovery alerts go. Empty: the
+                    deployment's <code>ALERT_WEBHOOK_URL</code>.
+                  </>
+                )
+              }
+            >
+              {(control) => (
+                <input
+                  {...control}
+                  type="url"
+                  value={removingAlert ? '' : draft.alertWebhookUrl}
+                  disabled={removingAlert}
+                  autoComplete="off"
+                  spellCheck={false}
+                  placeholder={
+                    removingAlert ? 'none' : (savedAlert ?? 'https://discord.com/api/webhooks/…')
+                  }
+                  onChange={(e) => set({ alertWebhookUrl: e.target.value })}
+                  onBlur={() => setAlertLeft(true)}
+                />
+              )}
+            </Field>
+            {savedAlert && (
+              <label className="check">
+                <input
+                  type="checkbox"
+                  checked={draft.removeAlertWebhook}
+                  onChange={(e) => set({ removeAlertWebhook: e.target.checked })}
+                />
+                Remove the alert webhook
+              </label>
+            )}
           </div>
 
           <div className="editor-message">

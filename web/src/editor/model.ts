@@ -51,6 +51,13 @@ export interface Draft {
   messageMode: MessageMode;
   /** A duration such as `10s` or `7d`; empty keeps messages. Not sent with mode `edit`. */
   deleteAfter: string;
+  /**
+   * A new webhook for this task's failure and recovery alerts (SPEC §14); empty when there is none
+   * or, when editing, to keep the saved one.
+   */
+  alertWebhookUrl: string;
+  /** When editing: remove the saved alert webhook (sends null: the deployment's one again). */
+  removeAlertWebhook: boolean;
   startPaused: boolean;
   content: string;
   username: string;
@@ -85,6 +92,8 @@ export function emptyDraft(): Draft {
     maxRetry: 3,
     messageMode: 'post',
     deleteAfter: '',
+    alertWebhookUrl: '',
+    removeAlertWebhook: false,
     startPaused: false,
     content: '',
     username: '',
@@ -118,6 +127,8 @@ export function draftFromTask(task: Task): Draft {
     maxRetry: task.maxRetry,
     messageMode: task.messageMode ?? 'post',
     deleteAfter: task.deleteAfter ?? '',
+    alertWebhookUrl: '',
+    removeAlertWebhook: false,
     startPaused: task.status !== 'ACTIVE',
     content: content ?? '',
     username: username ?? '',
@@ -190,6 +201,30 @@ export function deleteAfterError(text: string): string | undefined {
 export function deleteAfterOf(draft: Draft): string | null {
   const value = draft.deleteAfter.trim();
   return draft.messageMode === 'edit' || value === '' ? null : value;
+}
+
+/**
+ * The shape the API requires of a webhook URL (the OpenAPI pattern of `webhookUrl` and
+ * `alertWebhookUrl`). The allowed origins are the server's to check: it answers at the field.
+ */
+const WEBHOOK_URL_SHAPE =
+  /^[Hh][Tt][Tt][Pp][Ss]?:\/\/([A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?\/api\/(v[0-9]+\/)?webhooks\/[0-9]+\/[A-Za-z0-9_-]+\/?(\?thread_id=[0-9]+)?$/;
+
+/** Why a webhook URL would be refused for its shape, or undefined (empty is not judged here). */
+export function webhookUrlError(text: string): string | undefined {
+  const value = text.trim();
+  if (value === '' || WEBHOOK_URL_SHAPE.test(value)) return undefined;
+  return 'Must be a Discord webhook URL: https://discord.com/api/webhooks/{id}/{token}, optionally with ?thread_id={digits}.';
+}
+
+/**
+ * What a save sends for the alert webhook: a new URL, null to remove the saved one, or undefined
+ * to send nothing (none at creation; the saved one kept when editing).
+ */
+export function alertWebhookUrlOf(draft: Draft, editing: boolean): string | null | undefined {
+  if (editing && draft.removeAlertWebhook) return null;
+  const value = draft.alertWebhookUrl.trim();
+  return value === '' ? undefined : value;
 }
 
 /** `10s` as "10 seconds", `1d` as "1 day"; anything else as it is. */

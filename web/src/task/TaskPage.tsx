@@ -117,6 +117,14 @@ export function TaskPage({ id }: { id: string }) {
                 'never'
               )}
             </dd>
+            <dt>Alerts</dt>
+            <dd>
+              {t.alertWebhookUrl ? (
+                <code className="break">{t.alertWebhookUrl}</code>
+              ) : (
+                "the deployment's alert webhook"
+              )}
+            </dd>
             {t.lastMessageId && (
               <>
                 <dt>Last message</dt>

@@ -473,12 +473,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       failuresCounted: attempt.countedBefore,
       retryDelayMs,
     };
-    throw ApplicationFailure.create({
-      message: safe,
-      type,
-      nonRetryable: true,
-      details: [details],
-    });
+    throw discordWait(type, safe, details);
   }
 
   /** Whether this run has stayed rate-limited past DELIVERY_RATE_LIMIT_DEADLINE. */
@@ -952,12 +947,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
           reason: type,
           waitMs: retryDelayMs,
         });
-        throw ApplicationFailure.create({
-          message: redactWebhookTokens(reason),
-          type,
-          nonRetryable: true,
-          details: [{ ...nothingCounted, retryDelayMs }],
-        });
+        throw discordWait(type, reason, { ...nothingCounted, retryDelayMs });
       };
       if (sent.paced) {
         if (outcome.kind === 'rate-limited')
@@ -1078,12 +1068,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       );
       const { outcome } = sent;
       const wait = (type: string, reason: string, retryDelayMs?: number): never => {
-        throw ApplicationFailure.create({
-          message: redactWebhookTokens(reason),
-          type,
-          nonRetryable: true,
-          details: [{ ...nothingCounted, retryDelayMs }],
-        });
+        throw discordWait(type, reason, { ...nothingCounted, retryDelayMs });
       };
       if (sent.paced) {
         if (outcome.kind === 'rate-limited')
@@ -1148,6 +1133,23 @@ function replayedFailure(
     return ApplicationFailure.nonRetryable(message, DeliveryErrorType.REJECTED);
   }
   return ApplicationFailure.create({ message, type: DeliveryErrorType.UNAVAILABLE });
+}
+
+/**
+ * A wait of SPEC §13 (Discord's limit or outage) handed to the workflow, which sleeps it on a
+ * durable timer: non-retryable for the activity's retry policy, with what was made and counted.
+ */
+function discordWait(
+  type: string,
+  reason: string,
+  details: InfrastructureFailureDetails,
+): ApplicationFailure {
+  return ApplicationFailure.create({
+    message: redactWebhookTokens(reason),
+    type,
+    nonRetryable: true,
+    details: [details],
+  });
 }
 
 /** Discord's red and green, for a failure and a recovery. */

@@ -29,7 +29,10 @@ import {
 } from '../src/discord/webhook-url';
 import { toScheduleSpec } from '../src/schedule/cron';
 import { compileFireTimes } from '../src/schedule/next-fire';
+import { isLastRun, nextScheduledRun } from '../src/schedule/runs-ahead';
 import {
+  type CompleteTaskInput,
+  COMPLETED_NOTE,
   type DeliverWebhookInput,
   type DeliverWebhookResult,
   DeliveryErrorType,
@@ -112,6 +115,11 @@ type DeliveryTask = Pick<
   | 'messageMode'
   | 'deleteAfter'
   | 'lastMessageId'
+  | 'startAt'
+  | 'endAt'
+  | 'maxRuns'
+  | 'runsLeft'
+  | 'runsCountedThrough'
 >;
 
 interface TaskRow {
@@ -125,7 +133,15 @@ interface TaskRow {
   message_mode: ITask['messageMode'];
   delete_after: string | null;
   last_message_id: string | null;
+  start_at: Date | string | null;
+  end_at: Date | string | null;
+  max_runs: number | null;
+  runs_left: number | null;
+  runs_counted_through: Date | string | null;
 }
+
+const dateOrNull = (value: Date | string | null | undefined): Date | null =>
+  value === null || value === undefined ? null : new Date(value);
 
 function toDeliveryTask(row: TaskRow): DeliveryTask {
   return {
@@ -139,6 +155,11 @@ function toDeliveryTask(row: TaskRow): DeliveryTask {
     messageMode: row.message_mode,
     deleteAfter: row.delete_after,
     lastMessageId: row.last_message_id,
+    startAt: dateOrNull(row.start_at),
+    endAt: dateOrNull(row.end_at),
+    maxRuns: row.max_runs,
+    runsLeft: row.runs_left,
+    runsCountedThrough: dateOrNull(row.runs_counted_through),
   };
 }
 
@@ -382,9 +403,9 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
    */
   function laterRunDue(task: DeliveryTask, scheduledTime: Date, now: Date): Date | null {
     try {
-      const next = compileFireTimes(toScheduleSpec(task.schedule, task.timezone)).next(
-        scheduledTime,
-      );
+      const next = compileFireTimes(
+        toScheduleSpec(task.schedule, task.timezone, { startAt: task.startAt, endAt: task.endAt }),
+      ).next(scheduledTime);
       return next && next.getTime() <= now.getTime() ? next : null;
     } catch (error) {
       log.warn('could not compute the next run of a late run; delivering it', {
@@ -486,7 +507,47 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
   }
 
   /** The delivery activity: one attempt (SPEC §6), logged as exactly one task_logs row. */
+  /**
+   * Counts a scheduled run against its task's maxRuns, once (SPEC §14): 'counted' now or by an
+   * earlier try of this run, or 'used-up' when none was left (Temporal's limited actions may be a
+   * run ahead of the row, which is the authority). Returns the runs left after it.
+   */
+  async function countRun(
+    task: DeliveryTask,
+    scheduledTime: Date,
+  ): Promise<{ outcome: 'counted' | 'used-up'; runsLeft: number }> {
+    const [row] = await orm.em
+      .fork()
+      .getConnection()
+      .execute<{ counted_left: number | null; runs_left: number; counted_through: Date | null }[]>(
+        // The outer select sees the row as it was before the update in the same statement.
+        `with counted as (update tasks set runs_left = runs_left - 1, runs_counted_through = ?
+             where id = ? and runs_left > 0
+               and (runs_counted_through is null or runs_counted_through < ?)
+             returning runs_left)
+         select (select runs_left from counted) as counted_left, t.runs_left,
+                t.runs_counted_through as counted_through
+         from tasks t where t.id = ?`,
+        [scheduledTime, task.id, scheduledTime, task.id],
+      );
+    if (!row) return { outcome: 'used-up', runsLeft: 0 };
+    if (row.counted_left !== null) return { outcome: 'counted', runsLeft: row.counted_left };
+    const through = row.counted_through ? new Date(row.counted_through).getTime() : -Infinity;
+    if (through >= scheduledTime.getTime()) return { outcome: 'counted', runsLeft: row.runs_left };
+    return { outcome: 'used-up', runsLeft: 0 };
+  }
+
+  /** A run, and whether it was its task's last scheduled one (see DeliverWebhookResult). */
   async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliverWebhookResult> {
+    const run: { last?: boolean } = {};
+    const result = await deliverRun(input, run);
+    return run.last && result.status !== 'TASK_DELETED' ? { ...result, lastRun: true } : result;
+  }
+
+  async function deliverRun(
+    input: DeliverWebhookInput,
+    run: { last?: boolean },
+  ): Promise<DeliverWebhookResult> {
     const info = Context.current().info;
     const execution = info.workflowExecution;
     if (!execution)
@@ -510,7 +571,8 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
           .getConnection()
           .execute<(TaskRow & { earlier: EarlierAttempt[] })[]>(
             `select t.id, t.name, t.schedule, t.timezone, t.webhook_url, t.payload, t.status,
-              t.message_mode, t.delete_after, t.last_message_id,
+              t.message_mode, t.delete_after, t.last_message_id, t.start_at, t.end_at,
+              t.max_runs, t.runs_left, t.runs_counted_through,
               coalesce((select json_agg(json_build_object('attempt', l.attempt,
                   'status', l.status, 'http_status', l.http_status, 'message', l.message,
                   'message_id', l.message_id, 'replaced_message_id', l.replaced_message_id,
@@ -527,6 +589,31 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       throw outage(error, { attemptsMade: number - 1, failuresCounted: countedBefore });
     }
     if (!task) return { status: 'TASK_DELETED' };
+    if (scheduledTime) {
+      // Bounds (SPEC §14): a scheduled run counts against maxRuns, and may be the task's last.
+      if (task.maxRuns !== null) {
+        let counted: Awaited<ReturnType<typeof countRun>>;
+        try {
+          counted = await database(() => countRun(task as DeliveryTask, scheduledTime));
+        } catch (error) {
+          throw outage(error, { attemptsMade: number - 1, failuresCounted: countedBefore });
+        }
+        task.runsLeft = counted.runsLeft;
+        if (counted.outcome === 'used-up') {
+          log.info('scheduled run beyond maxRuns; nothing delivered', { taskId: task.id });
+          run.last = true;
+          return { status: 'SKIPPED', reason: 'RUNS_USED_UP' };
+        }
+      }
+      try {
+        run.last = isLastRun(task, scheduledTime);
+      } catch (error) {
+        log.warn('could not tell whether this run is the last; the task stays as it is', {
+          taskId: task.id,
+          error: String(error),
+        });
+      }
+    }
     const delivered = earlier.find((row) => row.status === 'SUCCESS');
     if (delivered) {
       // Its deletes may not have been started (the completion was lost): they are still due.
@@ -1026,6 +1113,54 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
           });
         });
       return { alert };
+    },
+
+    /**
+     * After a task's last scheduled run (SPEC §14): the task becomes COMPLETED and its schedule
+     * is paused, unless it is no longer ACTIVE (FAILED, toggled off) or a change since gave it a
+     * run ahead (a PATCH while the run was going). Says whether it completed.
+     */
+    async completeTask(input: CompleteTaskInput): Promise<{ completed: boolean }> {
+      const completed = await orm.em.fork().transactional(async (em) => {
+        const connection = em.getConnection();
+        const [row] = await connection.execute<TaskRow[]>(
+          `select id, name, schedule, timezone, webhook_url, payload, status, message_mode,
+             delete_after, last_message_id, start_at, end_at, max_runs, runs_left,
+             runs_counted_through
+           from tasks where id = ? for update`,
+          [input.taskId],
+          'all',
+          em.getTransactionContext(),
+        );
+        if (!row || row.status !== 'ACTIVE') return false;
+        const task = toDeliveryTask(row);
+        let ahead: Date | null;
+        try {
+          ahead = nextScheduledRun(task, new Date());
+        } catch {
+          ahead = null; // a schedule that cannot be computed has nothing ahead we could tell
+        }
+        if (ahead) return false;
+        await connection.execute(
+          `update tasks set status = 'COMPLETED', updated_at = ? where id = ?`,
+          [new Date(), input.taskId],
+          'run',
+          em.getTransactionContext(),
+        );
+        return true;
+      });
+      if (!completed || !deps.temporal) return { completed };
+      await deps.temporal.schedule
+        .getHandle(scheduleIdForTask(input.taskId))
+        .pause(COMPLETED_NOTE)
+        .catch((error: unknown) => {
+          // Nothing is left for it to fire; reconciliation pauses it later.
+          log.warn('could not pause the schedule of a completed task', {
+            taskId: input.taskId,
+            error: String(error),
+          });
+        });
+      return { completed };
     },
 
     /**

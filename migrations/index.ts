@@ -6,6 +6,7 @@ import { Migration20261207080300 } from './Migration20261207080300';
 import { Migration20261207082338 } from './Migration20261207082338';
 import { Migration20261207082858 } from './Migration20261207082858';
 import { Migration20261207085643 } from './Migration20261207085643';
+import { Migration20261207111308 } from './Migration20261207111308';
 
 export const migrationsList = [
   { name: 'Migration20261128202455', class: Migration20261128202455 },
@@ -14,4 +15,5 @@ export const migrationsList = [
   { name: 'Migration20261207082338', class: Migration20261207082338 },
   { name: 'Migration20261207082858', class: Migration20261207082858 },
   { name: 'Migration20261207085643', class: Migration20261207085643 },
+  { name: 'Migration20261207111308', class: Migration20261207111308 },
 ];

@@ -48,7 +48,7 @@ const firstCall = {
 const { startDelivery, getDeliveryPolicy: startDeliveryBeforeDiscordWaits } =
   proxyLocalActivities<Activities>(firstCall);
 // Recording an outcome must not give up while the database is away: these wait it out.
-const { markTaskFailed, recordAttempt } = proxyActivities<Activities>({
+const { completeTask, markTaskFailed, recordAttempt } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s' },
 });
@@ -149,10 +149,16 @@ export async function sendWebhook(input: SendWebhookInput): Promise<SendWebhookR
         log.info('task was deleted; nothing delivered', { taskId: input.taskId });
         return { status: 'SKIPPED' };
       }
-      if (result.status === 'SKIPPED') return { status: 'SKIPPED' };
+      // The task's last scheduled run (SPEC §14): it completes once the run has ended. (Results
+      // recorded before bounds existed carry no lastRun, so their histories replay unchanged.)
+      if (result.status === 'SKIPPED') {
+        if (result.lastRun) await completeTask({ taskId: input.taskId });
+        return { status: 'SKIPPED' };
+      }
       if (result.status === 'SUCCESS' || result.status === 'ALREADY_DELIVERED')
         await startDeletes(input.taskId, result.followUp);
       if (result.status === 'SUCCESS' && result.recovered) await alertRecovery(input.taskId);
+      if (result.lastRun) await completeTask({ taskId: input.taskId });
       return {
         status: 'SUCCESS',
         messageId: result.status === 'SUCCESS' ? (result.messageId ?? undefined) : undefined,

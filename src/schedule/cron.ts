@@ -26,7 +26,11 @@ import {
   type Range,
   type ScheduleSpec,
 } from '@temporalio/client';
+import { atInstant, type AtTime, parseAtTime } from './at';
+import { ScheduleError } from './errors';
 import { MACROS } from './macros';
+
+export { ScheduleError };
 
 export interface ParseOptions {
   /**
@@ -42,18 +46,14 @@ export type ScheduleParseResult =
       spec: { calendars?: CalendarSpec[]; intervals?: IntervalSpec[] };
       kind: 'cron' | 'macro' | 'every';
     }
+  /** A one-off (`@at`): its calendar depends on the time zone, so toScheduleSpec makes it. */
+  | { ok: true; kind: 'at'; at: AtTime }
   | { ok: false; reason: string };
 
-/** An invalid schedule or time zone; `message` is the reason, fit to show the client. */
-export class ScheduleError extends Error {
-  constructor(
-    message: string,
-    /** The task field at fault, for a 400 that names it. */
-    readonly field: 'schedule' | 'timezone' = 'schedule',
-  ) {
-    super(message);
-    this.name = 'ScheduleError';
-  }
+/** No run before `startAt` nor after `endAt` (SPEC §14); Temporal's own spec bounds. */
+export interface ScheduleBounds {
+  startAt?: Date | null;
+  endAt?: Date | null;
 }
 
 /** Longer input is certainly not a schedule someone meant, and would make a huge spec. */
@@ -62,7 +62,7 @@ const MAX_EXPRESSION_LENGTH = 1000;
 const FIELDS_HELP = 'minute hour day-of-month month day-of-week';
 
 const MACRO_HELP =
-  'supported: @yearly, @annually, @monthly, @weekly, @daily, @hourly, @every <n><s|m|h|d>, or 5 fields ' +
+  'supported: @yearly, @annually, @monthly, @weekly, @daily, @hourly, @every <n><s|m|h|d>, @at <date-time>, or 5 fields ' +
   FIELDS_HELP;
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -344,6 +344,10 @@ function parseEvery(tokens: string[]): ScheduleParseResult {
 function parseAt(tokens: string[], expression: string): ScheduleParseResult {
   const name = (tokens[0] ?? '').toLowerCase();
   if (name === '@every') return parseEvery(tokens);
+  if (name === '@at') {
+    const parsed = parseAtTime(tokens.slice(1).join(' '));
+    return parsed.ok ? { ok: true, kind: 'at', at: parsed.at } : parsed;
+  }
   if (name === '@reboot') {
     return {
       ok: false,
@@ -438,8 +442,16 @@ export function isValidTimeZone(name: string): boolean {
   return name.split('/').every((part) => /^[A-Z]/.test(part));
 }
 
-/** The ScheduleSpec for a task, or a ScheduleError saying what is wrong with it. */
-export function toScheduleSpec(expression: string, timezone: string): ScheduleSpec {
+/**
+ * The ScheduleSpec for a task, or a ScheduleError saying what is wrong with it. A one-off (`@at`)
+ * becomes one calendar of its instant in UTC, year included (see at.ts); `bounds` become the
+ * spec's `startAt` and `endAt`.
+ */
+export function toScheduleSpec(
+  expression: string,
+  timezone: string,
+  bounds: ScheduleBounds = {},
+): ScheduleSpec {
   // Stored schedules were validated when they were saved; one saved before a rule was added must
   // still reconcile and update (it is idle, not invalid, to Temporal).
   const parsed = parseSchedule(expression, { allowNeverFiring: true });
@@ -450,5 +462,27 @@ export function toScheduleSpec(expression: string, timezone: string): ScheduleSp
       'timezone',
     );
   }
-  return { ...parsed.spec, timezone };
+  const spec: ScheduleSpec =
+    parsed.kind === 'at'
+      ? { calendars: [instantCalendar(atInstant(parsed.at, timezone))], timezone: 'UTC' }
+      : { ...parsed.spec, timezone };
+  if (bounds.startAt) spec.startAt = bounds.startAt;
+  if (bounds.endAt) spec.endAt = bounds.endAt;
+  return spec;
+}
+
+/** A calendar that matches one instant (whole seconds) in UTC, and so fires once. */
+function instantCalendar(instant: Date): CalendarSpec {
+  const one = (value: number) => [{ start: value, end: value, step: 1 }];
+  const month = MONTHS[instant.getUTCMonth()] as Month;
+  return {
+    second: one(instant.getUTCSeconds()),
+    minute: one(instant.getUTCMinutes()),
+    hour: one(instant.getUTCHours()),
+    dayOfMonth: one(instant.getUTCDate()),
+    month: [{ start: month, end: month, step: 1 }],
+    year: one(instant.getUTCFullYear()),
+    dayOfWeek: [{ start: 'SUNDAY', end: 'SATURDAY', step: 1 }],
+    comment: `@at ${instant.toISOString()}`,
+  };
 }

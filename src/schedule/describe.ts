@@ -20,6 +20,12 @@ export function describeSchedule(expression: string): string {
     // Temporal counts intervals from the Unix epoch, so they line up with UTC, not the task's zone.
     return `${n === 1 ? `Every ${unit}` : `Every ${n} ${unit}s`} (counted from 00:00 UTC)`;
   }
+  const at = /^@at (\d{4}-\d{2}-\d{2})[t ](\d{2}:\d{2}(?::\d{2})?)(.*)$/.exec(lower);
+  if (at) {
+    // A local time is the task's time zone's; an offset is said as written.
+    const offset = (at[3] ?? '').toUpperCase();
+    return `Once, on ${at[1]} at ${at[2]}${offset ? ` ${offset === 'Z' ? 'UTC' : `UTC${offset}`}` : ''}`;
+  }
   const cron = MACROS[lower] ?? normalized;
   try {
     return cronstrue.toString(cron, { use24HourTimeFormat: true, verbose: false });

@@ -30,7 +30,8 @@ import { type ScheduleSpec } from '@temporalio/client';
 // The client's own spec encoder: the calculator must read the spec exactly as it is sent. Its
 // path is internal to the client, whose version is pinned exactly in package.json.
 import { encodeScheduleSpec } from '@temporalio/client/lib/schedule-helpers';
-import { ScheduleError, toScheduleSpec } from './cron';
+import { toScheduleSpec } from './cron';
+import { offsetFnFor, type OffsetFn } from './zone';
 
 /** calendar.go maxCalendarYear: Temporal never fires after this year. */
 const MAX_CALENDAR_YEAR = 2100;
@@ -83,51 +84,6 @@ interface Civil {
   minute: number;
   second: number;
   weekday: number;
-}
-
-/** Offset from UTC in seconds of a zone at a Unix time in seconds. */
-type OffsetFn = (unixSeconds: number) => number;
-
-const offsetFns = new Map<string, OffsetFn>();
-
-/** Go's LoadLocation: '' and 'UTC' are UTC; other names come from the tz database. */
-function offsetFnFor(timeZone: string): OffsetFn {
-  if (timeZone === '' || timeZone === 'UTC') return () => 0;
-  const cached = offsetFns.get(timeZone);
-  if (cached) return cached;
-  let format: Intl.DateTimeFormat;
-  try {
-    format = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-  } catch {
-    throw new ScheduleError(`unknown time zone '${timeZone}'`, 'timezone');
-  }
-  const fn: OffsetFn = (unixSeconds) => {
-    const whole = Math.floor(unixSeconds);
-    const fields: Record<string, number> = {};
-    for (const part of format.formatToParts(whole * 1000)) {
-      if (part.type !== 'literal') fields[part.type] = Number(part.value);
-    }
-    const local = Date.UTC(
-      fields.year ?? 1970,
-      (fields.month ?? 1) - 1,
-      fields.day ?? 1,
-      fields.hour ?? 0,
-      fields.minute ?? 0,
-      fields.second ?? 0,
-    );
-    return local / 1000 - whole;
-  };
-  offsetFns.set(timeZone, fn);
-  return fn;
 }
 
 /** Seconds since the epoch of a wall-clock reading taken as if it were UTC (Go normalizes too). */

@@ -14,6 +14,10 @@ export interface SchedulePreviewInput {
   schedule: string;
   timezone?: string;
   count?: number;
+  /** Bounds as a task has them (SPEC §14): the runs listed are those Temporal fires. */
+  startAt?: string | null;
+  endAt?: string | null;
+  maxRuns?: number | null;
 }
 
 export interface SchedulePreview {
@@ -35,12 +39,16 @@ export function previewSchedule(input: SchedulePreviewInput, now: Date): Schedul
     errors.push({ path: 'body.timezone', message: `unknown IANA time zone "${timezone}"` });
   }
   if (errors.length > 0) throw new ValidationError('The schedule is invalid; see errors.', errors);
-  const calculator = compileFireTimes(toScheduleSpec(input.schedule, timezone));
+  const calculator = compileFireTimes(
+    toScheduleSpec(input.schedule, timezone, {
+      startAt: input.startAt ? new Date(input.startAt) : null,
+      endAt: input.endAt ? new Date(input.endAt) : null,
+    }),
+  );
+  const count = Math.min(input.count ?? DEFAULT_PREVIEW_COUNT, input.maxRuns ?? Infinity);
   return {
     description: describeSchedule(input.schedule),
     timezone,
-    nextRuns: calculator
-      .take(now, input.count ?? DEFAULT_PREVIEW_COUNT)
-      .map((at) => at.toISOString()),
+    nextRuns: calculator.take(now, count).map((at) => at.toISOString()),
   };
 }

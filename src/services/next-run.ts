@@ -9,7 +9,19 @@ export interface NextRunTask {
   schedule: string;
   timezone: string;
   status: TaskStatus;
+  /** Bounds (SPEC §14): a Date from an entity, ISO text from a row, or null. */
+  startAt?: Date | string | null;
+  endAt?: Date | string | null;
+  /** Scheduled runs left of maxRuns; 0 means none ahead, null no limit. */
+  runsLeft?: number | null;
 }
+
+const iso = (value: Date | string | null | undefined): string =>
+  value === null || value === undefined
+    ? ''
+    : typeof value === 'string'
+      ? value
+      : value.toISOString();
 
 interface Entry {
   /** null: the stored schedule cannot be compiled (it was valid when saved; see nextRunAt). */
@@ -34,12 +46,19 @@ export function createNextRuns(deps: { logger: Logger; maxEntries?: number }) {
   const entries = new Map<string, Entry>();
 
   function entryFor(task: NextRunTask): Entry {
-    const key = `${task.timezone}\n${task.schedule}`;
+    const startAt = iso(task.startAt);
+    const endAt = iso(task.endAt);
+    const key = `${task.timezone}\n${task.schedule}\n${startAt}\n${endAt}`;
     let entry = entries.get(key);
     if (!entry) {
       let calculator: FireTimeCalculator | null = null;
       try {
-        calculator = compileFireTimes(toScheduleSpec(task.schedule, task.timezone));
+        calculator = compileFireTimes(
+          toScheduleSpec(task.schedule, task.timezone, {
+            startAt: startAt ? new Date(startAt) : null,
+            endAt: endAt ? new Date(endAt) : null,
+          }),
+        );
       } catch (error) {
         // Logged once per schedule while it stays in the map, not on every read of the task.
         deps.logger.warn(
@@ -55,25 +74,36 @@ export function createNextRuns(deps: { logger: Logger; maxEntries?: number }) {
   }
 
   return {
-    /** The next fire time after `now`, or null (not ACTIVE, never fires again, or uncompilable). */
+    /**
+     * The next fire time after `now`, or null (not ACTIVE, never fires again, maxRuns used up,
+     * or uncompilable).
+     */
     nextRunAt(task: NextRunTask, now: Date = new Date()): Date | null {
       if (task.status !== 'ACTIVE') return null;
-      const entry = entryFor(task);
-      if (!entry.calculator) return null;
-      const at = now.getTime();
-      const stillNext = at >= entry.from && (entry.next === null || at < entry.next.getTime());
-      if (!stillNext) {
-        try {
-          entry.next = entry.calculator.next(now);
-        } catch (error) {
-          deps.logger.warn({ err: error, taskId: task.id }, 'could not compute nextRunAt');
-          return null;
-        }
-        entry.from = at;
-      }
-      return entry.next;
+      return nextFireAt(task, now);
     },
+
+    nextFireAt,
   };
+
+  /** The next time the task's schedule would fire after `now`, whatever its status. */
+  function nextFireAt(task: NextRunTask, now: Date = new Date()): Date | null {
+    if (task.runsLeft === 0) return null;
+    const entry = entryFor(task);
+    if (!entry.calculator) return null;
+    const at = now.getTime();
+    const stillNext = at >= entry.from && (entry.next === null || at < entry.next.getTime());
+    if (!stillNext) {
+      try {
+        entry.next = entry.calculator.next(now);
+      } catch (error) {
+        deps.logger.warn({ err: error, taskId: task.id }, 'could not compute nextRunAt');
+        return null;
+      }
+      entry.from = at;
+    }
+    return entry.next;
+  }
 }
 
 export type NextRuns = ReturnType<typeof createNextRuns>;

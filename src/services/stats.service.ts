@@ -2,7 +2,7 @@ import type { Orm } from '../db/orm';
 import { createQueryRows, isoTimestamp } from '../db/sql';
 
 export interface DashboardStats {
-  tasks: { total: number; active: number; inactive: number; failed: number };
+  tasks: { total: number; active: number; inactive: number; failed: number; completed: number };
   executions: {
     total: number;
     success: number;
@@ -33,7 +33,8 @@ const TASK_COUNTS = `
   select count(*) as total,
          count(*) filter (where status = 'ACTIVE') as active,
          count(*) filter (where status = 'INACTIVE') as inactive,
-         count(*) filter (where status = 'FAILED') as failed
+         count(*) filter (where status = 'FAILED') as failed,
+         count(*) filter (where status = 'COMPLETED') as completed
   from tasks`;
 
 const byStatus = (column: string, where = '') => `
@@ -107,6 +108,7 @@ export function createStatsService(deps: { orm: Orm; now?: () => Date }) {
           active: tasks('active'),
           inactive: tasks('inactive'),
           failed: tasks('failed'),
+          completed: tasks('completed'),
         },
         executions: {
           total: success + failed + retrying,

@@ -18,6 +18,7 @@ import { validatePayload } from '../discord/payload-schema';
 import { findTemplateErrors } from '../discord/template';
 import { maskWebhookUrl, validateWebhookUrl } from '../discord/webhook-url';
 import {
+  ConflictError,
   NotFoundError,
   TEMPORAL_UNAVAILABLE,
   UpstreamUnavailableError,
@@ -25,6 +26,7 @@ import {
   type FieldError,
 } from '../errors';
 import type { Logger } from '../logger';
+import { atOf, atInstant } from '../schedule/at';
 import { isValidTimeZone, parseSchedule } from '../schedule/cron';
 import {
   scheduleIdForTask,
@@ -46,6 +48,10 @@ export interface CreateTaskInput {
   alertWebhookUrl?: string | null;
   timezone?: string;
   status?: 'ACTIVE' | 'INACTIVE';
+  /** ISO 8601 with an offset (SPEC §14); null clears. */
+  startAt?: string | null;
+  endAt?: string | null;
+  maxRuns?: number | null;
 }
 
 export type UpdateTaskInput = Partial<Omit<CreateTaskInput, 'status'>>;
@@ -63,6 +69,10 @@ export interface TaskResource {
   lastMessageId: string | null;
   alertWebhookUrl: string | null;
   status: TaskStatus;
+  startAt: string | null;
+  endAt: string | null;
+  maxRuns: number | null;
+  runsLeft: number | null;
   nextRunAt: string | null;
   lastExecutionAt: string | null;
   lastExecutionStatus: ITask['lastExecutionStatus'];
@@ -160,6 +170,12 @@ export function createTaskService(deps: TaskServiceDeps) {
         message: `unknown IANA time zone "${input.timezone}"`,
       });
     }
+    // Compared as instants: the OpenAPI schema has checked both are date-times with offsets.
+    if (input.startAt && input.endAt) {
+      if (Date.parse(input.endAt) <= Date.parse(input.startAt)) {
+        errors.push({ path: `${at}.endAt`, message: 'endAt must be after startAt' });
+      }
+    }
     if (input.webhookUrl !== undefined) {
       const url = validateWebhookUrl(input.webhookUrl, settings.allowedOrigins);
       if (!url.ok) errors.push({ path: `${at}.webhookUrl`, message: url.reason });
@@ -189,6 +205,56 @@ export function createTaskService(deps: TaskServiceDeps) {
     return errors;
   }
 
+  /**
+   * A task as it would be written must have a run ahead (SPEC §14): an `@at` in the future, an
+   * endAt not passed, maxRuns not used up, and a fire time between its bounds. Checked at creation
+   * and when what decides the runs changes; a 400 naming the field that leaves no run.
+   */
+  function checkRunAhead(task: TimingFields, at: string, now: Date): void {
+    const problem = noRunAhead(task, now);
+    if (problem) {
+      throw new ValidationError('The task is invalid; see errors.', [
+        { path: `${at}.${problem.field}`, message: problem.message },
+      ]);
+    }
+  }
+
+  function noRunAhead(
+    task: TimingFields,
+    now: Date,
+  ): { field: 'schedule' | 'endAt' | 'startAt' | 'maxRuns'; message: string } | undefined {
+    const oneOff = atOf(task.schedule);
+    if (oneOff?.ok) {
+      const instant = atInstant(oneOff.at, task.timezone);
+      if (instant <= now) {
+        return {
+          field: 'schedule',
+          message: `${task.schedule.trim()} is in the past (${instant.toISOString()}); a one-off task must lie in the future`,
+        };
+      }
+    }
+    if (task.endAt && task.endAt <= now) {
+      return { field: 'endAt', message: `endAt ${task.endAt.toISOString()} is in the past` };
+    }
+    if (task.maxRuns !== null && task.runsLeft === 0) {
+      return {
+        field: 'maxRuns',
+        message: `maxRuns ${task.maxRuns} is used up: ${task.maxRuns} scheduled runs were made; raise it or remove it`,
+      };
+    }
+    if (nextRuns.nextFireAt({ ...task, id: task.id ?? 'new', status: 'ACTIVE' }, now) === null) {
+      const field = task.endAt ? 'endAt' : task.startAt ? 'startAt' : 'schedule';
+      return {
+        field,
+        message:
+          field === 'schedule'
+            ? 'this schedule never fires again'
+            : 'no run of this schedule falls between startAt and endAt',
+      };
+    }
+    return undefined;
+  }
+
   async function load(em: EntityManager, id: string, lock = false): Promise<ITask> {
     const task = await em.findOne(
       Task,
@@ -214,6 +280,10 @@ export function createTaskService(deps: TaskServiceDeps) {
       deleteAfter: input.deleteAfter ?? null,
       lastMessageId: null,
       alertWebhookUrl: input.alertWebhookUrl ?? null,
+      startAt: input.startAt ? new Date(input.startAt) : null,
+      endAt: input.endAt ? new Date(input.endAt) : null,
+      maxRuns: input.maxRuns ?? null,
+      runsLeft: input.maxRuns ?? null,
       status: input.status ?? 'ACTIVE',
     });
     let scheduled = false;
@@ -242,7 +312,15 @@ export function createTaskService(deps: TaskServiceDeps) {
 
   /** A task read from the database. */
   function rowToResource(row: TaskRow): TaskResource {
-    return taskRowToResource(row, nextRuns.nextRunAt(row));
+    return taskRowToResource(
+      row,
+      nextRuns.nextRunAt({
+        ...row,
+        startAt: row.start_at,
+        endAt: row.end_at,
+        runsLeft: row.runs_left,
+      }),
+    );
   }
 
   /**
@@ -276,6 +354,7 @@ export function createTaskService(deps: TaskServiceDeps) {
   return {
     async create(input: CreateTaskInput): Promise<TaskResource> {
       validate(input);
+      checkRunAhead(timingOfInput(input), 'body', new Date());
       return toResource(await database.run((signal) => insertWithSchedule(input, signal)));
     },
 
@@ -290,7 +369,13 @@ export function createTaskService(deps: TaskServiceDeps) {
       inputs: CreateTaskInput[],
       options: { concurrency?: number } = {},
     ): Promise<{ ids: string[] }> {
-      const errors = inputs.flatMap((input, i) => fieldErrors(input, `body[${i}]`));
+      const now = new Date();
+      const errors = inputs.flatMap((input, i) => {
+        const found = fieldErrors(input, `body[${i}]`);
+        const problem = found.length === 0 ? noRunAhead(timingOfInput(input), now) : undefined;
+        if (problem) found.push({ path: `body[${i}].${problem.field}`, message: problem.message });
+        return found;
+      });
       if (errors.length > 0)
         throw new ValidationError('Some tasks are invalid; see errors.', errors);
       const ids: string[] = [];
@@ -369,6 +454,7 @@ export function createTaskService(deps: TaskServiceDeps) {
         writeTogether(
           async (tx) => {
             const current = await load(tx, id, true);
+            const before = timingKey(current);
             if (input.name !== undefined) current.name = input.name;
             if (input.schedule !== undefined) current.schedule = input.schedule.trim();
             if (input.timezone !== undefined) current.timezone = input.timezone;
@@ -385,6 +471,20 @@ export function createTaskService(deps: TaskServiceDeps) {
             if (input.alertWebhookUrl !== undefined)
               current.alertWebhookUrl = input.alertWebhookUrl;
             validateMessages(current.messageMode, current.deleteAfter ?? null, 'body');
+            if (input.startAt !== undefined)
+              current.startAt = input.startAt === null ? null : new Date(input.startAt);
+            if (input.endAt !== undefined)
+              current.endAt = input.endAt === null ? null : new Date(input.endAt);
+            if (input.maxRuns !== undefined && input.maxRuns !== (current.maxRuns ?? null)) {
+              // The scheduled runs made so far still count against a new limit.
+              const made =
+                typeof current.maxRuns === 'number'
+                  ? current.maxRuns - (current.runsLeft ?? current.maxRuns)
+                  : 0;
+              current.maxRuns = input.maxRuns;
+              current.runsLeft = input.maxRuns === null ? null : Math.max(0, input.maxRuns - made);
+            }
+            if (timingKey(current) !== before) checkRunAhead(timingOf(current), 'body', new Date());
             return current;
           },
           (updated) => syncSchedule(updated),
@@ -412,12 +512,23 @@ export function createTaskService(deps: TaskServiceDeps) {
       );
     },
 
-    /** ACTIVE -> INACTIVE (paused); INACTIVE or FAILED -> ACTIVE (unpaused). */
+    /**
+     * ACTIVE -> INACTIVE (paused); INACTIVE, FAILED or COMPLETED -> ACTIVE (unpaused), only with a
+     * run ahead (SPEC §14): a 409 otherwise, until a PATCH gives it one.
+     */
     async toggle(id: string): Promise<TaskResource> {
       const task = await database.run((signal) =>
         writeTogether(
           async (tx) => {
             const current = await load(tx, id, true);
+            if (current.status !== 'ACTIVE') {
+              const problem = noRunAhead(timingOf(current), new Date());
+              if (problem) {
+                throw new ConflictError(
+                  `The task has no run ahead (${problem.message}); change its ${problem.field} first.`,
+                );
+              }
+            }
             current.status = current.status === 'ACTIVE' ? 'INACTIVE' : 'ACTIVE';
             return current;
           },
@@ -483,6 +594,53 @@ export function createTaskService(deps: TaskServiceDeps) {
 
 export type TaskService = ReturnType<typeof createTaskService>;
 
+/** What decides a task's runs (SPEC §14). */
+interface TimingFields {
+  id?: string;
+  schedule: string;
+  timezone: string;
+  startAt: Date | null;
+  endAt: Date | null;
+  maxRuns: number | null;
+  runsLeft: number | null;
+}
+
+function timingOf(task: ITask): TimingFields {
+  return {
+    id: task.id,
+    schedule: task.schedule,
+    timezone: task.timezone,
+    startAt: task.startAt ?? null,
+    endAt: task.endAt ?? null,
+    maxRuns: task.maxRuns ?? null,
+    runsLeft: task.runsLeft ?? null,
+  };
+}
+
+function timingOfInput(input: CreateTaskInput): TimingFields {
+  return {
+    schedule: input.schedule,
+    timezone: input.timezone ?? 'UTC',
+    startAt: input.startAt ? new Date(input.startAt) : null,
+    endAt: input.endAt ? new Date(input.endAt) : null,
+    maxRuns: input.maxRuns ?? null,
+    runsLeft: input.maxRuns ?? null,
+  };
+}
+
+/** Changes when anything that decides the runs changes. */
+function timingKey(task: ITask): string {
+  const t = timingOf(task);
+  return JSON.stringify([
+    t.schedule.trim(),
+    t.timezone,
+    t.startAt?.getTime() ?? null,
+    t.endAt?.getTime() ?? null,
+    t.maxRuns,
+    t.runsLeft,
+  ]);
+}
+
 export function toTaskResource(task: ITask, nextRunAt: Date | null): TaskResource {
   return {
     id: task.id,
@@ -497,6 +655,10 @@ export function toTaskResource(task: ITask, nextRunAt: Date | null): TaskResourc
     lastMessageId: task.lastMessageId ?? null,
     alertWebhookUrl: task.alertWebhookUrl ? maskWebhookUrl(task.alertWebhookUrl) : null,
     status: task.status,
+    startAt: task.startAt ? task.startAt.toISOString() : null,
+    endAt: task.endAt ? task.endAt.toISOString() : null,
+    maxRuns: task.maxRuns ?? null,
+    runsLeft: task.runsLeft ?? null,
     nextRunAt: nextRunAt ? nextRunAt.toISOString() : null,
     lastExecutionAt: task.lastExecutionAt ? task.lastExecutionAt.toISOString() : null,
     lastExecutionStatus: task.lastExecutionStatus ?? null,
@@ -519,6 +681,10 @@ export interface TaskRow {
   last_message_id: string | null;
   alert_webhook_url: string | null;
   status: TaskStatus;
+  start_at: string | null;
+  end_at: string | null;
+  max_runs: number | null;
+  runs_left: number | null;
   last_execution_at: string | null;
   last_execution_status: ITask['lastExecutionStatus'] | null;
   created_at: string;
@@ -542,7 +708,11 @@ export function taskColumns(alias: string): string {
       'last_message_id',
       'alert_webhook_url',
       'status',
+      'max_runs',
+      'runs_left',
     ].map(c),
+    `${isoTimestamp(c('start_at'))} as start_at`,
+    `${isoTimestamp(c('end_at'))} as end_at`,
     `${isoTimestamp(c('last_execution_at'))} as last_execution_at`,
     c('last_execution_status'),
     `${isoTimestamp(c('created_at'))} as created_at`,
@@ -564,6 +734,10 @@ export function taskRowToResource(row: TaskRow, nextRunAt: Date | null): TaskRes
     lastMessageId: row.last_message_id,
     alertWebhookUrl: row.alert_webhook_url ? maskWebhookUrl(row.alert_webhook_url) : null,
     status: row.status,
+    startAt: row.start_at,
+    endAt: row.end_at,
+    maxRuns: row.max_runs,
+    runsLeft: row.runs_left,
     nextRunAt: nextRunAt ? nextRunAt.toISOString() : null,
     lastExecutionAt: row.last_execution_at,
     lastExecutionStatus: row.last_execution_status ?? null,

@@ -107,7 +107,9 @@ export type SkipReason =
   /** Later than SCHEDULE_CATCHUP_WINDOW after our outage: not posted stale, a row says why. */
   | 'STALE'
   /** A scheduled run of a task that is no longer ACTIVE (started before the pause, or buffered). */
-  | 'NOT_ACTIVE';
+  | 'NOT_ACTIVE'
+  /** A scheduled run beyond maxRuns (Temporal was a run ahead of the task's count): not posted. */
+  | 'RUNS_USED_UP';
 
 /**
  * What a delivered run leaves to be done with Discord messages (SPEC §13): the message a
@@ -123,7 +125,7 @@ export interface MessageFollowUp {
   deleteAt?: string;
 }
 
-export type DeliverWebhookResult =
+export type DeliverWebhookResult = (
   | {
       status: 'SUCCESS';
       messageId: string | null;
@@ -135,7 +137,14 @@ export type DeliverWebhookResult =
   /** An earlier try of this run delivered (its completion was lost): its deletes are still due. */
   | { status: 'ALREADY_DELIVERED'; followUp?: MessageFollowUp }
   | { status: 'TASK_DELETED' }
-  | { status: 'SKIPPED'; reason: SkipReason };
+  | { status: 'SKIPPED'; reason: SkipReason }
+) & {
+  /**
+   * This scheduled run is the task's last (its @at, the last of maxRuns, or none left before
+   * endAt): once it ends, the workflow marks the task COMPLETED (SPEC §14).
+   */
+  lastRun?: boolean;
+};
 
 /**
  * An attempt's task_logs row as the activity meant to write it, carried in Temporal (failure
@@ -176,6 +185,14 @@ export interface InfrastructureFailureDetails {
   retryDelayMs?: number;
   /** With a pendingRow of a SUCCESS: the deletes it leaves to do. */
   followUp?: MessageFollowUp;
+}
+
+/** The schedule note of a task with no run ahead (its @at ran, maxRuns used up, endAt passed). */
+export const COMPLETED_NOTE = 'completed: no run ahead';
+
+/** After a task's last scheduled run: COMPLETED if it still has no run ahead (SPEC §14). */
+export interface CompleteTaskInput {
+  taskId: string;
 }
 
 export interface MarkTaskFailedInput {

@@ -242,7 +242,17 @@ async function existingTaskIds(em: EntityManager, ids: string[]): Promise<Set<st
 /** The aspects in which a schedule differs from the one its task describes; empty when equal. */
 export function scheduleDrift(actual: ScheduleDescription, desired: ScheduleOptions): string[] {
   const drift = specDrift(actual.spec, desired.spec);
+  const bounds = (spec: { startAt?: Date; endAt?: Date }) =>
+    `${spec.startAt?.getTime() ?? ''}/${spec.endAt?.getTime() ?? ''}`;
+  if (bounds(actual.spec) !== bounds(desired.spec)) drift.push('bounds');
   if (actual.state.paused !== (desired.state?.paused ?? false)) drift.push('paused');
+  // maxRuns: Temporal may be one run ahead of the row's count (a run it just started counts
+  // itself down), never behind it, which would lose runs.
+  const remaining = actual.state.remainingActions;
+  const wanted = desired.state?.remainingActions;
+  if ((remaining === undefined) !== (wanted === undefined)) drift.push('maxRuns');
+  else if (remaining !== undefined && wanted !== undefined && remaining < wanted)
+    drift.push('maxRuns');
   const action = actual.action as { workflowType?: string; taskQueue?: string; args?: unknown[] };
   if (JSON.stringify(action.args ?? []) !== JSON.stringify(desired.action.args ?? []))
     drift.push('argument');

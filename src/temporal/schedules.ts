@@ -15,6 +15,7 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import type { TaskStatus } from '../db/entities';
 import { toScheduleSpec } from '../schedule/cron';
 import {
+  COMPLETED_NOTE,
   scheduleIdForTask,
   SEND_WEBHOOK_WORKFLOW,
   type SendWebhookInput,
@@ -29,6 +30,12 @@ export interface SchedulableTask {
   timezone: string;
   maxRetry: number;
   status: TaskStatus;
+  /** Bounds (SPEC §14): the spec's own startAt and endAt. */
+  startAt?: Date | null;
+  endAt?: Date | null;
+  /** maxRuns set: the schedule's limited actions, with runsLeft remaining. */
+  maxRuns?: number | null;
+  runsLeft?: number | null;
 }
 
 export interface ScheduleSettings {
@@ -96,9 +103,16 @@ function buildScheduleUpdate(
 ): ScheduleUpdateOptions & { scheduleId: string; fingerprint: string } {
   const input: SendWebhookInput = { taskId: task.id, maxRetry: task.maxRetry };
   const paused = task.status !== 'ACTIVE';
+  // maxRuns is Temporal's limited actions. The runs count themselves down in the row (a run is
+  // counted once, and a scheduled run with none left is not delivered), so the row's count is the
+  // authority and Temporal's may only be ahead of it, by a run it just started.
+  const limited = typeof task.maxRuns === 'number';
   const update = {
     scheduleId: scheduleIdForTask(task.id),
-    spec: toScheduleSpec(task.schedule, task.timezone),
+    spec: toScheduleSpec(task.schedule, task.timezone, {
+      startAt: task.startAt ?? null,
+      endAt: task.endAt ?? null,
+    }),
     action: {
       type: 'startWorkflow' as const,
       workflowType: SEND_WEBHOOK_WORKFLOW,
@@ -133,6 +147,14 @@ function buildScheduleUpdate(
         update.policies.catchupWindow,
         update.policies.pauseOnFailure,
         paused,
+        // Only when set, so that the schedules of tasks without them keep their fingerprints.
+        ...(limited || update.spec.startAt || update.spec.endAt
+          ? [
+              update.spec.startAt?.toISOString() ?? null,
+              update.spec.endAt?.toISOString() ?? null,
+              limited,
+            ]
+          : []),
       ]),
     )
     .digest('hex')
@@ -144,7 +166,11 @@ function buildScheduleUpdate(
   return {
     ...update,
     fingerprint,
-    state: { paused, note: noteWithFingerprint(text, fingerprint) },
+    state: {
+      paused,
+      note: noteWithFingerprint(text, fingerprint),
+      ...(limited ? { remainingActions: Math.max(0, task.runsLeft ?? task.maxRuns ?? 0) } : {}),
+    },
   };
 }
 
@@ -160,10 +186,12 @@ function noteFor(status: TaskStatus): string {
       return 'paused: task toggled off';
     case 'FAILED':
       return 'paused: the last delivery failed permanently; toggle the task to resume';
+    case 'COMPLETED':
+      return COMPLETED_NOTE;
   }
 }
 
-const OWN_NOTES = new Set((['ACTIVE', 'INACTIVE', 'FAILED'] as const).map(noteFor));
+const OWN_NOTES = new Set((['ACTIVE', 'INACTIVE', 'FAILED', 'COMPLETED'] as const).map(noteFor));
 
 type LooseSpec = Pick<ScheduleSpec, 'calendars' | 'intervals'> | ScheduleDescription['spec'];
 

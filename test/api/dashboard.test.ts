@@ -7,7 +7,7 @@ import { createRetentionActivities } from '../../activities/retention.activities
 import { createStatsService } from '../../src/services/stats.service';
 import { createTestApp, TEST_API_KEY, testEnv, type TestApp } from '../helpers/app';
 
-type TaskStatus = 'ACTIVE' | 'INACTIVE' | 'FAILED';
+type TaskStatus = 'ACTIVE' | 'INACTIVE' | 'FAILED' | 'COMPLETED';
 type LogStatus = 'SUCCESS' | 'FAILED' | 'RETRYING';
 
 const HOUR = 3_600_000;
@@ -80,7 +80,7 @@ describe('dashboard stats on a database of its own', () => {
 
   it('when there are no tasks and no logs, then every counter is 0 and successRate is 0', async () => {
     expect(await getStats()).toEqual({
-      tasks: { total: 0, active: 0, inactive: 0, failed: 0 },
+      tasks: { total: 0, active: 0, inactive: 0, failed: 0, completed: 0 },
       executions: {
         total: 0,
         success: 0,
@@ -101,6 +101,7 @@ describe('dashboard stats on a database of its own', () => {
     await insertTask('INACTIVE');
     await insertTask('INACTIVE');
     const failedTask = await insertTask('FAILED');
+    await insertTask('COMPLETED');
     const recent = new Date(Date.now() - HOUR);
     const older = new Date(Date.now() - 30 * HOUR);
     await insertLogs(active[0]!, 'SUCCESS', recent, 2);
@@ -112,7 +113,7 @@ describe('dashboard stats on a database of its own', () => {
 
     const stats = await getStats();
     expect(stats).toEqual({
-      tasks: { total: 6, active: 3, inactive: 2, failed: 1 },
+      tasks: { total: 7, active: 3, inactive: 2, failed: 1, completed: 1 },
       executions: {
         total: 10,
         success: 5,

@@ -202,3 +202,150 @@ describe('the calculator fires exactly when Temporal fires', () => {
     },
   );
 });
+
+/**
+ * SPEC §14: one-off `@at` times (local ones across the 2027 daylight-saving changes, and ones with
+ * an offset) and `startAt`/`endAt` bounds, against the server's answers as above. An `@at` spec
+ * fires once; bounds cut the times of an ordinary spec at both ends.
+ */
+interface BoundedCase extends Case {
+  startAt?: string;
+  endAt?: string;
+  /** Times the server must list in the windows (the comparison is not vacuous). */
+  fires: number;
+}
+
+const around = (label: string, at: string, hours = 24): Window =>
+  span(
+    label,
+    new Date(Date.parse(at) - hours * 3_600_000).toISOString(),
+    new Date(Date.parse(at) + hours * 3_600_000).toISOString(),
+  );
+
+const BOUNDED_CASES: BoundedCase[] = [
+  // local, in the spring-forward gap (moved forward by it) and the fall-back overlap (the first)
+  {
+    schedule: '@at 2027-03-14T02:30',
+    timezone: 'America/New_York',
+    windows: [around('gap', '2027-03-14T07:00:00Z')],
+    fires: 1,
+  },
+  {
+    schedule: '@at 2027-11-07T01:30',
+    timezone: 'America/New_York',
+    windows: [around('overlap', '2027-11-07T06:00:00Z')],
+    fires: 1,
+  },
+  {
+    schedule: '@at 2027-10-31T02:30',
+    timezone: 'Europe/Berlin',
+    windows: [around('overlap', '2027-10-31T01:00:00Z')],
+    fires: 1,
+  },
+  {
+    schedule: '@at 2027-10-03T02:15',
+    timezone: 'Australia/Lord_Howe',
+    windows: [around('30 min gap', '2027-10-02T15:30:00Z')],
+    fires: 1,
+  },
+  {
+    schedule: '@at 2027-06-01T12:00:30',
+    timezone: 'Asia/Kathmandu',
+    windows: [around('local', '2027-06-01T06:00:00Z')],
+    fires: 1,
+  },
+  // with an offset: the task's zone does not matter
+  {
+    schedule: '@at 2027-06-01T12:00:00Z',
+    timezone: 'America/New_York',
+    windows: [around('Z', '2027-06-01T12:00:00Z')],
+    fires: 1,
+  },
+  {
+    schedule: '@at 2027-06-01T12:00+05:45',
+    timezone: 'UTC',
+    windows: [around('+05:45', '2027-06-01T06:15:00Z')],
+    fires: 1,
+  },
+  // bounds off the fire marks, inside a window that holds times on both sides of each
+  {
+    schedule: '* * * * *',
+    timezone: 'America/New_York',
+    startAt: '2027-03-14T06:57:30Z',
+    endAt: '2027-03-14T07:03:00Z',
+    windows: [around('spring forward, bounded', '2027-03-14T07:00:00Z', 1)],
+    fires: 6,
+  },
+  {
+    schedule: '@every 90s',
+    timezone: 'UTC',
+    startAt: '2027-06-01T00:00:10Z',
+    endAt: '2027-06-01T00:30:00Z',
+    windows: [around('interval, bounded', '2027-06-01T00:15:00Z', 1)],
+    fires: 20,
+  },
+  {
+    schedule: '0 9 * * *',
+    timezone: 'Europe/Berlin',
+    startAt: '2027-10-30T08:00:00+02:00',
+    endAt: '2027-11-02T08:00:00Z',
+    windows: [around('daily across fall back, bounded', '2027-10-31T12:00:00Z', 96)],
+    fires: 4,
+  },
+  {
+    schedule: '0 9 * * *',
+    timezone: 'Europe/Berlin',
+    startAt: '2027-10-30T07:00:00Z',
+    endAt: '2027-10-30T07:00:00Z',
+    windows: [around('both bounds on the fire time (inclusive)', '2027-10-30T07:00:00Z', 48)],
+    fires: 1,
+  },
+];
+
+const BOUNDED = BOUNDED_CASES.map((c) => ({
+  ...c,
+  bounds: c.startAt || c.endAt ? `${c.startAt ?? '-'} to ${c.endAt ?? '-'}` : 'none',
+}));
+
+describe('one-off times and bounds fire exactly when Temporal fires (SPEC §14)', () => {
+  it.each(BOUNDED)(
+    'when $schedule runs in $timezone (bounds: $bounds), then the calculator gives the times the server lists and plans',
+    async ({ schedule, timezone, windows = [], startAt, endAt, fires }) => {
+      const spec = toScheduleSpec(schedule, timezone, {
+        startAt: startAt ? new Date(startAt) : null,
+        endAt: endAt ? new Date(endAt) : null,
+      });
+      const calculator = compileFireTimes(spec);
+      const handle = await client.schedule.create({
+        scheduleId: `next-fire-${randomUUID()}`,
+        spec,
+        action: {
+          type: 'startWorkflow',
+          workflowType: 'sendWebhook',
+          taskQueue: 'next-fire-test',
+          args: [],
+        },
+        state: { paused: true },
+      });
+      try {
+        let listed = 0;
+        for (const { label, start, end } of windows) {
+          const [from, to] = [new Date(start), new Date(end)];
+          const server = await serverMatchingTimes(handle.scheduleId, from, to);
+          listed += server.length;
+          expect({ window: label, times: iso(calculator.between(from, to)) }).toEqual({
+            window: label,
+            times: iso(server),
+          });
+        }
+        expect(listed).toBe(fires);
+
+        const { info } = await handle.describe();
+        expect(info.nextActionTimes.length).toBeGreaterThan(0);
+        expect(iso(calculator.take(info.createdAt, 10))).toEqual(iso(info.nextActionTimes));
+      } finally {
+        await handle.delete();
+      }
+    },
+  );
+});

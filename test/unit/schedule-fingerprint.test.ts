@@ -6,6 +6,9 @@ import {
   type SchedulableTask,
 } from '../../src/temporal/schedules';
 
+/** scheduleFingerprint of the task below at the commit before SPEC §14 (fec231d). */
+const FINGERPRINT_BEFORE_BOUNDS = '40ed4713787c';
+
 describe('scheduleFingerprint', () => {
   const settings = { taskQueue: 'discord-webhooks', catchupWindowMs: 300_000 };
   const task: SchedulableTask = {
@@ -23,6 +26,49 @@ describe('scheduleFingerprint', () => {
     expect(scheduleFingerprint({ ...task }, { ...settings })).toBe(fingerprint);
   });
 
+  it('when a task has no bounds, then its hash is the one it had before bounds existed', () => {
+    expect(
+      scheduleFingerprint(
+        { ...task, startAt: null, endAt: null, maxRuns: null, runsLeft: null },
+        settings,
+      ),
+    ).toBe(fingerprint);
+    // The hash of this task as computed before SPEC §14 (a schedule reconciled then is unchanged).
+    expect(fingerprint).toBe(FINGERPRINT_BEFORE_BOUNDS);
+  });
+
+  it('when maxRuns counts down, then the hash stays (Temporal counts its own actions)', () => {
+    const limited = { ...task, maxRuns: 3, runsLeft: 3 };
+    expect(scheduleFingerprint({ ...limited, runsLeft: 1 }, settings)).toBe(
+      scheduleFingerprint(limited, settings),
+    );
+  });
+
+  it('when a task has bounds and maxRuns, then its schedule has them: spec bounds and limited actions', () => {
+    const options = buildScheduleOptions(
+      {
+        ...task,
+        startAt: new Date('2030-01-01T00:00:00Z'),
+        endAt: new Date('2030-02-01T00:00:00Z'),
+        maxRuns: 5,
+        runsLeft: 2,
+      },
+      settings,
+    );
+    expect(options.spec.startAt).toEqual(new Date('2030-01-01T00:00:00Z'));
+    expect(options.spec.endAt).toEqual(new Date('2030-02-01T00:00:00Z'));
+    expect(options.state?.remainingActions).toBe(2);
+    const unlimited = buildScheduleOptions(task, settings);
+    expect(unlimited.state?.remainingActions).toBeUndefined();
+    expect(unlimited.spec.startAt).toBeUndefined();
+  });
+
+  it('when a task is COMPLETED, then its schedule is paused with a note that says so', () => {
+    const options = buildScheduleOptions({ ...task, status: 'COMPLETED' }, settings);
+    expect(options.state?.paused).toBe(true);
+    expect(noteText(options.state?.note)).toBe('completed: no run ahead');
+  });
+
   it('when anything the schedule runs with changes, then the hash changes', () => {
     const variants: [string, SchedulableTask, typeof settings][] = [
       ['maxRetry', { ...task, maxRetry: 3 }, settings],
@@ -32,6 +78,9 @@ describe('scheduleFingerprint', () => {
       ['task id', { ...task, id: '1b0e6c1e-6f0a-4b7e-9d52-3f1d2a4c5b6e' }, settings],
       ['task queue', task, { ...settings, taskQueue: 'other' }],
       ['catch-up window', task, { ...settings, catchupWindowMs: 60_000 }],
+      ['startAt', { ...task, startAt: new Date('2030-01-01T00:00:00Z') }, settings],
+      ['endAt', { ...task, endAt: new Date('2030-01-01T00:00:00Z') }, settings],
+      ['maxRuns', { ...task, maxRuns: 3, runsLeft: 3 }, settings],
     ];
     const hashes = variants.map(([what, t, s]) => [what, scheduleFingerprint(t, s)]);
     for (const [what, hash] of hashes) expect([what, hash]).not.toEqual([what, fingerprint]);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { MESSAGE_MODES, type MessageMode } from '../../discord/messages';
 
-export const TASK_STATUSES = ['ACTIVE', 'INACTIVE', 'FAILED'] as const;
+export const TASK_STATUSES = ['ACTIVE', 'INACTIVE', 'FAILED', 'COMPLETED'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const EXECUTION_STATUSES = ['SUCCESS', 'FAILED', 'RETRYING'] as const;
@@ -17,7 +17,11 @@ export const Task = defineEntity({
   // Written as PostgreSQL stores it (pg_get_constraintdef): it rewrites `between 0 and 10`, the
   // form the initial migration uses, into this. MikroORM compares check expressions as text, so
   // any other spelling reads as a change and makes migration:create drop and re-add the check.
-  checks: [{ name: 'tasks_max_retry_check', expression: '(max_retry >= 0) AND (max_retry <= 10)' }],
+  checks: [
+    { name: 'tasks_max_retry_check', expression: '(max_retry >= 0) AND (max_retry <= 10)' },
+    { name: 'tasks_max_runs_check', expression: '(max_runs >= 1)' },
+    { name: 'tasks_runs_left_check', expression: '(runs_left >= 0)' },
+  ],
   properties: {
     id: p
       .uuid()
@@ -44,6 +48,20 @@ export const Task = defineEntity({
     alertWebhookUrl: p.text().fieldName('alert_webhook_url').nullable(),
     /** A failure alert was sent and no success came since: the next success sends "recovered". */
     failureAlerted: p.boolean().fieldName('failure_alerted').default(false),
+    /** No scheduled run before this instant (SPEC §14), or null. */
+    startAt: p.datetime().columnType('timestamptz').fieldName('start_at').nullable(),
+    /** No scheduled run after this instant (SPEC §14), or null. */
+    endAt: p.datetime().columnType('timestamptz').fieldName('end_at').nullable(),
+    /** At most this many scheduled runs (manual ones do not count), or null for no limit. */
+    maxRuns: p.integer().fieldName('max_runs').nullable(),
+    /** Scheduled runs left of maxRuns (null without it); counted down by the runs themselves. */
+    runsLeft: p.integer().fieldName('runs_left').nullable(),
+    /** The scheduled time of the last run counted against maxRuns: a run is counted once. */
+    runsCountedThrough: p
+      .datetime()
+      .columnType('timestamptz')
+      .fieldName('runs_counted_through')
+      .nullable(),
     status: p
       .enum(() => TASK_STATUSES)
       .$type<TaskStatus>()

@@ -117,7 +117,18 @@ export async function reconcileSchedules(deps: {
     const batch: SchedulableTask[] = await em.find(Task, after ? { id: { $gt: after } } : {}, {
       orderBy: { id: 'asc' },
       limit: BATCH,
-      fields: ['id', 'name', 'schedule', 'timezone', 'maxRetry', 'status'],
+      fields: [
+        'id',
+        'name',
+        'schedule',
+        'timezone',
+        'maxRetry',
+        'status',
+        'startAt',
+        'endAt',
+        'maxRuns',
+        'runsLeft',
+      ],
     });
     em.clear();
     if (batch.length === 0) break;

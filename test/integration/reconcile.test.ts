@@ -223,6 +223,38 @@ describe('reconcileSchedules', () => {
     expect(summary).toMatchObject({ tasks: 0, deleted: 0 });
   });
 
+  it('when a schedule lost its bounds and limited actions behind our back, then deep reconcile gives back endAt, startAt and the runs left', async () => {
+    const startAt = new Date(Date.now() + 86_400_000);
+    const endAt = new Date(Date.now() + 30 * 86_400_000);
+    const task = await services.tasks.create({
+      name: 'bounded, edited by hand',
+      schedule: '0 9 * * *',
+      webhookUrl: `https://discord.com/api/webhooks/42/${'t'.repeat(40)}`,
+      payload: { content: 'hi' },
+      startAt: startAt.toISOString(),
+      endAt: endAt.toISOString(),
+      maxRuns: 4,
+    });
+    await t.orm.em
+      .fork()
+      .getConnection()
+      .execute('update tasks set runs_left = 2 where id = ?', [task.id]);
+    await handle(task.id).update((previous) => ({
+      ...previous,
+      spec: { ...previous.spec, startAt: undefined, endAt: undefined },
+      state: { ...previous.state, remainingActions: 0 },
+    }));
+    const edited = await handle(task.id).describe();
+    expect([edited.spec.endAt, edited.state.remainingActions]).toEqual([undefined, 0]);
+
+    await reconcile({ deep: true });
+
+    const repaired = await handle(task.id).describe();
+    expect(repaired.spec.startAt?.toISOString()).toBe(startAt.toISOString());
+    expect(repaired.spec.endAt?.toISOString()).toBe(endAt.toISOString());
+    expect(repaired.state.remainingActions).toBe(2);
+  });
+
   describe('fast path', () => {
     it('when nothing drifted, then every schedule is judged unchanged from the list without a describe', async () => {
       const tasks = [await createTask('fast a'), await createTask('fast b', '@every 90s')];

@@ -10,6 +10,17 @@ interface Task {
   status: 'ACTIVE' | 'INACTIVE' | 'FAILED';
 }
 
+/** A task's bounds and what they left (SPEC §14). */
+interface Bounded {
+  id: string;
+  status: 'ACTIVE' | 'INACTIVE' | 'FAILED' | 'COMPLETED';
+  startAt: string | null;
+  endAt: string | null;
+  maxRuns: number | null;
+  runsLeft: number | null;
+  nextRunAt: string | null;
+}
+
 /** A task's Discord message settings (SPEC §13). */
 interface MessageSettings extends Task {
   messageMode: 'post' | 'edit' | 'replace';
@@ -41,6 +52,33 @@ const WRITE_BUTTON = /^(Run\b|Pause\b|Resume\b|Delete\b|Edit\b)/;
 
 /** A text as a regular expression that matches it literally. */
 const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** An instant as the wall-clock time a datetime-local field holds in a zone (to the minute). */
+function wallIn(instant: Date, timeZone: string): string {
+  const f = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+    })
+      .formatToParts(instant)
+      .map((p) => [p.type, p.value]),
+  );
+  return `${f.year}-${f.month}-${f.day}T${f.hour}:${f.minute}`;
+}
+
+/** The instant (ISO, as the API writes it) a wall-clock time names in a zone, away from a DST change. */
+function instantIn(wall: string, timeZone: string): string {
+  const guess = Date.parse(`${wall}Z`);
+  const offset = Date.parse(`${wallIn(new Date(guess), timeZone)}Z`) - guess;
+  const instant = new Date(guess - offset);
+  expect(wallIn(instant, timeZone), `${wall} in ${timeZone}`).toBe(wall);
+  return instant.toISOString();
+}
 
 async function signInWith(page: Page, key: string): Promise<void> {
   await page.goto('/');
@@ -501,6 +539,249 @@ test.describe('the web console', () => {
       `/api/tasks/${id}`,
     );
     expect(cleared.alertWebhookUrl).toBeNull();
+  });
+
+  test('when a one-off task is picked for 18:00 New York time three days ahead, then the task page shows that run, and the editor shows the picker filled in', async ({
+    signedIn: page,
+    services,
+  }) => {
+    const name = unique('One-off');
+    const day = wallIn(new Date(Date.now() + 3 * 86_400_000), 'America/New_York').slice(0, 10);
+    const wall = `${day}T18:00`;
+    const runsAt = instantIn(wall, 'America/New_York');
+    await page.getByRole('link', { name: 'New task' }).click();
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Time zone').selectOption('America/New_York');
+    await page.getByRole('radio', { name: 'Once, at a date and time' }).check();
+    await expect(page.getByLabel('Schedule', { exact: true })).toHaveCount(0);
+    const picker = page.getByLabel('Run once at');
+    await expect(picker).toHaveAccessibleDescription(/In the task's time zone, America\/New_York/);
+    await picker.fill(wall);
+    await expect(page.getByText(`Once, on ${day} at 18:00`)).toBeVisible();
+    const nextRuns = page.getByRole('list', { name: 'Next runs' }).getByRole('listitem');
+    await expect(nextRuns).toHaveCount(1);
+    await expect(nextRuns.getByRole('time')).toHaveAttribute('datetime', runsAt);
+    await page.getByLabel('Webhook URL', { exact: true }).fill(services.discord.webhookUrl());
+    await page.getByLabel('Content', { exact: true }).fill('Happy holidays');
+    await expectAccessible(page, 'editor with a one-off');
+
+    const created = page.waitForRequest(
+      (r) => r.method() === 'POST' && r.url().endsWith('/api/tasks'),
+    );
+    await page.getByRole('button', { name: 'Create task' }).click();
+    expect((await created).postDataJSON()).toMatchObject({
+      schedule: `@at ${wall}`,
+      timezone: 'America/New_York',
+    });
+    await expect(page.getByRole('heading', { name, level: 1, exact: true })).toBeVisible();
+    const id = new URL(page.url()).pathname.split('/').pop()!;
+    const stored = await services.api<Bounded>('GET', `/api/tasks/${id}`);
+    expect(stored.nextRunAt).toBe(runsAt);
+    await expect(page.locator('.settings')).toContainText(`Once, on ${day} at 18:00`);
+    const next = page.getByRole('list', { name: 'Next runs' }).getByRole('listitem');
+    await expect(next).toHaveCount(1);
+    await expect(next.getByRole('time')).toHaveAttribute('datetime', runsAt);
+    await expect(next).toContainText(/\b(06:00\sPM|18:00)\b/);
+    await expectAccessible(page, 'task with a one-off');
+
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await expect(page.getByRole('radio', { name: 'Once, at a date and time' })).toBeChecked();
+    await expect(picker).toHaveValue(wall);
+    // Back to a repeating schedule: the cron field returns, with the editor's usual one.
+    await page.getByRole('radio', { name: 'On a schedule' }).check();
+    await expect(page.getByLabel('Schedule', { exact: true })).toHaveValue('0 9 * * MON-FRI');
+  });
+
+  test('when a task is given a start, an end and max runs in the editor, then the API stores instants of its zone, the task page shows the runs left, and clearing sends null', async ({
+    signedIn: page,
+    services,
+  }) => {
+    const name = unique('Bounded');
+    const zone = 'Asia/Tokyo';
+    const day = (n: number) => wallIn(new Date(Date.now() + n * 86_400_000), zone).slice(0, 10);
+    const start = `${day(2)}T08:00`;
+    const end = `${day(10)}T08:00`;
+    await page.getByRole('link', { name: 'New task' }).click();
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Schedule', { exact: true }).fill('0 9 * * *');
+    await page.getByLabel('Time zone').selectOption(zone);
+    await page.getByLabel('Webhook URL', { exact: true }).fill(services.discord.webhookUrl());
+    await page.getByLabel('Content', { exact: true }).fill('Within bounds');
+    const startAt = page.getByLabel('Start at');
+    const endAt = page.getByLabel('End at');
+    const maxRuns = page.getByLabel('Max runs');
+    await expect(startAt).toHaveAccessibleDescription(/in the task's time zone \(Asia\/Tokyo\)/);
+    await startAt.fill(start);
+    await maxRuns.fill('3');
+    // The preview lists the runs the bounds leave: three, from the first 09:00 after the start.
+    const nextRuns = page.getByRole('list', { name: 'Next runs' }).getByRole('listitem');
+    await expect(nextRuns).toHaveCount(3);
+    await expect(nextRuns.first().getByRole('time')).toHaveAttribute(
+      'datetime',
+      instantIn(`${day(2)}T09:00`, zone),
+    );
+
+    // An end before the start: the API's error shows at the field.
+    await endAt.fill(`${day(1)}T08:00`);
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await expect(page.getByRole('alert')).toContainText('correct the fields marked below');
+    await expect(endAt).toHaveAttribute('aria-invalid', 'true');
+    await expect(endAt).toHaveAccessibleDescription(/endAt must be after startAt/);
+    await endAt.fill(end);
+    await expectAccessible(page, 'editor with bounds');
+
+    const created = page.waitForRequest(
+      (r) => r.method() === 'POST' && r.url().endsWith('/api/tasks'),
+    );
+    await page.getByRole('button', { name: 'Create task' }).click();
+    expect((await created).postDataJSON()).toMatchObject({
+      startAt: instantIn(start, zone),
+      endAt: instantIn(end, zone),
+      maxRuns: 3,
+    });
+    await expect(page.getByRole('heading', { name, level: 1, exact: true })).toBeVisible();
+    const id = new URL(page.url()).pathname.split('/').pop()!;
+    expect(await services.api<Bounded>('GET', `/api/tasks/${id}`)).toMatchObject({
+      startAt: instantIn(start, zone),
+      endAt: instantIn(end, zone),
+      maxRuns: 3,
+      runsLeft: 3,
+    });
+    const settings = page.locator('.settings');
+    await expect(settings).toContainText(/Max runs\s*3 of 3 runs left/);
+    await expect(settings.getByRole('time').first()).toHaveAttribute(
+      'datetime',
+      instantIn(start, zone),
+    );
+    await expect(page.getByRole('list', { name: 'Next runs' }).getByRole('listitem')).toHaveCount(
+      3,
+    );
+
+    // The editor shows them back in the task's zone; clearing the end and the limit sends null,
+    // and the untouched start is not sent at all.
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await expect(startAt).toHaveValue(start);
+    await expect(endAt).toHaveValue(end);
+    await expect(maxRuns).toHaveValue('3');
+    await expect(maxRuns).toHaveAccessibleDescription(/Now 3 of 3 left/);
+    await page.getByRole('button', { name: 'Clear end at' }).click();
+    await expect(endAt).toHaveValue('');
+    await expect(endAt).toBeFocused();
+    await maxRuns.fill('');
+    const patched = page.waitForRequest((r) => r.method() === 'PATCH');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const body = (await patched).postDataJSON() as Record<string, unknown>;
+    expect(body).toMatchObject({ endAt: null, maxRuns: null });
+    expect(body).not.toHaveProperty('startAt');
+    await expect(page.getByRole('heading', { name, level: 1, exact: true })).toBeVisible();
+    expect(await services.api<Bounded>('GET', `/api/tasks/${id}`)).toMatchObject({
+      startAt: instantIn(start, zone),
+      endAt: null,
+      maxRuns: null,
+      runsLeft: null,
+    });
+    await expect(settings).not.toContainText('Max runs');
+    await expect(settings).not.toContainText('End at');
+  });
+
+  test('when a task has made its last run, then it is COMPLETED: its badge, the status filter and the dashboard show it, Resume is refused with the reason, and a change that gives it a run ahead lets it resume', async ({
+    signedIn: page,
+    services,
+  }) => {
+    const name = unique('Two runs');
+    // Scheduled runs two seconds apart, and the tasks complete: the way users get there. This one
+    // stays COMPLETED (the README's pictures show it); the other is given one more run.
+    const task = await services.api<Bounded>('POST', '/api/tasks', {
+      name,
+      schedule: '@every 2s',
+      maxRuns: 2,
+      webhookUrl: services.discord.webhookUrl(),
+      payload: { content: 'Twice' },
+    });
+    const extendedName = unique('One more run');
+    const extended = await services.api<Bounded>('POST', '/api/tasks', {
+      name: extendedName,
+      schedule: '@every 2s',
+      maxRuns: 1,
+      webhookUrl: services.discord.webhookUrl(),
+      payload: { content: 'Once, then once more' },
+    });
+    await services.api('POST', '/api/tasks', {
+      name: `${name} (still running)`,
+      schedule: '@daily',
+      webhookUrl: services.discord.webhookUrl(),
+      payload: { content: 'Daily' },
+    });
+    for (const { id } of [task, extended]) {
+      await expect
+        .poll(async () => (await services.api<Bounded>('GET', `/api/tasks/${id}`)).status, {
+          timeout: 30_000,
+        })
+        .toBe('COMPLETED');
+    }
+
+    await page.getByLabel('Search by name').fill(name);
+    await expect(page.getByRole('row', { name: new RegExp(literal(name)) })).toHaveCount(2);
+    await page.getByLabel('Status').selectOption('COMPLETED');
+    const row = page.getByRole('row', { name: new RegExp(literal(name)) });
+    await expect(row).toHaveCount(1);
+    await expect(row.getByRole('link', { name, exact: true })).toBeVisible();
+    await expect(row.getByRole('cell', { name: 'Completed', exact: true })).toBeVisible();
+    await expectAccessible(page, 'tasks with a completed one');
+    await row.getByRole('button', { name: `Resume ${name}` }).click();
+    await expect(page.getByRole('status')).toContainText(/no run ahead.*maxRuns/);
+
+    await row.getByRole('link', { name, exact: true }).click();
+    await expect(page.getByRole('heading', { name, level: 1, exact: true })).toBeVisible();
+    const settings = page.locator('.settings');
+    await expect(settings).toContainText(/Status\s*Completed/);
+    await expect(settings).toContainText(/Max runs\s*0 of 2 runs left/);
+    const why = 'Completed: all 2 of its scheduled runs were made (max runs 2).';
+    await expect(page.getByRole('region', { name: 'Next runs' })).toContainText(why);
+    const resume = page.getByRole('button', { name: 'Resume' });
+    await expect(resume).toHaveAccessibleDescription(new RegExp(`^${literal(why)}`));
+    await expectAccessible(page, 'completed task');
+    const refused = page.waitForResponse((r) => r.url().endsWith(`/api/tasks/${task.id}/toggle`));
+    await resume.click();
+    expect((await refused).status()).toBe(409);
+    await expect(page.getByRole('status')).toContainText(
+      /The task has no run ahead \(maxRuns 2 is used up.*\); change its maxRuns first\./,
+    );
+    expect((await services.api<Bounded>('GET', `/api/tasks/${task.id}`)).status).toBe('COMPLETED');
+
+    const stats = await services.api<{ tasks: { completed: number } }>(
+      'GET',
+      '/api/dashboard/stats',
+    );
+    expect(stats.tasks.completed).toBeGreaterThanOrEqual(1);
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await expect(page.locator('.stat').filter({ hasText: 'Completed' })).toHaveText(
+      `${stats.tasks.completed}Completed`,
+    );
+
+    // One more run, daily: still COMPLETED until resumed, and then it runs again.
+    await page.goto(`/tasks/${extended.id}`);
+    await expect(page.getByRole('region', { name: 'Next runs' })).toContainText(
+      'Completed: its one scheduled run was made (max runs 1).',
+    );
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.getByLabel('Schedule', { exact: true }).fill('@daily');
+    await page.getByLabel('Max runs').fill('2');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect(
+      page.getByRole('heading', { name: extendedName, level: 1, exact: true }),
+    ).toBeVisible();
+    await expect(settings).toContainText(/Status\s*Completed/);
+    await expect(settings).toContainText(/Max runs\s*1 of 2 runs left/);
+    await expect(page.getByRole('region', { name: 'Next runs' })).toContainText(
+      'Completed, and changed since: it has a run ahead again.',
+    );
+    await resume.click();
+    await expect(page.getByRole('status')).toContainText(`“${extendedName}” resumed.`);
+    await expect(settings).toContainText(/Status\s*Active/);
+    await expect(page.getByRole('list', { name: 'Next runs' }).getByRole('listitem')).toHaveCount(
+      1,
+    );
   });
 
   test('when run now, pause, resume and delete are used in the table, then each does what it says', async ({

@@ -16,6 +16,9 @@ const sources = [
   'web/vite.config.mts',
   'src/api/openapi.yaml',
   'src/schedule/describe.ts',
+  'src/schedule/at.ts',
+  'src/schedule/zone.ts',
+  'src/schedule/errors.ts',
   'src/discord/messages.ts',
 ];
 

@@ -27,16 +27,23 @@ export function DashboardPage() {
           Could not load the counters: {stats.error.message}
         </p>
       ) : (
-        <div className="stat-grid">
-          <Stat label="Tasks" value={stats.data.tasks.total} />
-          <Stat label="Active" value={stats.data.tasks.active} />
-          <Stat label="Paused" value={stats.data.tasks.inactive} />
-          <Stat label="Failed tasks" value={stats.data.tasks.failed} />
-          <Stat label="Attempts" value={stats.data.executions.total} />
-          <Stat label="Success rate" value={percent(stats.data.executions.successRate)} />
-          <Stat label="Delivered, 24 h" value={stats.data.executions.last24h.success} />
-          <Stat label="Failed, 24 h" value={stats.data.executions.last24h.failed} />
-        </div>
+        <>
+          <h2>Tasks</h2>
+          <div className="stat-grid">
+            <Stat label="All tasks" value={stats.data.tasks.total} />
+            <Stat label="Active" value={stats.data.tasks.active} />
+            <Stat label="Paused" value={stats.data.tasks.inactive} />
+            <Stat label="Failed tasks" value={stats.data.tasks.failed} />
+            <Stat label="Completed" value={stats.data.tasks.completed} />
+          </div>
+          <h2>Deliveries</h2>
+          <div className="stat-grid">
+            <Stat label="Attempts" value={stats.data.executions.total} />
+            <Stat label="Success rate" value={percent(stats.data.executions.successRate)} />
+            <Stat label="Delivered, 24 h" value={stats.data.executions.last24h.success} />
+            <Stat label="Failed, 24 h" value={stats.data.executions.last24h.failed} />
+          </div>
+        </>
       )}
       <h2>Attempts per hour, last 24 hours</h2>
       {series.isPending ? (

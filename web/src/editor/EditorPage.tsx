@@ -13,11 +13,13 @@ import { navigate } from '../routes';
 import { Field } from '../ui/Field';
 import { Link } from '../ui/Link';
 import { useNotice } from '../ui/Notice';
+import { BoundsFields } from './BoundsFields';
 import { ComposerField, type InsertTarget, InsertTargetContext } from './ComposerField';
 import { DiscordPreview } from './DiscordPreview';
 import { EmbedEditor } from './EmbedEditor';
 import {
   alertWebhookUrlOf,
+  boundsOf,
   type Draft,
   deleteAfterError,
   deleteAfterOf,
@@ -28,11 +30,13 @@ import {
   errorsByPath,
   LIMITS,
   MESSAGE_MODES,
+  maxRunsOf,
   payloadOf,
   webhookUrlError,
 } from './model';
-import { NextRuns, previewError, useSchedulePreview } from './ScheduleField';
+import { NextRuns, previewError, ScheduleField, useSchedulePreview } from './ScheduleField';
 import { VariableMenu } from './VariableMenu';
+import { instantOf } from './wall-time';
 
 /** Every IANA zone this browser knows, for the picker (UTC first). */
 const ZONES: string[] = (() => {
@@ -93,7 +97,9 @@ function ReadOnlyEditor({ id, name }: { id?: string; name?: string }) {
 }
 
 function EditorForm({ task }: { task?: Task }) {
-  const [draft, setDraft] = useState<Draft>(() => (task ? draftFromTask(task) : emptyDraft()));
+  /** The task as loaded: a save sends the bounds that differ from it. */
+  const [saved] = useState(() => (task ? draftFromTask(task) : undefined));
+  const [draft, setDraft] = useState<Draft>(() => saved ?? emptyDraft());
   const [replacingUrl, setReplacingUrl] = useState(!task);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
@@ -107,9 +113,18 @@ function EditorForm({ task }: { task?: Task }) {
   const notice = useNotice();
   const set = (patch: Partial<Draft>) => setDraft((d) => ({ ...d, ...patch }));
 
-  const preview = useSchedulePreview(draft.schedule, draft.timezone);
-  const scheduleError = previewError(preview.error, 'schedule') ?? errors.schedule;
-  const timezoneError = previewError(preview.error, 'timezone') ?? errors.timezone;
+  const preview = useSchedulePreview(draft.schedule, draft.timezone, {
+    startAt: instantOf(draft.startAt, draft.timezone),
+    endAt: instantOf(draft.endAt, draft.timezone),
+    maxRuns: maxRunsOf(draft.maxRuns),
+    runsMade:
+      task && task.maxRuns !== null && task.runsLeft !== null ? task.maxRuns - task.runsLeft : 0,
+  });
+  /** A field's error: the preview's as the user types, else the last save's. */
+  const fieldError = (field: 'schedule' | 'timezone' | 'startAt' | 'endAt' | 'maxRuns') =>
+    previewError(preview.error, field) ?? errors[field];
+  const scheduleError = fieldError('schedule');
+  const timezoneError = fieldError('timezone');
   const editMode = draft.messageMode === 'edit';
   const deleteAfterInvalid = editMode ? undefined : deleteAfterError(draft.deleteAfter);
   const deleteAfterShown = (deleteAfterLeft && deleteAfterInvalid) || errors.deleteAfter;
@@ -141,6 +156,7 @@ function EditorForm({ task }: { task?: Task }) {
         messageMode: draft.messageMode,
         deleteAfter: deleteAfterOf(draft),
         payload: payloadOf(draft),
+        ...boundsOf(draft, saved),
       };
       const alertWebhookUrl = alertWebhookUrlOf(draft, Boolean(task));
       const alert = alertWebhookUrl === undefined ? {} : { alertWebhookUrl };
@@ -200,6 +216,9 @@ function EditorForm({ task }: { task?: Task }) {
     'messageMode',
     'deleteAfter',
     'alertWebhookUrl',
+    'startAt',
+    'endAt',
+    'maxRuns',
     'payload',
     'payload.content',
     'payload.username',
@@ -249,27 +268,12 @@ function EditorForm({ task }: { task?: Task }) {
                 />
               )}
             </Field>
-            <Field
-              label="Schedule"
+            <ScheduleField
+              schedule={draft.schedule}
+              timezone={draft.timezone}
               error={scheduleError}
-              hint={
-                <>
-                  5-field cron (minute hour day-of-month month day-of-week), a macro such as{' '}
-                  <code>@daily</code>, or <code>@every 15m</code>.
-                </>
-              }
-            >
-              {(control) => (
-                <input
-                  {...control}
-                  value={draft.schedule}
-                  required
-                  spellCheck={false}
-                  autoComplete="off"
-                  onChange={(e) => set({ schedule: e.target.value })}
-                />
-              )}
-            </Field>
+              onChange={(schedule) => set({ schedule })}
+            />
             <section aria-label="Schedule preview" aria-live="polite" className="schedule-preview">
               {!scheduleError && !timezoneError && (
                 <NextRuns
@@ -355,6 +359,16 @@ function EditorForm({ task }: { task?: Task }) {
                 Create paused
               </label>
             )}
+            <BoundsFields
+              draft={draft}
+              errors={{
+                startAt: fieldError('startAt'),
+                endAt: fieldError('endAt'),
+                maxRuns: fieldError('maxRuns'),
+              }}
+              set={set}
+              saved={task}
+            />
 
             <h3>Discord messages</h3>
             <fieldset

@@ -1,5 +1,13 @@
 import { parseDeleteAfter } from '../../../src/discord/messages';
-import type { DiscordEmbed, DiscordPayload, FieldError, MessageMode, Task } from '../api/client';
+import type {
+  DiscordEmbed,
+  DiscordPayload,
+  FieldError,
+  MessageMode,
+  Task,
+  UpdateTaskRequest,
+} from '../api/client';
+import { instantOf, wallOfInstant } from './wall-time';
 
 /** Discord's limits (SPEC §5), counted as the user types. */
 export const LIMITS = {
@@ -58,6 +66,14 @@ export interface Draft {
   alertWebhookUrl: string;
   /** When editing: remove the saved alert webhook (sends null: the deployment's one again). */
   removeAlertWebhook: boolean;
+  /**
+   * Bounds (SPEC §14) as the date-time fields hold them, wall-clock times in the task's zone
+   * (wall-time.ts); empty for none.
+   */
+  startAt: string;
+  endAt: string;
+  /** The most scheduled runs, as typed; empty for no limit. */
+  maxRuns: string;
   startPaused: boolean;
   content: string;
   username: string;
@@ -83,10 +99,13 @@ export const emptyEmbed = (): EmbedDraft => ({
   fields: [],
 });
 
+/** A new task's schedule, and the one "On a schedule" offers after a one-off. */
+export const DEFAULT_SCHEDULE = '0 9 * * MON-FRI';
+
 export function emptyDraft(): Draft {
   return {
     name: '',
-    schedule: '0 9 * * MON-FRI',
+    schedule: DEFAULT_SCHEDULE,
     timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC',
     webhookUrl: '',
     maxRetry: 3,
@@ -94,6 +113,9 @@ export function emptyDraft(): Draft {
     deleteAfter: '',
     alertWebhookUrl: '',
     removeAlertWebhook: false,
+    startAt: '',
+    endAt: '',
+    maxRuns: '',
     startPaused: false,
     content: '',
     username: '',
@@ -129,6 +151,9 @@ export function draftFromTask(task: Task): Draft {
     deleteAfter: task.deleteAfter ?? '',
     alertWebhookUrl: '',
     removeAlertWebhook: false,
+    startAt: wallOfInstant(task.startAt, task.timezone),
+    endAt: wallOfInstant(task.endAt, task.timezone),
+    maxRuns: task.maxRuns === null ? '' : String(task.maxRuns),
     startPaused: task.status !== 'ACTIVE',
     content: content ?? '',
     username: username ?? '',
@@ -225,6 +250,33 @@ export function alertWebhookUrlOf(draft: Draft, editing: boolean): string | null
   if (editing && draft.removeAlertWebhook) return null;
   const value = draft.alertWebhookUrl.trim();
   return value === '' ? undefined : value;
+}
+
+/** The draft's "Max runs": null for no limit; anything else as a number, for the API to judge. */
+export function maxRunsOf(text: string): number | null {
+  const value = text.trim();
+  return value === '' ? null : Number(value);
+}
+
+type Bounds = Pick<UpdateTaskRequest, 'startAt' | 'endAt' | 'maxRuns'>;
+
+/**
+ * What a save sends for the bounds: the set ones at creation; when editing, those the user changed
+ * (null clears one). An untouched bound is left out, so a saved instant the fields show to the
+ * second is never rewritten, nor checked again, by a save that changes something else.
+ */
+export function boundsOf(draft: Draft, saved?: Draft): Bounds {
+  const bounds: Bounds = {};
+  const zoneChanged = saved !== undefined && draft.timezone !== saved.timezone;
+  for (const key of ['startAt', 'endAt'] as const) {
+    const changed =
+      saved === undefined ? draft[key] !== '' : zoneChanged || draft[key] !== saved[key];
+    if (changed) bounds[key] = instantOf(draft[key], draft.timezone);
+  }
+  if (saved === undefined ? draft.maxRuns.trim() !== '' : draft.maxRuns !== saved.maxRuns) {
+    bounds.maxRuns = maxRunsOf(draft.maxRuns);
+  }
+  return bounds;
 }
 
 /** `10s` as "10 seconds", `1d` as "1 day"; anything else as it is. */

@@ -2,19 +2,22 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { describeSchedule } from '../../../src/schedule/describe';
 import { useAccess, useClientConfig } from '../api/access';
-import { api, call } from '../api/client';
+import { api, call, type SchedulePreview, type Task } from '../api/client';
 import { describeDuration, MESSAGE_MODES } from '../editor/model';
 import { NextRuns, useSchedulePreview } from '../editor/ScheduleField';
 import { navigate } from '../routes';
 import { Pager } from '../tasks/TasksPage';
 import { useTaskActions } from '../tasks/use-task-actions';
 import { ConfirmDialog } from '../ui/ConfirmDialog';
-import { duration, localTime, relativeTime } from '../ui/format';
+import { duration, localTime, relativeTime, zonedTime } from '../ui/format';
 import { Link } from '../ui/Link';
 import { StatusBadge } from '../ui/StatusBadge';
+import { runsLeftText, whyNoRunAhead } from './completion';
 import { type Execution, groupByExecution, temporalUrl } from './deliveries';
 
 const LOGS_PER_PAGE = 100;
+/** The id of what a COMPLETED task's Resume button is described by. */
+const COMPLETED_NOTE = 'completed-note';
 
 export function TaskPage({ id }: { id: string }) {
   const [confirming, setConfirming] = useState(false);
@@ -40,7 +43,13 @@ export function TaskPage({ id }: { id: string }) {
   // A read-only key (SPEC §14) sees the task and its deliveries, with no action on them.
   const { canWrite } = useAccess();
   const active = task.data?.status === 'ACTIVE';
-  const preview = useSchedulePreview(task.data?.schedule ?? '', task.data?.timezone ?? '');
+  const completed = task.data?.status === 'COMPLETED';
+  const preview = useSchedulePreview(task.data?.schedule ?? '', task.data?.timezone ?? '', {
+    startAt: task.data?.startAt,
+    endAt: task.data?.endAt,
+    maxRuns: task.data?.maxRuns,
+    runsMade: (task.data?.maxRuns ?? 0) - (task.data?.runsLeft ?? 0),
+  });
 
   if (task.isPending) {
     return (
@@ -70,7 +79,11 @@ export function TaskPage({ id }: { id: string }) {
             <button type="button" onClick={() => actions.trigger.mutate(t)}>
               Run now
             </button>
-            <button type="button" onClick={() => actions.toggle.mutate(t)}>
+            <button
+              type="button"
+              onClick={() => actions.toggle.mutate(t)}
+              aria-describedby={completed ? COMPLETED_NOTE : undefined}
+            >
               {active ? 'Pause' : 'Resume'}
             </button>
             <Link href={`/tasks/${t.id}/edit`} className="button">
@@ -97,6 +110,28 @@ export function TaskPage({ id }: { id: string }) {
             </dd>
             <dt>Time zone</dt>
             <dd>{t.timezone}</dd>
+            {t.startAt && (
+              <>
+                <dt>Start at</dt>
+                <dd>
+                  <time dateTime={t.startAt}>{zonedTime(t.startAt, t.timezone)}</time>
+                </dd>
+              </>
+            )}
+            {t.endAt && (
+              <>
+                <dt>End at</dt>
+                <dd>
+                  <time dateTime={t.endAt}>{zonedTime(t.endAt, t.timezone)}</time>
+                </dd>
+              </>
+            )}
+            {t.maxRuns !== null && (
+              <>
+                <dt>Max runs</dt>
+                <dd>{runsLeftText(t)}</dd>
+              </>
+            )}
             <dt>Webhook</dt>
             <dd>
               <code className="break">{t.webhookUrl}</code>
@@ -146,6 +181,13 @@ export function TaskPage({ id }: { id: string }) {
           <h2 id="next-title">Next runs</h2>
           {active ? (
             <NextRuns preview={preview.data} timezone={t.timezone} loading={preview.isFetching} />
+          ) : completed ? (
+            <CompletedNote
+              task={t}
+              preview={preview.data}
+              loading={preview.isFetching}
+              canWrite={canWrite}
+            />
           ) : (
             <p className="muted">
               {t.status === 'FAILED'
@@ -194,6 +236,46 @@ export function TaskPage({ id }: { id: string }) {
         }}
       />
     </section>
+  );
+}
+
+/**
+ * Why a COMPLETED task runs no more, and what brings it back (SPEC §14): a change that gives it a
+ * run ahead, then Resume. The preview (within its bounds and runs left) says whether it has one;
+ * Resume stays offered either way, for the server decides and says why when it refuses.
+ */
+function CompletedNote(props: {
+  task: Task;
+  preview?: SchedulePreview;
+  loading: boolean;
+  canWrite: boolean;
+}) {
+  const { task, preview } = props;
+  // With its runs used up there is nothing to wait for; the preview lists none either way.
+  if (task.runsLeft !== 0 && !preview && props.loading) {
+    return (
+      <p id={COMPLETED_NOTE} className="muted">
+        Completed. Computing…
+      </p>
+    );
+  }
+  if (preview && preview.nextRuns.length > 0) {
+    return (
+      <>
+        <p id={COMPLETED_NOTE}>
+          Completed, and changed since: it has a run ahead again.
+          {props.canWrite ? ' Resume it to run at these times.' : ''}
+        </p>
+        <NextRuns preview={preview} timezone={task.timezone} />
+      </>
+    );
+  }
+  return (
+    <p id={COMPLETED_NOTE}>
+      Completed: {whyNoRunAhead(task)}. Nothing runs on its schedule any more.
+      {props.canWrite &&
+        ' To run it again, edit it so that it has a run ahead (a later time, a later end or more runs), then resume it.'}
+    </p>
   );
 }
 

@@ -97,6 +97,7 @@ export function TasksPage() {
             <option value="ACTIVE">Active</option>
             <option value="INACTIVE">Paused</option>
             <option value="FAILED">Failed</option>
+            <option value="COMPLETED">Completed</option>
           </select>
         </div>
         <div className="field">

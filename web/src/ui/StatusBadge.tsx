@@ -2,6 +2,7 @@ const LABELS: Record<string, string> = {
   ACTIVE: 'Active',
   INACTIVE: 'Paused',
   FAILED: 'Failed',
+  COMPLETED: 'Completed',
   SUCCESS: 'Delivered',
   RETRYING: 'Retrying',
 };

@@ -17,6 +17,7 @@ import {
 import { createDiscordHealthProbe, type DiscordHealthProbe } from '../src/discord/discord-health';
 import { createDiscordPacer, type DiscordPacer } from '../src/discord/pacer';
 import { createMemoryRateLimitStore, readBucketHeaders } from '../src/discord/rate-limit';
+import type { SecretBox } from '../src/crypto/secrets';
 import { parseDeleteAfter, toEditBody } from '../src/discord/messages';
 import { validatePayload } from '../src/discord/payload-schema';
 import { renderPayload } from '../src/discord/template';
@@ -78,6 +79,8 @@ export interface DiscordActivityDeps {
   links?: { publicUrl?: string; temporalUiUrl?: string; namespace?: string };
   /** Pauses a task's schedule when its delivery fails for good (also for manual triggers). */
   temporal?: Pick<Client, 'schedule'>;
+  /** Opens the webhook URLs sealed at rest (SPEC §15). */
+  secrets: SecretBox;
   /** Each database call of a delivery gives up after this long and counts as our outage; default 5 s. */
   databaseTimeoutMs?: number;
   http?: AxiosInstance;
@@ -143,13 +146,14 @@ interface TaskRow {
 const dateOrNull = (value: Date | string | null | undefined): Date | null =>
   value === null || value === undefined ? null : new Date(value);
 
-function toDeliveryTask(row: TaskRow): DeliveryTask {
+/** A task row as a delivery reads it, its webhook URL opened (a SecretKeyError is our outage). */
+function toDeliveryTask(row: TaskRow, secrets: SecretBox): DeliveryTask {
   return {
     id: row.id,
     name: row.name,
     schedule: row.schedule,
     timezone: row.timezone,
-    webhookUrl: row.webhook_url,
+    webhookUrl: secrets.open(row.webhook_url, 'tasks.webhook_url'),
     payload: row.payload,
     status: row.status,
     messageMode: row.message_mode,
@@ -583,7 +587,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
             [workflowId, number, input.taskId],
           ),
       );
-      task = rows[0] && toDeliveryTask(rows[0]);
+      task = rows[0] && toDeliveryTask(rows[0], deps.secrets);
       earlier = rows[0]?.earlier ?? [];
     } catch (error) {
       throw outage(error, { attemptsMade: number - 1, failuresCounted: countedBefore });
@@ -985,7 +989,9 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
               input.taskId,
             ]),
         );
-        webhookUrl = rows[0]?.webhook_url;
+        const stored = rows[0]?.webhook_url;
+        webhookUrl =
+          stored === undefined ? undefined : deps.secrets.open(stored, 'tasks.webhook_url');
       } catch (error) {
         throw outage(error, nothingCounted);
       }
@@ -1133,7 +1139,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
           em.getTransactionContext(),
         );
         if (!row || row.status !== 'ACTIVE') return false;
-        const task = toDeliveryTask(row);
+        const task = toDeliveryTask(row, deps.secrets);
         let ahead: Date | null;
         try {
           ahead = nextScheduledRun(task, new Date());
@@ -1183,7 +1189,13 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
               [input.taskId],
             ),
         );
-        task = rows[0];
+        const row = rows[0];
+        task = row && {
+          name: row.name,
+          alert_webhook_url: row.alert_webhook_url
+            ? deps.secrets.open(row.alert_webhook_url, 'tasks.alert_webhook_url')
+            : null,
+        };
       } catch (error) {
         throw outage(error, nothingCounted);
       }

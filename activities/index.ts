@@ -8,6 +8,8 @@ export interface ActivityDeps {
   orm: Orm;
   config: DiscordActivityDeps['config'];
   temporal?: Pick<Client, 'schedule'>;
+  /** Opens the webhook URLs sealed at rest (SPEC §15). */
+  secrets: DiscordActivityDeps['secrets'];
   metrics?: DeliveryMetrics;
   /** Discord's buckets, shared by the worker's activities (and its pool, through Redis). */
   pacer?: DiscordActivityDeps['pacer'];

@@ -14,6 +14,7 @@
  * Temporal server is needed (their nextRunAt is null without asking Temporal).
  */
 import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -74,6 +75,7 @@ async function serve(mode: Mode): Promise<void> {
           temporalTaskQueue: 'unused',
           scheduleCatchupWindowMs: 60_000,
           webhookAllowedOrigins: ['https://discord.com'],
+          encryptionKeys: [randomBytes(32)],
         },
         orm,
         temporal: { client: { connection: {} } } as never,

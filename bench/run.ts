@@ -140,6 +140,7 @@ async function main(): Promise<void> {
       TEMPORAL_TASK_QUEUE: `bench-${randomBytes(4).toString('hex')}`,
       API_KEY: apiKey,
       PORT: String(port),
+      ENCRYPTION_KEYS: randomBytes(32).toString('base64'),
       // The worker's own /metrics and /health: a free port, not 9464, which another may hold.
       METRICS_PORT: String(await getFreePort()),
       WEBHOOK_ALLOWED_ORIGINS: discord.url,

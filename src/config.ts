@@ -1,6 +1,7 @@
 import path from 'node:path';
 import Joi from 'joi';
 import type { LogFormat } from './logger';
+import { parseEncryptionKey } from './crypto/secrets';
 import { validateWebhookUrl } from './discord/webhook-url';
 import { MAX_WEBHOOK_TIMEOUT_MS } from './temporal/contracts';
 
@@ -14,6 +15,11 @@ export interface Config {
   readonly apiKeys: readonly string[];
   /** Keys from API_KEYS_READ_ONLY: they may read and preview schedules, nothing else (SPEC §14). */
   readonly apiKeysReadOnly: readonly string[];
+  /**
+   * Keys from ENCRYPTION_KEYS (SPEC §15): the first seals webhook URLs at rest, all open them.
+   * Empty in development when the key is generated under DATA_DIR (see encryption-keys.ts).
+   */
+  readonly encryptionKeys: readonly Buffer[];
   /** Unset: start the embedded PostgreSQL. */
   readonly databaseUrl: string | undefined;
   /** Unset: start the embedded Temporal dev server. */
@@ -178,6 +184,11 @@ const schema = Joi.object({
       .optional(),
   }).messages({ 'string.pattern.base': '{{#label}} must be host:port' }),
   TEMPORAL_NAMESPACE: Joi.string().default('default'),
+  ENCRYPTION_KEYS: Joi.when('NODE_ENV', {
+    is: 'production',
+    then: Joi.string().trim().required(),
+    otherwise: Joi.string().trim().allow('').optional(),
+  }),
   TEMPORAL_TASK_QUEUE: Joi.string().default('discord-webhooks'),
   WEBHOOK_ALLOWED_ORIGINS: Joi.string().default(
     'https://discord.com,https://discordapp.com,https://ptb.discord.com,https://canary.discord.com',
@@ -295,6 +306,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
 
+  let encryptionKeys: Buffer[];
+  try {
+    encryptionKeys = String(v.ENCRYPTION_KEYS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map(parseEncryptionKey);
+  } catch (error) {
+    throw new ConfigError(
+      `Invalid configuration: ENCRYPTION_KEYS: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+
   const alertWebhookUrl = v.ALERT_WEBHOOK_URL ? String(v.ALERT_WEBHOOK_URL) : undefined;
   if (alertWebhookUrl) {
     const checked = validateWebhookUrl(alertWebhookUrl, originsResult.value as string[]);
@@ -317,6 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: v.PORT,
     apiKeys,
     apiKeysReadOnly,
+    encryptionKeys,
     databaseUrl: v.DATABASE_URL || undefined,
     temporalAddress: v.TEMPORAL_ADDRESS || undefined,
     temporalNamespace: v.TEMPORAL_NAMESPACE,
@@ -369,6 +394,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 function deepFreeze<T>(value: T): T {
+  // Keys (Buffers) cannot be frozen; the array that holds them is.
+  if (ArrayBuffer.isView(value)) return value;
   if (value && typeof value === 'object') {
     for (const child of Object.values(value)) deepFreeze(child);
     Object.freeze(value);

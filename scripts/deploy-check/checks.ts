@@ -97,5 +97,8 @@ export async function loadCompose(
 }
 
 /** The variables the local stack needs: only an API key (what README tells to put in .env). */
-export const LOCAL_COMPOSE_VARIABLES = { API_KEY: 'local-compose-key-0123456789' };
+export const LOCAL_COMPOSE_VARIABLES = {
+  API_KEY: 'local-compose-key-0123456789',
+  ENCRYPTION_KEYS: 'bG9jYWwtY29tcG9zZS1lbmNyeXB0aW9uLWtleS0zMiE=',
+};
 export const PRODUCTION_ENV_EXAMPLE = '.env.production.example';

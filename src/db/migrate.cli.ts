@@ -1,4 +1,6 @@
 import { ConfigError, loadConfig } from '../config';
+import { secretBoxOf } from '../crypto/stored-secrets';
+import { withEncryptionKeys } from '../crypto/encryption-keys';
 import { provideInfrastructure } from '../embedded/infrastructure';
 import { createLogger } from '../logger';
 import { prepareDatabase } from './orm';
@@ -8,7 +10,7 @@ import { prepareDatabase } from './orm';
  * DATABASE_URL, or to the embedded PostgreSQL when it is unset.
  */
 async function run(): Promise<void> {
-  const config = loadConfig(process.env);
+  const config = await withEncryptionKeys(loadConfig(process.env));
   const logger = createLogger({
     level: config.logLevel,
     format: config.logFormat,
@@ -16,7 +18,7 @@ async function run(): Promise<void> {
   });
   const infra = await provideInfrastructure(config, logger, { temporal: false });
   try {
-    const applied = await prepareDatabase(infra.databaseUrl, logger);
+    const applied = await prepareDatabase(infra.databaseUrl, logger, secretBoxOf(config));
     console.log(
       applied.length > 0
         ? `Applied ${applied.length} migration(s): ${applied.join(', ')}`

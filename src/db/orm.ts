@@ -1,6 +1,8 @@
 import { ConnectionException } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
+import type { SecretBox } from '../crypto/secrets';
 import type { Logger } from '../logger';
+import { setMigrationSecrets } from './migration-context';
 import { createOrmConfig, DEFAULT_POOL_MAX } from './mikro-orm.config';
 
 export type Orm = MikroORM;
@@ -52,13 +54,22 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
-/** Creates the database if needed and applies pending migrations. */
-export async function prepareDatabase(databaseUrl: string, logger: Logger): Promise<string[]> {
+/**
+ * Creates the database if needed and applies pending migrations; `secrets` are for the data
+ * migration that seals webhook URLs (SPEC §15), needed when it finds rows to seal.
+ */
+export async function prepareDatabase(
+  databaseUrl: string,
+  logger: Logger,
+  secrets?: SecretBox,
+): Promise<string[]> {
   await ensureDatabase(databaseUrl);
   const orm = await initOrm({ databaseUrl, poolMax: 2, logger });
+  setMigrationSecrets(secrets);
   try {
     return await migrateUp(orm, logger);
   } finally {
+    setMigrationSecrets(undefined);
     await orm.close();
   }
 }

@@ -1,11 +1,14 @@
 import v8 from 'node:v8';
 import { settlesWithin } from '../async';
 import { type Config, ConfigError, loadConfig } from '../config';
-import { prepareDatabase } from '../db/orm';
+import { SecretKeyError } from '../crypto/secrets';
+import { secretBoxOf, verifyStoredSecrets } from '../crypto/stored-secrets';
+import { initOrm, prepareDatabase } from '../db/orm';
 import { type Killable, provideInfrastructure } from '../embedded/infrastructure';
 import { createLogger, type Logger } from '../logger';
 import { createMetrics } from '../metrics';
 import { resolveApiKeys } from './api-keys';
+import { withEncryptionKeys } from '../crypto/encryption-keys';
 import { type RunningApi, startApi } from './api';
 import { keepWorkerRunning, type RunningWorker, startWorker } from './worker';
 import { startWorkerEndpoints, type WorkerEndpoints } from './worker-endpoints';
@@ -144,7 +147,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     closers.push({ name: 'embedded services', close: infra.stop });
     stopRequested.signal.throwIfAborted();
 
-    if (config.role !== 'worker') await prepareDatabase(infra.databaseUrl, logger);
+    // Webhook URLs at rest (SPEC §15): the keys every role needs, checked against what is stored
+    // before anything runs, so a wrong or missing key stops here and never fails a delivery.
+    config = await withEncryptionKeys(config);
+    const secrets = secretBoxOf(config);
+    if (config.role !== 'worker') await prepareDatabase(infra.databaseUrl, logger, secrets);
+    await checkStoredSecrets(infra.databaseUrl, secrets);
     stopRequested.signal.throwIfAborted();
 
     // One registry per process: in ROLE=all the API's /metrics also shows the worker's metrics.
@@ -213,7 +221,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       );
       return;
     }
-    logger.error({ err: error }, 'start-up failed');
+    if (error instanceof SecretKeyError) {
+      // One line that says what to fix, not a stack.
+      logger.error(error.message);
+    } else {
+      logger.error({ err: error }, 'start-up failed');
+    }
     void shutdown('start-up failed', 1);
   });
   await startup;
@@ -254,4 +267,17 @@ function printBanner(options: {
 
 if (require.main === module) {
   void main();
+}
+
+/** verifyStoredSecrets on a connection of its own, closed after. */
+async function checkStoredSecrets(
+  databaseUrl: string,
+  secrets: ReturnType<typeof secretBoxOf>,
+): Promise<void> {
+  const orm = await initOrm({ databaseUrl, poolMax: 1 });
+  try {
+    await verifyStoredSecrets(orm, secrets);
+  } finally {
+    await orm.close();
+  }
 }

@@ -11,6 +11,7 @@ import { Client } from '@temporalio/client';
 import { IllegalStateError } from '@temporalio/common';
 import { createActivities } from '../../activities';
 import type { Config } from '../config';
+import { secretBoxOf } from '../crypto/stored-secrets';
 import { initOrm } from '../db/orm';
 import { createDiscordPacer } from '../discord/pacer';
 import { createMemoryRateLimitStore, type RateLimitStore } from '../discord/rate-limit';
@@ -91,6 +92,7 @@ export async function startWorker(deps: {
       activities: createActivities({
         orm,
         config,
+        secrets: secretBoxOf(config),
         temporal: new Client({ connection, namespace: config.temporalNamespace }),
         metrics: deps.metrics?.delivery,
         pacer,

@@ -1,5 +1,6 @@
 import { type Circuit, createCircuit } from '../circuit';
 import type { Config } from '../config';
+import { secretBoxOf } from '../crypto/stored-secrets';
 import { retryOnDeadConnection } from '../db/dead-connections';
 import { isDatabaseUnavailable, type Orm } from '../db/orm';
 import { DATABASE_UNAVAILABLE, TEMPORAL_UNAVAILABLE, UpstreamUnavailableError } from '../errors';
@@ -13,7 +14,7 @@ import { createTaskService } from './task.service';
 
 export type ServiceConfig = Pick<
   Config,
-  'temporalTaskQueue' | 'scheduleCatchupWindowMs' | 'webhookAllowedOrigins'
+  'temporalTaskQueue' | 'scheduleCatchupWindowMs' | 'webhookAllowedOrigins' | 'encryptionKeys'
 >;
 
 export interface DependencyCircuits {
@@ -69,6 +70,7 @@ export function createServices(deps: {
     circuits,
     logger,
     settings: { taskQueue: config.temporalTaskQueue, allowedOrigins: config.webhookAllowedOrigins },
+    secrets: secretBoxOf(config),
   });
   return {
     schedules,

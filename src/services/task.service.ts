@@ -11,6 +11,7 @@ import type { Circuit } from '../circuit';
 import { createSemaphore, forEachLimited } from '../concurrency';
 import { retryOnDeadConnection } from '../db/dead-connections';
 import { type DiscordPayload, type ITask, Task, type TaskStatus } from '../db/entities';
+import type { SecretBox } from '../crypto/secrets';
 import { createQueryRows, escapeLike, isoTimestamp, readPage, whereAll } from '../db/sql';
 import { type Orm, poolSize } from '../db/orm';
 import { messageModeConflict, type MessageMode, parseDeleteAfter } from '../discord/messages';
@@ -118,6 +119,8 @@ export interface TaskServiceDeps {
   circuits: { database: Circuit; temporal: Circuit };
   logger: Logger;
   settings: { taskQueue: string; allowedOrigins: readonly string[] };
+  /** Seals webhook URLs at rest and opens them to mask them (SPEC §15). */
+  secrets: SecretBox;
 }
 
 /**
@@ -135,7 +138,10 @@ export const CONNECTIONS_LEFT_BY_WRITES = 2;
  * next-run.ts): no request, read or write, waits on a describe.
  */
 export function createTaskService(deps: TaskServiceDeps) {
-  const { orm, schedules, settings } = deps;
+  const { orm, schedules, settings, secrets } = deps;
+  const sealUrl = (url: string) => secrets.seal(url, 'tasks.webhook_url');
+  const sealAlertUrl = (url: string | null | undefined) =>
+    url ? secrets.seal(url, 'tasks.alert_webhook_url') : null;
   const nextRuns = createNextRuns({ logger: deps.logger });
   const { database } = deps.circuits;
   const rowsOf = createQueryRows(orm);
@@ -273,13 +279,13 @@ export function createTaskService(deps: TaskServiceDeps) {
       name: input.name,
       schedule: input.schedule.trim(),
       timezone: input.timezone ?? 'UTC',
-      webhookUrl: input.webhookUrl,
+      webhookUrl: sealUrl(input.webhookUrl),
       payload: input.payload,
       maxRetry: input.maxRetry ?? 3,
       messageMode: input.messageMode ?? 'post',
       deleteAfter: input.deleteAfter ?? null,
       lastMessageId: null,
-      alertWebhookUrl: input.alertWebhookUrl ?? null,
+      alertWebhookUrl: sealAlertUrl(input.alertWebhookUrl),
       startAt: input.startAt ? new Date(input.startAt) : null,
       endAt: input.endAt ? new Date(input.endAt) : null,
       maxRuns: input.maxRuns ?? null,
@@ -305,15 +311,30 @@ export function createTaskService(deps: TaskServiceDeps) {
     return task;
   }
 
-  /** A written task as the client sees it. */
+  /** A written task as the client sees it (its URLs opened, then masked). */
   function toResource(task: ITask): TaskResource {
-    return toTaskResource(task, nextRuns.nextRunAt(task));
+    return toTaskResource(
+      {
+        ...task,
+        webhookUrl: secrets.open(task.webhookUrl, 'tasks.webhook_url'),
+        alertWebhookUrl: task.alertWebhookUrl
+          ? secrets.open(task.alertWebhookUrl, 'tasks.alert_webhook_url')
+          : null,
+      },
+      nextRuns.nextRunAt(task),
+    );
   }
 
   /** A task read from the database. */
   function rowToResource(row: TaskRow): TaskResource {
     return taskRowToResource(
-      row,
+      {
+        ...row,
+        webhook_url: secrets.open(row.webhook_url, 'tasks.webhook_url'),
+        alert_webhook_url: row.alert_webhook_url
+          ? secrets.open(row.alert_webhook_url, 'tasks.alert_webhook_url')
+          : null,
+      },
       nextRuns.nextRunAt({
         ...row,
         startAt: row.start_at,
@@ -458,8 +479,11 @@ export function createTaskService(deps: TaskServiceDeps) {
             if (input.name !== undefined) current.name = input.name;
             if (input.schedule !== undefined) current.schedule = input.schedule.trim();
             if (input.timezone !== undefined) current.timezone = input.timezone;
-            if (input.webhookUrl !== undefined && input.webhookUrl !== current.webhookUrl) {
-              current.webhookUrl = input.webhookUrl;
+            if (
+              input.webhookUrl !== undefined &&
+              input.webhookUrl !== secrets.open(current.webhookUrl, 'tasks.webhook_url')
+            ) {
+              current.webhookUrl = sealUrl(input.webhookUrl);
               // The last message belongs to the old webhook: another webhook can neither edit
               // nor delete it, so the next run starts over with a new one.
               current.lastMessageId = null;
@@ -469,7 +493,7 @@ export function createTaskService(deps: TaskServiceDeps) {
             if (input.messageMode !== undefined) current.messageMode = input.messageMode;
             if (input.deleteAfter !== undefined) current.deleteAfter = input.deleteAfter;
             if (input.alertWebhookUrl !== undefined)
-              current.alertWebhookUrl = input.alertWebhookUrl;
+              current.alertWebhookUrl = sealAlertUrl(input.alertWebhookUrl);
             validateMessages(current.messageMode, current.deleteAfter ?? null, 'body');
             if (input.startAt !== undefined)
               current.startAt = input.startAt === null ? null : new Date(input.startAt);

@@ -1,4 +1,6 @@
 import { ConfigError, loadConfig } from '../config';
+import { secretBoxOf } from '../crypto/stored-secrets';
+import { withEncryptionKeys } from '../crypto/encryption-keys';
 import { initOrm, prepareDatabase } from '../db/orm';
 import { provideInfrastructure } from '../embedded/infrastructure';
 import { createLogger } from '../logger';
@@ -39,7 +41,7 @@ async function run(args: string[]): Promise<number> {
     return 1;
   }
   const deep = args.includes('--deep');
-  const config = loadConfig(process.env);
+  const config = await withEncryptionKeys(loadConfig(process.env));
   const logger = createLogger({
     level: config.logLevel === 'info' ? 'warn' : config.logLevel,
     format: config.logFormat,
@@ -47,7 +49,7 @@ async function run(args: string[]): Promise<number> {
   });
   const infra = await provideInfrastructure(config, logger);
   try {
-    await prepareDatabase(infra.databaseUrl, logger);
+    await prepareDatabase(infra.databaseUrl, logger, secretBoxOf(config));
     const orm = await initOrm({ databaseUrl: infra.databaseUrl, poolMax: 4 });
     const temporal = createTemporalClient({
       address: infra.temporalAddress,

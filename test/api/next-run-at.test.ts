@@ -8,7 +8,7 @@ import { initOrm, type Orm } from '../../src/db/orm';
 import { nextFireTimes } from '../../src/schedule/next-fire';
 import { createTaskService, type CreateTaskInput } from '../../src/services/task.service';
 import type { ScheduleGateway } from '../../src/temporal/schedules';
-import { createTestApp, TEST_API_KEY, testEnv, type TestApp } from '../helpers/app';
+import { createTestApp, TEST_API_KEY, testEnv, testSecrets, type TestApp } from '../helpers/app';
 
 /**
  * SPEC §5: `nextRunAt` is the next time Temporal fires the task's schedule, null when the task is
@@ -208,6 +208,7 @@ describe('the task service never describes a schedule', () => {
       circuits: { database: passThrough, temporal: passThrough },
       logger: pino({ level: 'silent' }),
       settings: { taskQueue: 'unused', allowedOrigins: ['https://discord.com'] },
+      secrets: testSecrets(),
     });
     const expected = (schedule: string, timezone: string) => {
       const before = Date.now();

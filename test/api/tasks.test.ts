@@ -9,7 +9,7 @@ import pino from 'pino';
 import { createMetrics } from '../../src/metrics';
 import { createServices } from '../../src/services';
 import { createTemporalClient } from '../../src/temporal/client';
-import { createTestApp, TEST_API_KEY, type TestApp } from '../helpers/app';
+import { createTestApp, TEST_API_KEY, testSecrets, type TestApp } from '../helpers/app';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
 
 const TOKEN_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-';
@@ -431,7 +431,9 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       const [row] = await t.orm.em
         .getConnection()
         .execute('select alert_webhook_url from tasks where id = ?', [task.id]);
-      expect(row).toEqual({ alert_webhook_url: alertUrl });
+      // Stored sealed (SPEC §15): it opens to the URL given.
+      expect(testSecrets().open(row!.alert_webhook_url, 'tasks.alert_webhook_url')).toBe(alertUrl);
+      expect(row!.alert_webhook_url).not.toContain(secret);
 
       const refused = await api().patch(`/api/tasks/${task.id}`, {
         alertWebhookUrl: `https://evil.example.com/api/webhooks/1/${secret}`,

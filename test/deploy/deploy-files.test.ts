@@ -215,6 +215,7 @@ describe('docker-compose.yml (the full stack on one host)', () => {
       expect(service.environment).toMatchObject({
         NODE_ENV: 'production',
         API_KEY: LOCAL_COMPOSE_VARIABLES.API_KEY,
+        ENCRYPTION_KEYS: LOCAL_COMPOSE_VARIABLES.ENCRYPTION_KEYS,
       });
       expect(Object.keys(project.services)).toContain(
         new URL(service.environment!.DATABASE_URL!).hostname,
@@ -234,9 +235,12 @@ describe('docker-compose.yml (the full stack on one host)', () => {
     );
   });
 
-  it('when API_KEY is not set, then Compose refuses to start and says so', async () => {
+  it('when API_KEY or ENCRYPTION_KEYS is not set, then Compose refuses to start and says so', async () => {
     const result = await loadCompose(composeCheck, 'docker-compose.yml', {});
     expect(result).toMatchObject({ ok: false, error: expect.stringContaining('API_KEY') });
+    const { ENCRYPTION_KEYS: _omitted, ...withoutKeys } = LOCAL_COMPOSE_VARIABLES;
+    const noKeys = await loadCompose(composeCheck, 'docker-compose.yml', withoutKeys);
+    expect(noKeys).toMatchObject({ ok: false, error: expect.stringContaining('ENCRYPTION_KEYS') });
   });
 });
 
@@ -335,7 +339,14 @@ describe('docker-compose.prod.yml (beside Traefik, postgres-main and redis)', ()
     expect(ui.labels?.['traefik.enable']).toBeUndefined();
   });
 
-  it.each(['DOMAIN', 'API_KEY', 'DATABASE_URL', 'TEMPORAL_DB_USER', 'TEMPORAL_DB_PASSWORD'])(
+  it.each([
+    'DOMAIN',
+    'API_KEY',
+    'ENCRYPTION_KEYS',
+    'DATABASE_URL',
+    'TEMPORAL_DB_USER',
+    'TEMPORAL_DB_PASSWORD',
+  ])(
     'when %s is missing from the environment, then Compose refuses to start and names it',
     async (name) => {
       const { [name]: _omitted, ...rest } = example;

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { initOrm } from '../../src/db/orm';
 import { getFreePort } from '../../src/embedded/ports';
 import { createClient } from '@redis/client';
-import { TEST_API_KEY, testEnv } from '../helpers/app';
+import { TEST_API_KEY, TEST_ENCRYPTION_KEY, testEnv } from '../helpers/app';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
 import { ROOT, startProcess, type StartedProcess } from '../helpers/process';
 import { ensureRedisServer, startRedisServer, type RedisServer } from '../helpers/redis-server';
@@ -82,6 +82,7 @@ describe('the production start path, from a build (what the image runs)', () => 
       // The environment the migrate service of the Compose files gets: the app's, production.
       NODE_ENV: 'production',
       API_KEY: TEST_API_KEY,
+      ENCRYPTION_KEYS: TEST_ENCRYPTION_KEY,
       TEMPORAL_ADDRESS: testEnv().temporalAddress,
       DATABASE_URL: target.toString(),
       LOG_LEVEL: 'warn',
@@ -118,6 +119,7 @@ describe('the production start path, from a build (what the image runs)', () => 
         HOME: process.env.HOME,
         NODE_ENV: 'production',
         API_KEY: TEST_API_KEY,
+        ENCRYPTION_KEYS: TEST_ENCRYPTION_KEY,
         DATABASE_URL: testEnv().databaseUrl,
         TEMPORAL_ADDRESS: testEnv().temporalAddress,
         TEMPORAL_TASK_QUEUE: `e2e-dist-${randomUUID()}`,
@@ -265,6 +267,7 @@ describe('the production start path, from a build (what the image runs)', () => 
     it('then their logs are JSON lines with request ids, and never contain the API key or a webhook token', () => {
       const output = api.output() + worker.output();
       expect(output).not.toContain(TEST_API_KEY);
+      expect(output).not.toContain(TEST_ENCRYPTION_KEY);
       expect(output).not.toContain(token);
 
       const lines = output

@@ -5,11 +5,21 @@ import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';
 import { createServices, type Services } from '../../src/services';
 import { loadConfig } from '../../src/config';
+import { createSecretBox, parseEncryptionKey } from '../../src/crypto/secrets';
 import { createTemporalClient, type TemporalClientHandle } from '../../src/temporal/client';
 
 export const TEST_API_KEY = 'test-key-0123456789abcdef';
 export const ROTATED_API_KEY = 'rotated-key-fedcba9876543210';
 /** A key of API_KEYS_READ_ONLY (SPEC §14): every read, never a write. */
+/**
+ * The encryption key of the tests' processes (ENCRYPTION_KEYS, SPEC §15), set by the global setup
+ * when the environment has none: fixed, so every process of a run opens what another sealed.
+ */
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
+
+/** The secrets box the tests' services use. */
+export const testSecrets = () => createSecretBox([parseEncryptionKey(TEST_ENCRYPTION_KEY)]);
+
 export const READ_ONLY_API_KEY = 'read-only-key-0123456789abcdef';
 
 export interface TestApp {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
+import { initOrm } from '../../src/db/orm';
 import { type RunningWorker, startWorker } from '../../src/main/worker';
 import type { Metrics } from '../../src/metrics';
 import { WORKFLOWS_PATH } from '../../src/temporal/workflow-bundle';
@@ -25,6 +26,8 @@ export async function startDeliveryStack(options: {
   discord: MockDiscord;
   env?: NodeJS.ProcessEnv;
   metrics?: Metrics;
+  /** A database of the test's own (migrated) instead of the suite's. */
+  databaseUrl?: string;
 }): Promise<DeliveryStack> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -39,11 +42,18 @@ export async function startDeliveryStack(options: {
     workflowsPath: WORKFLOWS_PATH,
     logger: silentLogger,
   });
-  const t = await createTestApp({ env, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  const databaseUrl = options.databaseUrl ?? testEnv().databaseUrl;
+  const t = await createTestApp({
+    env,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.databaseUrl
+      ? { orm: await initOrm({ databaseUrl: options.databaseUrl, poolMax: 4 }) }
+      : {}),
+  });
   const worker = await startWorker({
     config: loadConfig(env),
     logger: pino({ level: 'silent' }),
-    databaseUrl: testEnv().databaseUrl,
+    databaseUrl,
     temporalAddress: testEnv().temporalAddress,
     workflowBundle,
     metrics: options.metrics,

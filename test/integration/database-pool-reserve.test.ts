@@ -8,6 +8,7 @@ import { createDependencyCircuits } from '../../src/services';
 import { createTaskService, type CreateTaskInput } from '../../src/services/task.service';
 import { createTemporalClient, type TemporalClientHandle } from '../../src/temporal/client';
 import type { ScheduleGateway } from '../../src/temporal/schedules';
+import { testSecrets } from '../helpers/app';
 
 /**
  * A write holds its database connection until Temporal has taken the schedule (the row commits
@@ -57,6 +58,7 @@ describe('writes that wait on Temporal, more of them than the pool has connectio
       circuits,
       logger,
       settings: { taskQueue: 'unused', allowedOrigins: ['https://discord.com'] },
+      secrets: testSecrets(),
     });
     const prefix = `pool-reserve ${randomUUID().slice(0, 8)}`;
     const input = (i: number): CreateTaskInput => ({

@@ -9,7 +9,7 @@ import type {
   DeliverWebhookResult,
   InfrastructureFailureDetails,
 } from '../../src/temporal/contracts';
-import { testEnv } from '../helpers/app';
+import { testEnv, testSecrets } from '../helpers/app';
 import { type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
 
 /**
@@ -47,6 +47,7 @@ function activitiesWith(
 ) {
   return createDiscordActivities({
     orm: database,
+    secrets: testSecrets(),
     config: {
       webhookTimeoutMs: 2_000,
       webhookAllowedOrigins: [mock.url],

@@ -12,7 +12,7 @@ import type {
   DeliverWebhookResult,
   InfrastructureFailureDetails,
 } from '../../src/temporal/contracts';
-import { testEnv } from '../helpers/app';
+import { testEnv, testSecrets } from '../helpers/app';
 import { type MockBehavior, type MockDiscord, startMockDiscord } from '../helpers/mock-discord';
 
 /**
@@ -40,6 +40,7 @@ function activitiesFor(overrides: Partial<Parameters<typeof createDiscordActivit
       retry: { initialIntervalMs: 100, backoffCoefficient: 2, maximumIntervalMs: 1_000 },
     },
     jitterMs: () => 0,
+    secrets: testSecrets(),
     ...overrides,
   });
 }

@@ -7,6 +7,7 @@ import { getFreePort } from '../../src/embedded/ports';
 import { ensureTemporalCli } from '../../src/embedded/temporal-cli';
 import { startTemporalDevServer } from '../../src/embedded/temporal-dev-server';
 import { createLogger } from '../../src/logger';
+import { TEST_ENCRYPTION_KEY } from '../helpers/app';
 
 /**
  * Starts a throwaway PostgreSQL and an in-memory Temporal dev server on free ports (or reuses
@@ -55,6 +56,8 @@ export default async function globalSetup(): Promise<void> {
     await prepareDatabase(databaseUrl, logger);
     process.env.DATABASE_URL = databaseUrl;
     process.env.TEMPORAL_ADDRESS = temporalAddress;
+    // Every process of the run (tests, `npm start` children) seals and opens with the same key.
+    process.env.ENCRYPTION_KEYS ??= TEST_ENCRYPTION_KEY;
     process.stderr.write(
       `\n[test-setup] PostgreSQL and Temporal ready in ${Date.now() - started} ms\n`,
     );

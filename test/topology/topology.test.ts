@@ -57,6 +57,8 @@ const KEYS = {
 };
 const RATE_LIMIT_PER_MINUTE = 1000;
 const PERIOD_MS = 10_000;
+/** ENCRYPTION_KEYS of every API and worker of the cluster. */
+const TOPOLOGY_ENCRYPTION_KEY = Buffer.alloc(32, 9);
 
 let dir: string;
 let postgres: OwnPostgres | undefined;
@@ -375,6 +377,8 @@ beforeAll(async () => {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: 'default',
     WEBHOOK_ALLOWED_ORIGINS: mock.url,
+    // Both APIs seal webhook URLs and both workers open them with these (SPEC §15).
+    ENCRYPTION_KEYS: TOPOLOGY_ENCRYPTION_KEY.toString('base64'),
     // A killed worker's deliveries are retried once their start-to-close timeout (this + 10 s)
     // has passed.
     WEBHOOK_TIMEOUT_MS: '2000',
@@ -459,6 +463,13 @@ describe(`the production topology: Temporal server ${TEMPORAL_SERVER_VERSION} on
     // Every operation of the OpenAPI document, on both APIs: served (not 404, never a 5xx).
     const document = loadOpenApiDocument();
     const served: string[] = [];
+    // Sealed at rest by one API under ENCRYPTION_KEYS, opened by a worker to deliver (SPEC §15).
+    const [stored] = await orm!.em
+      .fork()
+      .getConnection()
+      .execute<{ webhook_url: string }[]>('select webhook_url from tasks where id = ?', [id]);
+    expect(stored!.webhook_url).toMatch(/^enc:v1:[0-9a-f]{8}:/);
+    expect(stored!.webhook_url).not.toContain(webhookUrl.split('/').at(-1));
     for (const target of [a, b]) {
       for (const [route, item] of Object.entries(document.paths)) {
         for (const method of ['get', 'post', 'patch', 'put', 'delete'] as const) {

@@ -168,6 +168,29 @@ describe('loadConfig', () => {
         DATABASE_URL: 'postgres://db/app',
       }),
     ).toMatch(/TEMPORAL_ADDRESS is required/);
+    expect(
+      configError({
+        NODE_ENV: 'production',
+        API_KEY: 'k'.repeat(32),
+        DATABASE_URL: 'postgres://db/app',
+        TEMPORAL_ADDRESS: 'temporal:7233',
+      }),
+    ).toMatch(/ENCRYPTION_KEYS is required/);
+  });
+
+  it('when ENCRYPTION_KEYS holds a key that is not 32 bytes, then the message says how to make one and does not echo it', () => {
+    const message = configError({
+      ENCRYPTION_KEYS: `${Buffer.alloc(32, 1).toString('base64')},hunter2-not-a-key`,
+    });
+    expect(message).toContain('ENCRYPTION_KEYS');
+    expect(message).toContain('openssl rand -base64 32');
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('when ENCRYPTION_KEYS holds keys, then they are read in order (the first seals)', () => {
+    const [a, b] = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+    const config = loadConfig({ ENCRYPTION_KEYS: `${a.toString('base64')}, ${b.toString('hex')}` });
+    expect(config.encryptionKeys).toEqual([a, b]);
   });
 
   it('when a secret value is invalid, then the message does not echo it', () => {

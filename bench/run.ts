@@ -29,6 +29,7 @@ import { createServices } from '../src/services';
 import { createTemporalClient, type TemporalClientHandle } from '../src/temporal/client';
 import { scheduleIdForTask } from '../src/temporal/contracts';
 import { reconcileSchedules } from '../src/temporal/reconcile';
+import { scheduleSettings } from '../src/temporal/schedules';
 import { dynamicConfigFlags, startBareTemporal } from './baseline';
 import { sampleMemory } from './memory';
 import { startBenchDiscord } from './mock-discord';
@@ -139,8 +140,8 @@ async function main(): Promise<void> {
       TEMPORAL_ADDRESS: temporalAddress,
       TEMPORAL_TASK_QUEUE: `bench-${randomBytes(4).toString('hex')}`,
       API_KEY: apiKey,
-      PORT: String(port),
       ENCRYPTION_KEYS: randomBytes(32).toString('base64'),
+      PORT: String(port),
       // The worker's own /metrics and /health: a free port, not 9464, which another may hold.
       METRICS_PORT: String(await getFreePort()),
       WEBHOOK_ALLOWED_ORIGINS: discord.url,
@@ -521,10 +522,7 @@ async function main(): Promise<void> {
         orm,
         client: temporal.client,
         schedules: services.schedules,
-        settings: {
-          taskQueue: config.temporalTaskQueue,
-          catchupWindowMs: config.scheduleCatchupWindowMs,
-        },
+        settings: scheduleSettings(config),
         logger,
         concurrency: 32,
       });

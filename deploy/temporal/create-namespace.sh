@@ -37,3 +37,30 @@ until temporal workflow list --namespace "${NAMESPACE}" --limit 1 --address "${A
   sleep 1
 done
 echo "Namespace ${NAMESPACE} is usable"
+
+# The task search attributes (SPEC §15): every run a schedule or a trigger starts carries TaskId and
+# TaskName, and Temporal refuses a start whose attributes the namespace lacks. The API registers
+# them too when they are missing (if it may); here they are in place before it starts.
+for attribute in TaskId TaskName; do
+  if temporal operator search-attribute list --namespace "${NAMESPACE}" --address "${ADDRESS}" |
+    grep -Eq "^[[:space:]]*${attribute}[[:space:]]"; then
+    echo "Search attribute ${attribute} exists"
+  else
+    temporal operator search-attribute create --namespace "${NAMESPACE}" --address "${ADDRESS}" \
+      --name "${attribute}" --type Keyword
+    echo "Search attribute ${attribute} registered"
+  fi
+done
+
+# Ends once a query by them is accepted: the frontend knows them, so the first start succeeds.
+attempt=1
+until temporal workflow list --namespace "${NAMESPACE}" --query 'TaskId = "" AND TaskName = ""' \
+  --limit 1 --address "${ADDRESS}" >/dev/null 2>&1; do
+  if [ "${attempt}" -ge 60 ]; then
+    echo "Search attributes TaskId and TaskName of ${NAMESPACE} did not become usable" >&2
+    exit 1
+  fi
+  attempt=$((attempt + 1))
+  sleep 1
+done
+echo "Search attributes TaskId and TaskName are usable"

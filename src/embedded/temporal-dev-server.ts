@@ -6,6 +6,7 @@ import readline from 'node:readline';
 import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { settlesWithin } from '../async';
 import { closedChannelGuard } from '../temporal/client';
+import { devServerSearchAttributeFlags } from '../temporal/search-attributes';
 import { loadDynamicConfig } from './dynamic-config';
 import { getFreePort } from './ports';
 import type { ExitStatus, ServiceProcess } from './supervisor';
@@ -39,6 +40,11 @@ export interface TemporalDevServerOptions {
   dynamicConfig?: Record<string, unknown>;
   /** Aborting it while the server starts stops it, and the start rejects. */
   signal?: AbortSignal;
+  /**
+   * Register the task search attributes (SPEC §15) when the server creates its state. Default
+   * true; false makes a server as the versions before them did (tests of the upgrade).
+   */
+  searchAttributes?: boolean;
 }
 
 export interface TemporalDevServer extends ServiceProcess {
@@ -88,9 +94,9 @@ class PortInUseError extends Error {
 /**
  * Runs `temporal server start-dev` as a child process with every port it listens on pinned
  * (frontend gRPC, frontend HTTP, metrics, UI), so that several dev servers, and one on the
- * default 7233/8233, run side by side. Resolves once the frontend answers and the namespace is
- * registered. The child stays in this process group, so a terminal's Ctrl-C reaches it too;
- * stopping it on other exits is the caller's job (stop()).
+ * default 7233/8233, run side by side, with the task search attributes registered. Resolves once
+ * the frontend answers and the namespace is registered. The child stays in this process group, so
+ * a terminal's Ctrl-C reaches it too; stopping it on other exits is the caller's job (stop()).
  */
 export async function startTemporalDevServer(
   opts: TemporalDevServerOptions,
@@ -177,6 +183,10 @@ async function startOnce(
     namespace,
     '--log-level',
     'warn',
+    // The task search attributes (SPEC §15), on every namespace. start-dev registers them only
+    // when it creates its state: a state file from before them gets them from the API's start
+    // (ensureTaskSearchAttributes).
+    ...(opts.searchAttributes === false ? [] : devServerSearchAttributeFlags()),
     ...(ports.ui === undefined ? ['--headless'] : ['--ui-port', String(ports.ui)]),
     ...(opts.dbFilename
       ? [

@@ -8,6 +8,8 @@ import { createMetrics, type Metrics } from '../metrics';
 import { createServices } from '../services';
 import { createTemporalClient } from '../temporal/client';
 import { reconcileSchedules } from '../temporal/reconcile';
+import { scheduleSettings } from '../temporal/schedules';
+import { registerTaskSearchAttributes } from '../temporal/search-attributes';
 import { ensurePruneLogsSchedule } from '../temporal/retention';
 
 export interface RunningApi {
@@ -69,23 +71,32 @@ export async function startApi(deps: {
   logger.info({ port }, 'API listening');
 
   // Start-up reconciliation runs beside serving: 10,000 tasks must not hold the port closed.
+  // The task search attributes come first (SPEC §15): every schedule it writes carries them, and
+  // Temporal refuses a schedule whose attributes the namespace lacks.
   const stopReconcile = new AbortController();
-  const reconciled = reconcileSchedules({
-    signal: stopReconcile.signal,
-    orm,
-    client: temporal.client,
-    schedules: services.schedules,
-    settings: {
-      taskQueue: config.temporalTaskQueue,
-      catchupWindowMs: config.scheduleCatchupWindowMs,
-    },
+  const reconciled = registerTaskSearchAttributes({
+    connection: temporal.connection,
+    namespace: config.temporalNamespace,
     logger,
-  }).then(
-    (summary) =>
-      logger.info({ ...summary, failures: summary.failures.slice(0, 10) }, 'schedules reconciled'),
-    (error: unknown) =>
-      logger.error({ err: error }, 'schedule reconciliation failed; run npm run reconcile'),
-  );
+  }).then(async (attributesReady) => {
+    if (!attributesReady || stopReconcile.signal.aborted) return;
+    await reconcileSchedules({
+      signal: stopReconcile.signal,
+      orm,
+      client: temporal.client,
+      schedules: services.schedules,
+      settings: scheduleSettings(config),
+      logger,
+    }).then(
+      (summary) =>
+        logger.info(
+          { ...summary, failures: summary.failures.slice(0, 10) },
+          'schedules reconciled',
+        ),
+      (error: unknown) =>
+        logger.error({ err: error }, 'schedule reconciliation failed; run npm run reconcile'),
+    );
+  });
 
   // The daily log prune's schedule, one per deployment: every API start makes it match its config.
   const pruneScheduled = ensurePruneLogsSchedule({

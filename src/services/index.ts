@@ -6,7 +6,11 @@ import { isDatabaseUnavailable, type Orm } from '../db/orm';
 import { DATABASE_UNAVAILABLE, TEMPORAL_UNAVAILABLE, UpstreamUnavailableError } from '../errors';
 import type { Logger } from '../logger';
 import { isTemporalUnavailable, pingTemporal, type TemporalClientHandle } from '../temporal/client';
-import { createScheduleGateway, type ScheduleGateway } from '../temporal/schedules';
+import {
+  createScheduleGateway,
+  type ScheduleGateway,
+  scheduleSettings,
+} from '../temporal/schedules';
 import { createIdempotencyService } from './idempotency.service';
 import { createLogService } from './log.service';
 import { createStatsService } from './stats.service';
@@ -15,7 +19,8 @@ import { createTaskService } from './task.service';
 export type ServiceConfig = Pick<
   Config,
   'temporalTaskQueue' | 'scheduleCatchupWindowMs' | 'webhookAllowedOrigins' | 'encryptionKeys'
->;
+> &
+  Partial<Pick<Config, 'publicUrl'>>;
 
 export interface DependencyCircuits {
   database: Circuit;
@@ -55,10 +60,7 @@ export function createServices(deps: {
 }) {
   const { config, orm, temporal, logger } = deps;
   const circuits = createDependencyCircuits({ orm, temporal, logger });
-  const settings = {
-    taskQueue: config.temporalTaskQueue,
-    catchupWindowMs: config.scheduleCatchupWindowMs,
-  };
+  const settings = scheduleSettings(config);
   const schedules = guardSchedules(
     createScheduleGateway({ client: temporal.client, settings }),
     circuits.temporal,
@@ -93,6 +95,8 @@ function guardSchedules(gateway: ScheduleGateway, circuit: Circuit): ScheduleGat
     update: (task, options) => circuit.run(() => gateway.update(task, options)),
     delete: (taskId) => circuit.run(() => gateway.delete(taskId)),
     describe: (taskId) => circuit.run(() => gateway.describe(taskId)),
+    // Computed here, without a call to Temporal.
+    manualRunMetadata: (task) => gateway.manualRunMetadata(task),
   };
 }
 

@@ -589,6 +589,8 @@ export function createTaskService(deps: TaskServiceDeps) {
               workflowId,
               args: [input],
               memo: { taskName: task.name },
+              // TaskId, TaskName, summary and details, as a scheduled run has them (SPEC §15).
+              ...schedules.manualRunMetadata(task),
               workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
             }),
           ),

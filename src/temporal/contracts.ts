@@ -26,6 +26,14 @@ export interface TaskMemo {
 
 export const SCHEDULE_ID_PREFIX = 'task-';
 
+/**
+ * Search attributes (Keyword) that every sendWebhook execution carries, scheduled or manual
+ * (SPEC §15): the Temporal Web UI lists a task's runs with `TaskId = "<id>"` or
+ * `TaskName = "<name>"`. Ids and names only: nothing secret goes into Temporal's visibility store.
+ */
+export const TASK_ID_SEARCH_ATTRIBUTE = 'TaskId';
+export const TASK_NAME_SEARCH_ATTRIBUTE = 'TaskName';
+
 export function scheduleIdForTask(taskId: string): string {
   return `${SCHEDULE_ID_PREFIX}${taskId}`;
 }

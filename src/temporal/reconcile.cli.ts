@@ -7,6 +7,8 @@ import { createLogger } from '../logger';
 import { createServices } from '../services';
 import { createTemporalClient } from './client';
 import { ORPHAN_GRACE_MS, reconcileSchedules } from './reconcile';
+import { scheduleSettings } from './schedules';
+import { registerTaskSearchAttributes } from './search-attributes';
 
 const USAGE = `Usage: npm run reconcile [-- --deep]
 
@@ -57,14 +59,18 @@ async function run(args: string[]): Promise<number> {
     });
     try {
       const { schedules } = createServices({ config, orm, temporal, logger });
+      // Every schedule it writes carries the task search attributes (SPEC §15).
+      const attributesReady = await registerTaskSearchAttributes({
+        connection: temporal.connection,
+        namespace: config.temporalNamespace,
+        logger,
+      });
+      if (!attributesReady) return 2;
       const summary = await reconcileSchedules({
         orm,
         client: temporal.client,
         schedules,
-        settings: {
-          taskQueue: config.temporalTaskQueue,
-          catchupWindowMs: config.scheduleCatchupWindowMs,
-        },
+        settings: scheduleSettings(config),
         logger,
         deep,
       });

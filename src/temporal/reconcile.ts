@@ -7,12 +7,14 @@ import {
   type ScheduleSummary,
 } from '@temporalio/client';
 import type { EntityManager } from '@mikro-orm/core';
+import { type SearchAttributePair, TypedSearchAttributes } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { forEachLimited } from '../concurrency';
 import { Task } from '../db/entities';
 import type { Orm } from '../db/orm';
 import type { Logger } from '../logger';
-import { SCHEDULE_ID_PREFIX, scheduleIdForTask } from './contracts';
+import { SCHEDULE_ID_PREFIX, scheduleIdForTask, type TaskMemo } from './contracts';
+import { TASK_ID_KEY, TASK_NAME_KEY } from './execution-metadata';
 import {
   desiredSchedule,
   fingerprintInNote,
@@ -50,7 +52,8 @@ type ListedSchedule = Pick<ScheduleSummary, 'spec' | 'state'> & { workflowType?:
 
 /**
  * Makes Temporal match the database (SPEC §6): every task gets a schedule equal to the one its
- * row describes (spec, time zone, paused state, argument, policies); `task-*` schedules with no
+ * row describes (spec, time zone, paused state, argument, policies, and the search attributes,
+ * summary and details of its runs: SPEC §15); `task-*` schedules with no
  * task are deleted. One bad row or schedule is reported and skipped, never stops the rest.
  *
  * The list of schedules carries each one's spec, paused state, workflow type and note, and the
@@ -264,11 +267,29 @@ export function scheduleDrift(actual: ScheduleDescription, desired: ScheduleOpti
   if ((remaining === undefined) !== (wanted === undefined)) drift.push('maxRuns');
   else if (remaining !== undefined && wanted !== undefined && remaining < wanted)
     drift.push('maxRuns');
-  const action = actual.action as { workflowType?: string; taskQueue?: string; args?: unknown[] };
+  const action = actual.action as Partial<ScheduleDescription['action']>;
   if (JSON.stringify(action.args ?? []) !== JSON.stringify(desired.action.args ?? []))
     drift.push('argument');
   if (action.workflowType !== desired.action.workflowType) drift.push('workflow');
   if (action.taskQueue !== desired.action.taskQueue) drift.push('taskQueue');
+  // SPEC §15: the runs' search attributes, summary and details; a rename shows in all three.
+  const actualAttributes = typedAttributes(action.typedSearchAttributes);
+  const desiredAttributes = typedAttributes(desired.action.typedSearchAttributes);
+  const memo = action.memo as Partial<TaskMemo> | undefined;
+  if (
+    actualAttributes.get(TASK_NAME_KEY) !== desiredAttributes.get(TASK_NAME_KEY) ||
+    memo?.taskName !== (desired.action.memo as Partial<TaskMemo> | undefined)?.taskName
+  ) {
+    drift.push('name');
+  }
+  if (actualAttributes.get(TASK_ID_KEY) !== desiredAttributes.get(TASK_ID_KEY))
+    drift.push('searchAttributes');
+  if (
+    (action.staticSummary ?? '') !== (desired.action.staticSummary ?? '') ||
+    (action.staticDetails ?? '') !== (desired.action.staticDetails ?? '')
+  ) {
+    drift.push('summary');
+  }
   const policies = actual.policies;
   if (
     policies.overlap !== desired.policies?.overlap ||
@@ -278,6 +299,14 @@ export function scheduleDrift(actual: ScheduleDescription, desired: ScheduleOpti
     drift.push('policies');
   }
   return drift;
+}
+
+function typedAttributes(
+  attributes: SearchAttributePair[] | TypedSearchAttributes | undefined,
+): TypedSearchAttributes {
+  return Array.isArray(attributes) || !attributes
+    ? new TypedSearchAttributes(attributes ?? [])
+    : attributes;
 }
 
 /**

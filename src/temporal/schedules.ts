@@ -12,6 +12,7 @@ import {
 // package.json (see also schedule/next-fire.ts).
 import { compileUpdatedScheduleOptions } from '@temporalio/client/lib/schedule-helpers';
 import { msToNumber } from '@temporalio/common/lib/time';
+import type { Config } from '../config';
 import type { TaskStatus } from '../db/entities';
 import { toScheduleSpec } from '../schedule/cron';
 import {
@@ -21,6 +22,11 @@ import {
   type SendWebhookInput,
   type TaskMemo,
 } from './contracts';
+import {
+  type DescribedTask,
+  executionMetadata,
+  type ExecutionMetadata,
+} from './execution-metadata';
 
 /** What a schedule is derived from: the task row's scheduling fields. */
 export interface SchedulableTask {
@@ -41,14 +47,45 @@ export interface SchedulableTask {
 export interface ScheduleSettings {
   taskQueue: string;
   catchupWindowMs: number;
+  /** PUBLIC_URL: the console's address, linked from each execution's details (SPEC §15). */
+  publicUrl?: string;
+}
+
+/**
+ * The settings every writer of task schedules uses (the API's gateway, its start-up
+ * reconciliation, `npm run reconcile`): one source, so that they agree on each fingerprint.
+ */
+export function scheduleSettings(
+  config: Pick<Config, 'temporalTaskQueue' | 'scheduleCatchupWindowMs'> &
+    Partial<Pick<Config, 'publicUrl'>>,
+): ScheduleSettings {
+  return {
+    taskQueue: config.temporalTaskQueue,
+    catchupWindowMs: config.scheduleCatchupWindowMs,
+    publicUrl: config.publicUrl,
+  };
+}
+
+/**
+ * The search attributes (TaskId, TaskName), summary and details of an execution of the task
+ * (SPEC §15): the schedule's action carries those of a scheduled run, a trigger starts its manual
+ * run with these.
+ */
+export function runMetadata(
+  task: DescribedTask,
+  kind: 'scheduled' | 'manual',
+  settings: Pick<ScheduleSettings, 'publicUrl'>,
+): ExecutionMetadata {
+  return executionMetadata(task, { kind, publicUrl: settings.publicUrl });
 }
 
 /**
  * The one mapping from a task row to its Temporal Schedule (SPEC §6): id `task-<taskId>`, action
  * `sendWebhook` with `{ taskId, maxRetry }` only (no URL, no payload: secrets stay out of
- * history), memo `{ taskName }`, overlap BUFFER_ALL, the configured catch-up window, pause on failure,
- * paused exactly when the task is not ACTIVE. The note says why the schedule runs or not and ends
- * with the configuration's fingerprint (see scheduleFingerprint).
+ * history), memo `{ taskName }`, search attributes TaskId and TaskName with a summary and
+ * details on every run it starts (SPEC §15), overlap BUFFER_ALL, the configured catch-up window,
+ * pause on failure, paused exactly when the task is not ACTIVE. The note says why the schedule
+ * runs or not and ends with the configuration's fingerprint (see scheduleFingerprint).
  */
 export function buildScheduleOptions(
   task: SchedulableTask,
@@ -68,10 +105,11 @@ export function desiredSchedule(
 
 /**
  * A short, stable hash of everything reconciliation compares: the canonical spec and time zone,
- * the action's workflow type, task queue, workflow id and argument, the policies and the paused
- * state. Not the memo (task name) nor the note. Kept at the end of the schedule's note, which
- * Temporal returns when listing schedules, so that reconciliation can tell an unchanged schedule
- * from the list alone instead of describing each one.
+ * the action's workflow type, task queue, workflow id and argument, its search attributes (task
+ * id and name), summary and details, the policies and the paused state. Not the note. The memo
+ * holds nothing the search attributes do not: a rename changes the hash through TaskName. Kept at
+ * the end of the schedule's note, which Temporal returns when listing schedules, so that
+ * reconciliation can tell an unchanged schedule from the list alone instead of describing each.
  */
 export function scheduleFingerprint(task: SchedulableTask, settings: ScheduleSettings): string {
   return buildScheduleUpdate(task, settings).fingerprint;
@@ -107,6 +145,7 @@ function buildScheduleUpdate(
   // counted once, and a scheduled run with none left is not delivered), so the row's count is the
   // authority and Temporal's may only be ahead of it, by a run it just started.
   const limited = typeof task.maxRuns === 'number';
+  const metadata = runMetadata(task, 'scheduled', settings);
   const update = {
     scheduleId: scheduleIdForTask(task.id),
     spec: toScheduleSpec(task.schedule, task.timezone, {
@@ -121,6 +160,10 @@ function buildScheduleUpdate(
       taskQueue: settings.taskQueue,
       args: [input],
       memo: memoFor(task),
+      // Every run it starts is found by task in the Web UI, with a summary naming it (SPEC §15).
+      typedSearchAttributes: metadata.typedSearchAttributes,
+      staticSummary: metadata.staticSummary,
+      staticDetails: metadata.staticDetails,
     },
     policies: {
       // Runs of one task never overlap, and none is dropped: a run that comes due while another
@@ -132,7 +175,8 @@ function buildScheduleUpdate(
     },
   };
   // Versioned, in a fixed order: a change here changes every fingerprint, which only costs the
-  // next reconciliation one describe per schedule.
+  // next reconciliation one describe per schedule (and an update where the schedule differs: the
+  // search attributes and summary of SPEC §15 reached the schedules of before them that way).
   const fingerprint = createHash('sha256')
     .update(
       JSON.stringify([
@@ -155,6 +199,9 @@ function buildScheduleUpdate(
               limited,
             ]
           : []),
+        metadata.typedSearchAttributes.map(({ key, value }) => [key.name, value]),
+        metadata.staticSummary,
+        metadata.staticDetails,
       ]),
     )
     .digest('hex')
@@ -272,6 +319,11 @@ export function createScheduleGateway(deps: { client: Client; settings: Schedule
 
     async describe(taskId: string): Promise<ScheduleDescription> {
       return withDeadline(() => handle(taskId).describe());
+    },
+
+    /** The search attributes, summary and details of a manual run of the task (the trigger's). */
+    manualRunMetadata(task: DescribedTask): ExecutionMetadata {
+      return runMetadata(task, 'manual', settings);
     },
   };
 }

@@ -190,6 +190,9 @@ describe('the task service never describes a schedule', () => {
       update: jest.fn(async () => undefined),
       delete: jest.fn(async () => undefined),
       describe,
+      manualRunMetadata: jest.fn(() => {
+        throw new Error('no trigger here');
+      }),
     };
     // Any use of the Temporal client (the only other way to a describe) throws too.
     const client = new Proxy({} as Client, {

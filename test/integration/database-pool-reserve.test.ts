@@ -50,6 +50,9 @@ describe('writes that wait on Temporal, more of them than the pool has connectio
       describe: async () => {
         throw new Error('not used');
       },
+      manualRunMetadata: () => {
+        throw new Error('not used');
+      },
     };
     const tasks = createTaskService({
       orm,

@@ -3,13 +3,19 @@ import { ScheduleNotFoundError, type ScheduleSummary } from '@temporalio/client'
 import pino from 'pino';
 import type { Services } from '../../src/services';
 import { reconcileSchedules } from '../../src/temporal/reconcile';
-import { fingerprintInNote, scheduleFingerprint } from '../../src/temporal/schedules';
+import { loadConfig } from '../../src/config';
+import {
+  fingerprintInNote,
+  scheduleFingerprint,
+  scheduleSettings,
+} from '../../src/temporal/schedules';
 import { createTestApp, type TestApp } from '../helpers/app';
 
 describe('reconcileSchedules', () => {
   let t: TestApp;
   let services: Services;
-  const settings = { taskQueue: 'discord-webhooks', catchupWindowMs: 300_000 };
+  // The test app's own (the console link of PUBLIC_URL is part of each schedule since SPEC §15).
+  const settings = scheduleSettings(loadConfig(process.env));
   const logger = pino({ level: 'silent' });
 
   beforeAll(async () => {

@@ -1,12 +1,14 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
 import { prepareDatabase } from '../../src/db/orm';
 import { startEmbeddedPostgres } from '../../src/embedded/postgres';
 import { getFreePort } from '../../src/embedded/ports';
 import { ensureTemporalCli } from '../../src/embedded/temporal-cli';
 import { startTemporalDevServer } from '../../src/embedded/temporal-dev-server';
 import { createLogger } from '../../src/logger';
+import { ensureTaskSearchAttributes } from '../../src/temporal/search-attributes';
 import { TEST_ENCRYPTION_KEY } from '../helpers/app';
 
 /**
@@ -53,6 +55,14 @@ export default async function globalSetup(): Promise<void> {
     if (database.status === 'rejected') throw database.reason;
     if (temporal.status === 'rejected') throw temporal.reason;
     const [databaseUrl, temporalAddress] = [database.value, temporal.value];
+    // The task search attributes (SPEC §15), as an API start adds them: the dev server started
+    // here has them from its flags already; a TEMPORAL_ADDRESS given may not.
+    const connection = await Connection.connect({ address: temporalAddress });
+    try {
+      await ensureTaskSearchAttributes({ connection, namespace: 'default' });
+    } finally {
+      await connection.close();
+    }
     await prepareDatabase(databaseUrl, logger);
     process.env.DATABASE_URL = databaseUrl;
     process.env.TEMPORAL_ADDRESS = temporalAddress;

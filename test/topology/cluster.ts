@@ -117,6 +117,8 @@ export async function runDeployScript(
 
 export interface TemporalServerProcess extends TopologyProcess {
   readonly address: string;
+  /** The frontend's HTTP API (`/api/v1/...`): the routes the Web UI's pages ask. */
+  readonly httpUrl: string;
 }
 
 /**
@@ -133,6 +135,7 @@ export async function startTemporalServer(options: {
 }): Promise<TemporalServerProcess> {
   const port = async () => String(await freePortBelow32768());
   const frontend = await port();
+  const http = await port();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -147,7 +150,7 @@ export async function startTemporalServer(options: {
     DYNAMIC_CONFIG_FILE_PATH: path.resolve(options.dynamicConfigFile),
     LOG_LEVEL: 'warn',
     FRONTEND_GRPC_PORT: frontend,
-    FRONTEND_HTTP_PORT: await port(),
+    FRONTEND_HTTP_PORT: http,
     FRONTEND_MEMBERSHIP_PORT: await port(),
     INTERNAL_FRONTEND_HTTP_PORT: await port(),
     MATCHING_GRPC_PORT: await port(),
@@ -175,7 +178,10 @@ export async function startTemporalServer(options: {
       cause: error,
     });
   });
-  return Object.assign(proc, { address: `127.0.0.1:${frontend}` });
+  return Object.assign(proc, {
+    address: `127.0.0.1:${frontend}`,
+    httpUrl: `http://127.0.0.1:${http}`,
+  });
 }
 
 /**

@@ -54,11 +54,12 @@ const KEYS = {
   throughput: 'topology-throughput-key-012345',
   traffic: 'topology-traffic-key-0123456789',
   pacing: 'topology-pacing-key-01234567890',
+  byTask: 'topology-by-task-key-0123456789',
 };
 const RATE_LIMIT_PER_MINUTE = 1000;
-const PERIOD_MS = 10_000;
 /** ENCRYPTION_KEYS of every API and worker of the cluster. */
 const TOPOLOGY_ENCRYPTION_KEY = Buffer.alloc(32, 9);
+const PERIOD_MS = 10_000;
 
 let dir: string;
 let postgres: OwnPostgres | undefined;
@@ -69,6 +70,7 @@ let orm: Orm | undefined;
 let connection: Connection | undefined;
 let client: Client;
 let appEnv: NodeJS.ProcessEnv;
+let temporalCliPath: string;
 /** The running API and worker processes by name; a restart replaces the entry. */
 const apps = new Map<string, AppProcess>();
 const ports = new Map<string, number>();
@@ -307,6 +309,7 @@ beforeAll(async () => {
   startFigures.serverRoute = server.route;
   startFigures.provisionSeconds = seconds(t);
   const cli = await ensureTemporalCli({ log: () => undefined });
+  temporalCliPath = cli.path;
   const redisBinary = await ensureRedisServer();
   t = performance.now();
   await run('npm', ['run', 'build'], { cwd: ROOT, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
@@ -360,6 +363,7 @@ beforeAll(async () => {
   });
   expect(namespace.output).toMatch(/Namespace default (created|exists)/);
   expect(namespace.output).toContain('Namespace default is usable');
+  expect(namespace.output).toContain('Search attributes TaskId and TaskName are usable');
   startFigures.namespaceUsableSeconds = seconds(t);
 
   connection = await Connection.connect({ address: temporal.address });
@@ -373,12 +377,12 @@ beforeAll(async () => {
     HOME: process.env.HOME,
     NODE_ENV: 'production',
     API_KEY: Object.values(KEYS).join(','),
+    // Both APIs seal webhook URLs and both workers open them with these (SPEC §15).
+    ENCRYPTION_KEYS: TOPOLOGY_ENCRYPTION_KEY.toString('base64'),
     DATABASE_URL: postgres.databaseUrl,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: 'default',
     WEBHOOK_ALLOWED_ORIGINS: mock.url,
-    // Both APIs seal webhook URLs and both workers open them with these (SPEC §15).
-    ENCRYPTION_KEYS: TOPOLOGY_ENCRYPTION_KEY.toString('base64'),
     // A killed worker's deliveries are retried once their start-to-close timeout (this + 10 s)
     // has passed.
     WEBHOOK_TIMEOUT_MS: '2000',
@@ -459,10 +463,6 @@ describe(`the production topology: Temporal server ${TEMPORAL_SERVER_VERSION} on
     );
     expect((await api(a, KEYS.routes, 'POST', `/api/tasks/${id}/trigger`)).status).toBe(202);
     await mock.waitForRequests(1, { webhookId: webhookUrl.split('/').at(-2), timeoutMs: 30_000 });
-
-    // Every operation of the OpenAPI document, on both APIs: served (not 404, never a 5xx).
-    const document = loadOpenApiDocument();
-    const served: string[] = [];
     // Sealed at rest by one API under ENCRYPTION_KEYS, opened by a worker to deliver (SPEC §15).
     const [stored] = await orm!.em
       .fork()
@@ -470,6 +470,10 @@ describe(`the production topology: Temporal server ${TEMPORAL_SERVER_VERSION} on
       .execute<{ webhook_url: string }[]>('select webhook_url from tasks where id = ?', [id]);
     expect(stored!.webhook_url).toMatch(/^enc:v1:[0-9a-f]{8}:/);
     expect(stored!.webhook_url).not.toContain(webhookUrl.split('/').at(-1));
+
+    // Every operation of the OpenAPI document, on both APIs: served (not 404, never a 5xx).
+    const document = loadOpenApiDocument();
+    const served: string[] = [];
     for (const target of [a, b]) {
       for (const [route, item] of Object.entries(document.paths)) {
         for (const method of ['get', 'post', 'patch', 'put', 'delete'] as const) {
@@ -502,6 +506,65 @@ describe(`the production topology: Temporal server ${TEMPORAL_SERVER_VERSION} on
     log(
       `routes: ${served.length / 2} operations on each API, e.g. ${served.slice(0, 3).join('; ')}`,
     );
+  });
+
+  it('when a task ran on its schedule and by hand, then the real server lists both by TaskName and by TaskId (CLI and HTTP API), each summarized by the task name (SPEC §15)', async () => {
+    const name = `topology by task ${Date.now()}`;
+    const [task] = await createTasks(1, KEYS.byTask, () => ({
+      name,
+      schedule: '@every 5s',
+      payload: { content: 'by task' },
+    }));
+    const { id, webhookId } = task!;
+    await mock.waitForRequests(1, { webhookId, timeoutMs: 30_000 });
+    expect((await api(apis()[1]!, KEYS.byTask, 'POST', `/api/tasks/${id}/toggle`)).status).toBe(
+      200,
+    );
+    const trigger = await api<{ workflowId: string }>(
+      apis()[0]!,
+      KEYS.byTask,
+      'POST',
+      `/api/tasks/${id}/trigger`,
+    );
+    expect(trigger.status).toBe(202);
+    const manualId = trigger.body.workflowId;
+    const listsBoth = (ids: string[]) =>
+      ids.includes(manualId) &&
+      ids.some((w) => !w.includes('-manual-')) &&
+      ids.every((w) => w.startsWith(`task-${id}-`));
+    const started = performance.now();
+    const figures: Record<string, number> = {};
+    for (const query of [`TaskName = "${name}"`, `TaskId = "${id}"`]) {
+      const cli = await waitFor(`the CLI to list both runs for ${query}`, async () => {
+        const { stdout } = await run(temporalCliPath, [
+          ...['workflow', 'list', '--address', temporal!.address, '--query', query],
+          ...['--output', 'json'],
+        ]);
+        const ids = (JSON.parse(stdout || '[]') as { execution: { workflowId: string } }[]).map(
+          (e) => e.execution.workflowId,
+        );
+        return listsBoth(ids) ? ids : undefined;
+      });
+      const http = await waitFor(`the HTTP API to list both runs for ${query}`, async () => {
+        const response = await fetch(
+          `${temporal!.httpUrl}/api/v1/namespaces/default/workflows?query=${encodeURIComponent(query)}`,
+        );
+        const body = (await response.json()) as {
+          executions?: { execution: { workflowId: string } }[];
+        };
+        const ids = (body.executions ?? []).map((e) => e.execution.workflowId);
+        return listsBoth(ids) ? ids : undefined;
+      });
+      figures[query.split(' ')[0]!] = Math.min(cli.length, http.length);
+    }
+    for await (const info of client.workflow.list({ query: `TaskId = "${id}"` })) {
+      const description = await client.workflow.getHandle(info.workflowId).describe();
+      expect(await description.staticSummary()).toContain(name);
+    }
+    log(
+      `executions by task: ${JSON.stringify({ runsListed: figures, listedWithinSeconds: Number(((performance.now() - started) / 1000).toFixed(1)) })}`,
+    );
+    await api(apis()[0]!, KEYS.byTask, 'DELETE', `/api/tasks/${id}`);
   });
 
   it('when one key sends more than its per-minute budget across both APIs, then Redis counts them together: exactly the budget is served and the rest get 429', async () => {

@@ -4,13 +4,21 @@ import {
   noteText,
   scheduleFingerprint,
   type SchedulableTask,
+  type ScheduleSettings,
+  specDrift,
 } from '../../src/temporal/schedules';
 
-/** scheduleFingerprint of the task below at the commit before SPEC §14 (fec231d). */
-const FINGERPRINT_BEFORE_BOUNDS = '40ed4713787c';
+/**
+ * scheduleFingerprint of the task below since SPEC §15 (search attributes, summary and details on
+ * the schedule's action). It was '40ed4713787c' from before SPEC §14 until then: the hash changed
+ * on purpose, so that the next reconciliation describes each schedule written before, finds it
+ * without TaskId, TaskName and summary (scheduleDrift), and updates it (test/integration/
+ * executions-by-task.test.ts proves that on a real server).
+ */
+const FINGERPRINT_SINCE_SEARCH_ATTRIBUTES = '264ea50b0318';
 
 describe('scheduleFingerprint', () => {
-  const settings = { taskQueue: 'discord-webhooks', catchupWindowMs: 300_000 };
+  const settings: ScheduleSettings = { taskQueue: 'discord-webhooks', catchupWindowMs: 300_000 };
   const task: SchedulableTask = {
     id: '0b0e6c1e-6f0a-4b7e-9d52-3f1d2a4c5b6e',
     name: 'standup reminder',
@@ -26,15 +34,16 @@ describe('scheduleFingerprint', () => {
     expect(scheduleFingerprint({ ...task }, { ...settings })).toBe(fingerprint);
   });
 
-  it('when a task has no bounds, then its hash is the one it had before bounds existed', () => {
+  it('when a task has no bounds, then its hash is the same as with bounds unset, and pinned', () => {
     expect(
       scheduleFingerprint(
         { ...task, startAt: null, endAt: null, maxRuns: null, runsLeft: null },
         settings,
       ),
     ).toBe(fingerprint);
-    // The hash of this task as computed before SPEC §14 (a schedule reconciled then is unchanged).
-    expect(fingerprint).toBe(FINGERPRINT_BEFORE_BOUNDS);
+    // Pinned: a change to the hash's input makes every schedule look changed once, which must
+    // be a decision, never an accident.
+    expect(fingerprint).toBe(FINGERPRINT_SINCE_SEARCH_ATTRIBUTES);
   });
 
   it('when maxRuns counts down, then the hash stays (Temporal counts its own actions)', () => {
@@ -81,17 +90,26 @@ describe('scheduleFingerprint', () => {
       ['startAt', { ...task, startAt: new Date('2030-01-01T00:00:00Z') }, settings],
       ['endAt', { ...task, endAt: new Date('2030-01-01T00:00:00Z') }, settings],
       ['maxRuns', { ...task, maxRuns: 3, runsLeft: 3 }, settings],
+      // TaskName, the summary and the details name the task (SPEC §15): a rename updates them.
+      ['name', { ...task, name: 'renamed' }, settings],
+      // The details link to the console.
+      ['console address', task, { ...settings, publicUrl: 'https://scheduler.example.com' }],
     ];
     const hashes = variants.map(([what, t, s]) => [what, scheduleFingerprint(t, s)]);
     for (const [what, hash] of hashes) expect([what, hash]).not.toEqual([what, fingerprint]);
     expect(new Set(hashes.map(([, hash]) => hash)).size).toBe(variants.length);
   });
 
-  it('when only the name, or the spelling of the same times, changes, then the hash stays', () => {
-    expect(scheduleFingerprint({ ...task, name: 'renamed' }, settings)).toBe(fingerprint);
-    expect(scheduleFingerprint({ ...task, schedule: '0-59/10 * * * *' }, settings)).toBe(
-      fingerprint,
-    );
+  it('when only the spelling of the same times changes, then the spec is the same but the hash follows the words the runs show', () => {
+    const respelled = { ...task, schedule: '0-59/10 * * * *' };
+    expect(
+      specDrift(
+        buildScheduleOptions(respelled, settings).spec,
+        buildScheduleOptions(task, settings).spec,
+      ),
+    ).toEqual([]);
+    // The summary says the schedule in words and the details quote it: both change with it.
+    expect(scheduleFingerprint(respelled, settings)).not.toBe(fingerprint);
   });
 
   it('when the task is INACTIVE or FAILED, then both are paused schedules with the same hash', () => {

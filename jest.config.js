@@ -54,6 +54,18 @@ module.exports = {
       testMatch: ['<rootDir>/test/topology/**/*.test.ts'],
     },
     {
+      // SPEC §15 (`npm run test:image`): the Dockerfile built into an image (buildah's chroot
+      // isolation on a base made from Debian's packages where no Docker engine runs; minutes the
+      // first time) and its migrate CLI, API and worker run against the global setup's PostgreSQL
+      // and Temporal. Not part of `npm test`; .ci/run runs it on its own.
+      displayName: 'image',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/image/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/setup/global-setup.ts',
+      globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+    },
+    {
       // Dockerfile and Compose files, checked with real validators (hadolint, ShellCheck,
       // compose-go) provisioned and cached on first use; no services needed.
       displayName: 'deploy',

@@ -78,6 +78,11 @@ describe('database migrations', () => {
       'last_message_id',
       'alert_webhook_url',
       'failure_alerted',
+      'start_at',
+      'end_at',
+      'max_runs',
+      'runs_left',
+      'runs_counted_through',
     ]);
     expect(byTable('task_logs')).toEqual([
       'id',
@@ -148,6 +153,14 @@ describe('database migrations', () => {
     const id = await insertTask();
     await expect(sql(`update tasks set status = 'PAUSED' where id = ?`, [id])).rejects.toThrow(
       /check/i,
+    );
+    // SPEC §14: COMPLETED is a status; maxRuns at least 1, runs left never below 0.
+    await sql(`update tasks set status = 'COMPLETED' where id = ?`, [id]);
+    await expect(sql(`update tasks set max_runs = 0 where id = ?`, [id])).rejects.toThrow(
+      /tasks_max_runs_check/,
+    );
+    await expect(sql(`update tasks set runs_left = -1 where id = ?`, [id])).rejects.toThrow(
+      /tasks_runs_left_check/,
     );
   });
 

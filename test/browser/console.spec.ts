@@ -870,6 +870,74 @@ test.describe('the web console', () => {
     await screenshot(page, 'task', true);
   });
 
+  test("when a task has run, then its page opens the Temporal Web UI's list filtered by its TaskId in a new tab, which shows the run; with no Web UI address there is no link", async ({
+    signedIn: page,
+    services,
+  }) => {
+    const name = unique('Runs in Temporal');
+    const webhookId = `${Date.now()}5`;
+    const task = await services.api<Task>('POST', '/api/tasks', {
+      name,
+      schedule: '0 0 1 1 *',
+      webhookUrl: services.discord.webhookUrl(webhookId),
+      payload: { content: 'Found in the Web UI' },
+    });
+    await page.goto(`/tasks/${task.id}`);
+    await expect(page.getByRole('heading', { name, level: 1 })).toBeVisible();
+    const link = page.getByRole('link', {
+      name: 'Open in Temporal UI (every run of this task, new tab)',
+    });
+    const runsUrl = `http://127.0.0.1:${services.product.ports.ui}/namespaces/default/workflows?query=${encodeURIComponent(
+      `TaskId = "${task.id}"`,
+    )}`;
+    await expect(link).toHaveAttribute('href', runsUrl);
+    await expect(link).toHaveAttribute('target', '_blank');
+    await expect(link).toHaveAttribute('rel', 'noopener noreferrer');
+
+    await page.getByRole('button', { name: 'Run now' }).click();
+    const deliveries = page.getByRole('region', { name: 'Deliveries' });
+    await expect(deliveries.getByRole('cell', { name: 'Delivered', exact: true })).toBeVisible({
+      timeout: 30_000,
+    });
+    const logs = await services.api<{ data: { workflowId: string }[] }>(
+      'GET',
+      `/api/tasks/${task.id}/logs`,
+    );
+    const workflowId = logs.data[0]!.workflowId;
+    expect(workflowId).toMatch(new RegExp(`^task-${task.id}-manual-`));
+
+    const [webUi] = await Promise.all([page.context().waitForEvent('page'), link.click()]);
+    await expect(webUi).toHaveURL(
+      new RegExp(
+        `^http://127\\.0\\.0\\.1:${services.product.ports.ui}/namespaces/default/workflows\\?query=`,
+      ),
+    );
+    // The Web UI's list: one row per run, its workflow id a link (so are its run id and type).
+    const runs = webUi.getByRole('table', { name: 'Workflows' });
+    const run = runs.getByRole('link', { name: workflowId, exact: true });
+    // Temporal lists a run once its visibility record is written; reload until it is.
+    let loads = 0;
+    await expect(async () => {
+      if (loads++ > 0) await webUi.reload();
+      await expect(run).toBeVisible({ timeout: 15_000 });
+    }).toPass({ timeout: 60_000 });
+    // Only this task's runs: the other tests' runs are on the same server.
+    await expect(runs.getByRole('link', { name: /^task-/ })).toHaveCount(1);
+    await screenshot(webUi, 'temporal-ui-by-task');
+    await webUi.close();
+
+    // As with an external Temporal and TEMPORAL_UI_URL unset: nothing to link to.
+    await page.route('**/api/config', async (route) => {
+      const response = await route.fetch();
+      const config = (await response.json()) as Record<string, unknown>;
+      await route.fulfill({ response, json: { ...config, temporalUiUrl: null } });
+    });
+    await page.reload();
+    await expect(deliveries.getByRole('cell', { name: 'Delivered', exact: true })).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Run now' })).toBeVisible();
+    await expect(page.getByRole('link', { name: /Open in Temporal UI/ })).toHaveCount(0);
+  });
+
   test('when the tasks, logs and dashboard are opened, on a wide screen and at 360 px, then they show the data and pass axe', async ({
     signedIn: page,
   }) => {

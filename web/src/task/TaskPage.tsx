@@ -13,7 +13,7 @@ import { duration, localTime, relativeTime, zonedTime } from '../ui/format';
 import { Link } from '../ui/Link';
 import { StatusBadge } from '../ui/StatusBadge';
 import { runsLeftText, whyNoRunAhead } from './completion';
-import { type Execution, groupByExecution, temporalUrl } from './deliveries';
+import { type Execution, groupByExecution, temporalTaskRunsUrl, temporalUrl } from './deliveries';
 
 const LOGS_PER_PAGE = 100;
 /** The id of what a COMPLETED task's Resume button is described by. */
@@ -74,26 +74,39 @@ export function TaskPage({ id }: { id: string }) {
     <section aria-labelledby="task-title">
       <div className="page-head">
         <h1 id="task-title">{t.name}</h1>
-        {canWrite && (
-          <div className="actions">
-            <button type="button" onClick={() => actions.trigger.mutate(t)}>
-              Run now
-            </button>
-            <button
-              type="button"
-              onClick={() => actions.toggle.mutate(t)}
-              aria-describedby={completed ? COMPLETED_NOTE : undefined}
+        <div className="actions">
+          {ui && (
+            <a
+              href={temporalTaskRunsUrl(ui, config.data!.temporalNamespace, t.id)}
+              className="button"
+              target="_blank"
+              rel="noopener noreferrer"
             >
-              {active ? 'Pause' : 'Resume'}
-            </button>
-            <Link href={`/tasks/${t.id}/edit`} className="button">
-              Edit
-            </Link>
-            <button type="button" className="danger" onClick={() => setConfirming(true)}>
-              Delete
-            </button>
-          </div>
-        )}
+              Open in Temporal UI
+              <span className="visually-hidden"> (every run of this task, new tab)</span>
+            </a>
+          )}
+          {canWrite && (
+            <>
+              <button type="button" onClick={() => actions.trigger.mutate(t)}>
+                Run now
+              </button>
+              <button
+                type="button"
+                onClick={() => actions.toggle.mutate(t)}
+                aria-describedby={completed ? COMPLETED_NOTE : undefined}
+              >
+                {active ? 'Pause' : 'Resume'}
+              </button>
+              <Link href={`/tasks/${t.id}/edit`} className="button">
+                Edit
+              </Link>
+              <button type="button" className="danger" onClick={() => setConfirming(true)}>
+                Delete
+              </button>
+            </>
+          )}
+        </div>
       </div>
 
       <div className="task-overview">

@@ -39,3 +39,14 @@ export function temporalUrl(base: string, namespace: string, e: Execution): stri
     e.workflowId,
   )}/${encodeURIComponent(e.runId)}/history`;
 }
+
+/**
+ * The Temporal Web UI's workflow list filtered by the task's `TaskId` search attribute (SPEC
+ * §15): every run of it, those made before a rename too (the `TaskName` of a run is the name it
+ * started with).
+ */
+export function temporalTaskRunsUrl(base: string, namespace: string, taskId: string): string {
+  return `${base}/namespaces/${encodeURIComponent(namespace)}/workflows?query=${encodeURIComponent(
+    `TaskId = "${taskId}"`,
+  )}`;
+}

@@ -142,6 +142,9 @@ export function createTaskService(deps: TaskServiceDeps) {
   const sealUrl = (url: string) => secrets.seal(url, 'tasks.webhook_url');
   const sealAlertUrl = (url: string | null | undefined) =>
     url ? secrets.seal(url, 'tasks.alert_webhook_url') : null;
+  const openUrl = (stored: string) => secrets.open(stored, 'tasks.webhook_url');
+  const openAlertUrl = (stored: string | null | undefined) =>
+    stored ? secrets.open(stored, 'tasks.alert_webhook_url') : null;
   const nextRuns = createNextRuns({ logger: deps.logger });
   const { database } = deps.circuits;
   const rowsOf = createQueryRows(orm);
@@ -316,10 +319,8 @@ export function createTaskService(deps: TaskServiceDeps) {
     return toTaskResource(
       {
         ...task,
-        webhookUrl: secrets.open(task.webhookUrl, 'tasks.webhook_url'),
-        alertWebhookUrl: task.alertWebhookUrl
-          ? secrets.open(task.alertWebhookUrl, 'tasks.alert_webhook_url')
-          : null,
+        webhookUrl: openUrl(task.webhookUrl),
+        alertWebhookUrl: openAlertUrl(task.alertWebhookUrl),
       },
       nextRuns.nextRunAt(task),
     );
@@ -330,10 +331,8 @@ export function createTaskService(deps: TaskServiceDeps) {
     return taskRowToResource(
       {
         ...row,
-        webhook_url: secrets.open(row.webhook_url, 'tasks.webhook_url'),
-        alert_webhook_url: row.alert_webhook_url
-          ? secrets.open(row.alert_webhook_url, 'tasks.alert_webhook_url')
-          : null,
+        webhook_url: openUrl(row.webhook_url),
+        alert_webhook_url: openAlertUrl(row.alert_webhook_url),
       },
       nextRuns.nextRunAt({
         ...row,
@@ -481,7 +480,7 @@ export function createTaskService(deps: TaskServiceDeps) {
             if (input.timezone !== undefined) current.timezone = input.timezone;
             if (
               input.webhookUrl !== undefined &&
-              input.webhookUrl !== secrets.open(current.webhookUrl, 'tasks.webhook_url')
+              input.webhookUrl !== openUrl(current.webhookUrl)
             ) {
               current.webhookUrl = sealUrl(input.webhookUrl);
               // The last message belongs to the old webhook: another webhook can neither edit

@@ -46,11 +46,12 @@ export interface ExecutionMetadata {
 export const SUMMARY_MAX_BYTES = 300;
 
 /**
- * The search attributes, one-line summary and details of a task's executions (SPEC §15): the
- * Web UI's list shows the summary ("Stand-up reminder · At 09:00, Monday through Friday
- * (Europe/Paris)"), an execution's page the details with the link to the task in the console
- * (`publicUrl`, as alerts link it). Ids, the name and the schedule only: the webhook URL and the
- * payload stay in PostgreSQL.
+ * The search attributes, one-line summary and details of a task's executions (SPEC §15): an
+ * execution's page in the Web UI (and `temporal workflow describe`) shows the summary ("Stand-up
+ * reminder · At 09:00, Monday through Friday (Europe/Paris)") and the details with the link to
+ * the task in the console (`publicUrl`, as alerts link it); the server's list call returns no
+ * summaries, so lists find runs by the attributes. Ids, the name and the schedule only: the
+ * webhook URL and the payload stay in PostgreSQL.
  */
 export function executionMetadata(
   task: DescribedTask,

@@ -28,8 +28,6 @@ import {
   validateWebhookUrl,
   webhookIdentity,
 } from '../src/discord/webhook-url';
-import { toScheduleSpec } from '../src/schedule/cron';
-import { compileFireTimes } from '../src/schedule/next-fire';
 import { isLastRun, nextScheduledRun } from '../src/schedule/runs-ahead';
 import {
   type CompleteTaskInput,
@@ -407,9 +405,8 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
    */
   function laterRunDue(task: DeliveryTask, scheduledTime: Date, now: Date): Date | null {
     try {
-      const next = compileFireTimes(
-        toScheduleSpec(task.schedule, task.timezone, { startAt: task.startAt, endAt: task.endAt }),
-      ).next(scheduledTime);
+      // The schedule's next fire time within its bounds; maxRuns is left to the run's own count.
+      const next = nextScheduledRun({ ...task, runsLeft: null }, scheduledTime);
       return next && next.getTime() <= now.getTime() ? next : null;
     } catch (error) {
       log.warn('could not compute the next run of a late run; delivering it', {

@@ -511,12 +511,13 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
   /**
    * Counts a scheduled run against its task's maxRuns, once (SPEC §14): 'counted' now or by an
    * earlier try of this run, or 'used-up' when none was left (Temporal's limited actions may be a
-   * run ahead of the row, which is the authority). Returns the runs left after it.
+   * run ahead of the row, which is the authority). Returns the runs left after it, and whether
+   * this run is the latest counted (no later run has taken a count since).
    */
   async function countRun(
     task: DeliveryTask,
     scheduledTime: Date,
-  ): Promise<{ outcome: 'counted' | 'used-up'; runsLeft: number }> {
+  ): Promise<{ outcome: 'counted' | 'used-up'; runsLeft: number; latest: boolean }> {
     const [row] = await orm.em
       .fork()
       .getConnection()
@@ -531,11 +532,16 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
          from tasks t where t.id = ?`,
         [scheduledTime, task.id, scheduledTime, task.id],
       );
-    if (!row) return { outcome: 'used-up', runsLeft: 0 };
-    if (row.counted_left !== null) return { outcome: 'counted', runsLeft: row.counted_left };
+    if (!row) return { outcome: 'used-up', runsLeft: 0, latest: false };
+    if (row.counted_left !== null) {
+      return { outcome: 'counted', runsLeft: row.counted_left, latest: true };
+    }
     const through = row.counted_through ? new Date(row.counted_through).getTime() : -Infinity;
-    if (through >= scheduledTime.getTime()) return { outcome: 'counted', runsLeft: row.runs_left };
-    return { outcome: 'used-up', runsLeft: 0 };
+    if (through >= scheduledTime.getTime()) {
+      const latest = through === scheduledTime.getTime();
+      return { outcome: 'counted', runsLeft: row.runs_left, latest };
+    }
+    return { outcome: 'used-up', runsLeft: 0, latest: false };
   }
 
   /** A run, and whether it was its task's last scheduled one (see DeliverWebhookResult). */
@@ -590,6 +596,9 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       throw outage(error, { attemptsMade: number - 1, failuresCounted: countedBefore });
     }
     if (!task) return { status: 'TASK_DELETED' };
+    // This run took the last of maxRuns: a later fire time is a run beyond the count, which posts
+    // nothing (RUNS_USED_UP), so it does not supersede this one.
+    let tookLastRun = false;
     if (scheduledTime) {
       // Bounds (SPEC §14): a scheduled run counts against maxRuns, and may be the task's last.
       if (task.maxRuns !== null) {
@@ -600,6 +609,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
           throw outage(error, { attemptsMade: number - 1, failuresCounted: countedBefore });
         }
         task.runsLeft = counted.runsLeft;
+        tookLastRun = counted.outcome === 'counted' && counted.runsLeft === 0 && counted.latest;
         if (counted.outcome === 'used-up') {
           log.info('scheduled run beyond maxRuns; nothing delivered', { taskId: task.id });
           run.last = true;
@@ -648,7 +658,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
         });
         return { status: 'SKIPPED', reason: 'NOT_ACTIVE' };
       }
-      const later = laterRunDue(task, scheduledTime, attempt.startedAt);
+      const later = tookLastRun ? null : laterRunDue(task, scheduledTime, attempt.startedAt);
       if (later) {
         log.info('missed run skipped: a later run is already due', {
           taskId: task.id,

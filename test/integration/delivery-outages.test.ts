@@ -60,7 +60,9 @@ function activitiesWith(
   });
 }
 
-async function insertTask(opts: { schedule?: string; status?: string } = {}) {
+async function insertTask(
+  opts: { schedule?: string; status?: string; maxRuns?: number; runsLeft?: number } = {},
+) {
   const id = randomUUID();
   insertedTaskIds.push(id);
   const webhookId = `${Date.now()}${randomInt(1_000_000, 9_999_999)}`;
@@ -69,14 +71,17 @@ async function insertTask(opts: { schedule?: string; status?: string } = {}) {
     .fork()
     .getConnection()
     .execute(
-      `insert into tasks (id, name, schedule, timezone, webhook_url, payload, max_retry, status, created_at, updated_at)
-       values (?, 'outage test', ?, 'UTC', ?, ?, 3, ?, now(), now())`,
+      `insert into tasks (id, name, schedule, timezone, webhook_url, payload, max_retry, status,
+         max_runs, runs_left, created_at, updated_at)
+       values (?, 'outage test', ?, 'UTC', ?, ?, 3, ?, ?, ?, now(), now())`,
       [
         id,
         opts.schedule ?? '@every 10s',
         webhookUrl,
         JSON.stringify({ content: 'hello' }),
         opts.status ?? 'ACTIVE',
+        opts.maxRuns ?? null,
+        opts.runsLeft ?? opts.maxRuns ?? null,
       ],
     );
   return { id, webhookId, token: webhookUrl.split('/').pop() as string };
@@ -90,6 +95,14 @@ async function rows(workflowId: string) {
       'select attempt, status, http_status, message from task_logs where workflow_id = ? order by attempt',
       [workflowId],
     );
+}
+
+async function runsLeft(id: string): Promise<number | null> {
+  const [row] = await orm.em
+    .fork()
+    .getConnection()
+    .execute<{ runs_left: number | null }[]>('select runs_left from tasks where id = ?', [id]);
+  return row ? row.runs_left : null;
 }
 
 async function taskStatus(id: string): Promise<string> {
@@ -341,6 +354,48 @@ describe('deliverWebhook for late scheduled runs (missed runs)', () => {
     expect(
       (await deliver(activitiesWith(orm), { taskId: task.id, scheduledTime: null })).status,
     ).toBe('SUCCESS');
+  });
+
+  it('when a late run takes the last of maxRuns while a later fire time is due, then it is delivered (the later one is beyond the count and posts nothing)', async () => {
+    // maxRuns 2 with one left: the run of 20 s ago starts late (after an outage) while the run of
+    // 10 s ago is also due. Superseding it would leave the task one delivery short.
+    const task = await insertTask({ schedule: '@every 10s', maxRuns: 2, runsLeft: 1 });
+    const tick = Math.floor(Date.now() / 10_000) * 10_000;
+    const acts = activitiesWith(orm);
+
+    const late = await deliver(acts, {
+      taskId: task.id,
+      scheduledTime: new Date(tick - 20_000).toISOString(),
+    });
+    expect(late).toEqual(expect.objectContaining({ status: 'SUCCESS', lastRun: true }));
+    const later = await deliver(acts, {
+      taskId: task.id,
+      scheduledTime: new Date(tick - 10_000).toISOString(),
+    });
+    expect(later).toEqual({ status: 'SKIPPED', reason: 'RUNS_USED_UP', lastRun: true });
+
+    expect(mock.requests(task.webhookId)).toHaveLength(1);
+    expect(await runsLeft(task.id)).toBe(0);
+  });
+
+  it('when the later run took the last of maxRuns first, then the earlier late run is superseded, so one post in all', async () => {
+    const task = await insertTask({ schedule: '@every 10s', maxRuns: 2, runsLeft: 1 });
+    const tick = Math.floor(Date.now() / 10_000) * 10_000;
+    const acts = activitiesWith(orm);
+
+    const later = await deliver(acts, {
+      taskId: task.id,
+      scheduledTime: new Date(tick - 10_000).toISOString(),
+    });
+    expect(later.status).toBe('SUCCESS');
+    const earlier = await deliver(acts, {
+      taskId: task.id,
+      scheduledTime: new Date(tick - 20_000).toISOString(),
+    });
+    expect(earlier).toEqual(expect.objectContaining({ status: 'SKIPPED', reason: 'SUPERSEDED' }));
+
+    expect(mock.requests(task.webhookId)).toHaveLength(1);
+    expect(await runsLeft(task.id)).toBe(0);
   });
 
   it('when a calendar run is late and a later one of its schedule is already due, then it is skipped, computed without asking Temporal; the latest one is delivered', async () => {

@@ -8,6 +8,7 @@ import { Migration20261207082858 } from './Migration20261207082858';
 import { Migration20261207085643 } from './Migration20261207085643';
 import { Migration20261207111308 } from './Migration20261207111308';
 import { Migration20261207120000 } from './Migration20261207120000';
+import { Migration20261207143956 } from './Migration20261207143956';
 
 export const migrationsList = [
   { name: 'Migration20261128202455', class: Migration20261128202455 },
@@ -18,4 +19,5 @@ export const migrationsList = [
   { name: 'Migration20261207085643', class: Migration20261207085643 },
   { name: 'Migration20261207111308', class: Migration20261207111308 },
   { name: 'Migration20261207120000', class: Migration20261207120000 },
+  { name: 'Migration20261207143956', class: Migration20261207143956 },
 ];

@@ -34,23 +34,119 @@ export function whereAll(conditions: (SqlFilter | false | undefined)[]): SqlFilt
 }
 
 /**
- * One page of `from` and the total number of rows `filter` matches, in one query: the total rides
- * on every row as an uncorrelated subquery, which PostgreSQL computes once. Only a page past the
- * end, which has no row to carry it, costs a second query. `countFrom` (default `from`) may drop
- * joins the count does not need; it must keep the aliases `filter` uses.
+ * Totals are counted exactly up to this many rows (an index-only range of at most this many
+ * entries, about 0.25 ms; 10,000 took 2.4 ms, more than the page itself by fifty times); beyond it
+ * they are PostgreSQL's estimate, flagged `totalIsEstimate`.
+ */
+export const EXACT_TOTAL_LIMIT = 1_000;
+
+/**
+ * An estimated total is reused for this long by pages with the same filters: it is an estimate
+ * anyway, and so the next pages of a busy list cost only their rows.
+ */
+const ESTIMATE_TTL_MS = 10_000;
+const ESTIMATES_KEPT = 500;
+
+/** A page's total as its query selects it (see createPageTotals). */
+export interface PlannedTotal extends SqlFilter {
+  filter: SqlFilter;
+  key: string;
+  /** A recent estimate of the same filters: the query then selects null. */
+  known?: number;
+}
+
+/**
+ * The totals of a list's pages (`table` read as `alias` in the filters): counted exactly up to
+ * EXACT_TOTAL_LIMIT, PostgreSQL's estimate beyond, so that a page of a table of millions (or of
+ * 100,000 tasks) does not count it on every request.
+ */
+export function createPageTotals(table: string, alias: string) {
+  const estimates = new Map<string, { total: number; at: number }>();
+  const remember = (key: string, total: number) => {
+    estimates.delete(key);
+    estimates.set(key, { total, at: Date.now() });
+    // A Map iterates in insertion order: the first key is the oldest.
+    if (estimates.size > ESTIMATES_KEPT) estimates.delete(estimates.keys().next().value!);
+  };
+
+  /**
+   * The matching rows counted up to one more than EXACT_TOTAL_LIMIT (so a count above the limit
+   * means "more than that"). With no filter the table's size comes from the statistics instead
+   * (pg_class.reltuples, which autovacuum keeps), and the count runs only while that says the
+   * table is small: CASE evaluates its subquery only when it takes that branch.
+   */
+  function cappedCount(filter: SqlFilter): SqlFilter {
+    const capped = `select count(*) as total from (select 1 from ${table} ${alias} ${filter.sql} limit ${EXACT_TOTAL_LIMIT + 1}) capped`;
+    if (filter.sql !== '') return { sql: capped, params: filter.params };
+    return {
+      sql: `select case when reltuples > ${EXACT_TOTAL_LIMIT} then reltuples::bigint else (${capped}) end as total
+            from pg_class where oid = '${table}'::regclass`,
+      params: [],
+    };
+  }
+
+  /** PostgreSQL's estimate of the rows `filter` matches (the planner's), at least `atLeast`. */
+  async function planned(rowsOf: QueryRows, filter: SqlFilter, atLeast: number): Promise<number> {
+    if (filter.sql === '') return atLeast;
+    const [plan] = await rowsOf<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
+      `explain (format json) select 1 from ${table} ${alias} ${filter.sql}`,
+      filter.params,
+    );
+    const rows = Math.round(plan?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0);
+    return Math.max(atLeast, rows);
+  }
+
+  return {
+    /** What a page's query selects as its `total` for `filter`. */
+    plan(filter: SqlFilter): PlannedTotal {
+      const key = `${filter.sql} ${JSON.stringify(filter.params)}`;
+      const known = estimates.get(key);
+      if (known !== undefined && Date.now() - known.at < ESTIMATE_TTL_MS) {
+        return { sql: 'select null', params: [], filter, key, known: known.total };
+      }
+      return { ...cappedCount(filter), filter, key };
+    },
+
+    /**
+     * The total from what the page's first row carried (a page past the end has no row, and
+     * counts on its own), and whether it is an estimate.
+     */
+    async settle(
+      rowsOf: QueryRows,
+      total: PlannedTotal,
+      carried: string | number | null | undefined,
+    ): Promise<{ total: number; estimated: boolean }> {
+      if (total.known !== undefined) return { total: total.known, estimated: true };
+      const counted = Number(
+        carried ?? (await rowsOf<{ total: string }>(total.sql, total.params))[0]?.total ?? 0,
+      );
+      if (counted <= EXACT_TOTAL_LIMIT) return { total: counted, estimated: false };
+      const estimated = await planned(rowsOf, total.filter, counted);
+      remember(total.key, estimated);
+      return { total: estimated, estimated: true };
+    },
+  };
+}
+
+export type PageTotals = ReturnType<typeof createPageTotals>;
+
+/**
+ * One page of `from` and its total (see createPageTotals), in one query: the total rides on
+ * every row as an uncorrelated subquery, which PostgreSQL computes once. `from` is the table of
+ * `totals` under its alias; the filter uses that alias.
  */
 export async function readPage<T>(
   rowsOf: QueryRows,
   page: {
     columns: string;
     from: string;
-    countFrom?: string;
+    totals: PageTotals;
     filter: SqlFilter;
     orderBy: string;
     page: number;
     limit: number;
   },
-): Promise<{ rows: T[]; total: number }> {
+): Promise<{ rows: T[]; total: number; estimated: boolean }> {
   const { filter } = page;
   const offset = (page.page - 1) * page.limit;
   // The API bounds page and limit (openapi.yaml); this keeps any other caller from sending
@@ -61,15 +157,13 @@ export async function readPage<T>(
       `page ${page.page} of ${page.limit} rows is not a page PostgreSQL can read`,
     );
   }
-  const countSql = `select count(*)::int as total from ${page.countFrom ?? page.from} ${filter.sql}`;
-  const rows = await rowsOf<T & { total: number }>(
-    `select ${page.columns}, (${countSql}) as total from ${page.from} ${filter.sql}
+  const total = page.totals.plan(filter);
+  const rows = await rowsOf<T & { total: string | null }>(
+    `select ${page.columns}, (${total.sql}) as total from ${page.from} ${filter.sql}
      order by ${page.orderBy} limit ? offset ?`,
-    [...filter.params, ...filter.params, page.limit, offset],
+    [...total.params, ...filter.params, page.limit, offset],
   );
-  const total =
-    rows[0]?.total ?? (await rowsOf<{ total: number }>(countSql, filter.params))[0]?.total ?? 0;
-  return { rows, total };
+  return { rows, ...(await page.totals.settle(rowsOf, total, rows[0]?.total)) };
 }
 
 /** Runs one read query and returns its rows. `text` uses `?` placeholders, in order. */

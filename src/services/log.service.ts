@@ -1,7 +1,9 @@
 import { NotFoundError, ValidationError } from '../errors';
 import type { ExecutionStatus } from '../db/entities';
 import type { Orm } from '../db/orm';
-import { createQueryRows, type QueryRows, type SqlFilter, whereAll } from '../db/sql';
+import { createPageTotals, createQueryRows, whereAll } from '../db/sql';
+
+export { EXACT_TOTAL_LIMIT } from '../db/sql';
 import { type LogResource, type LogRow, logColumns, toLogResource } from './log.mapper';
 import type { Page } from './task.service';
 
@@ -33,20 +35,6 @@ export interface LogCursor {
   attempt: number;
   id: string;
 }
-
-/**
- * Totals are counted exactly up to this many rows (an index-only range of at most this many
- * entries, about 0.25 ms; 10,000 took 2.4 ms, more than the page itself by fifty times); beyond it
- * they are PostgreSQL's estimate, flagged `totalIsEstimate`.
- */
-export const EXACT_TOTAL_LIMIT = 1_000;
-
-/**
- * An estimated total is reused for this long by pages with the same filters: it is an estimate
- * anyway, and so the next pages of a busy list cost only their rows.
- */
-const ESTIMATE_TTL_MS = 10_000;
-const ESTIMATES_KEPT = 500;
 
 /**
  * Newest first. Served by the (…, execution_time desc, attempt desc, id desc) indexes, overall,
@@ -94,13 +82,7 @@ export function decodeLogCursor(text: string): LogCursor {
 /** Execution logs, read side: a page is one query, the logs joined to their task's name. */
 export function createLogService(deps: { orm: Orm }) {
   const rowsOf = createQueryRows(deps.orm);
-  const estimates = new Map<string, { total: number; at: number }>();
-  const remember = (key: string, total: number) => {
-    estimates.delete(key);
-    estimates.set(key, { total, at: Date.now() });
-    // A Map iterates in insertion order: the first key is the oldest.
-    if (estimates.size > ESTIMATES_KEPT) estimates.delete(estimates.keys().next().value!);
-  };
+  const totals = createPageTotals('task_logs', 'l');
 
   async function findPage(query: LogQuery & { taskId?: string }): Promise<LogPage> {
     const filter = whereAll([
@@ -122,10 +104,7 @@ export function createLogService(deps: { orm: Orm }) {
     if (!whole(query.page - 1) || !whole(query.limit - 1) || !whole(offset)) {
       throw new RangeError(`page ${query.page} of ${query.limit} rows is not a page to read`);
     }
-    const key = `${filter.sql} ${JSON.stringify(filter.params)}`;
-    const known = estimates.get(key);
-    const reuse = known !== undefined && Date.now() - known.at < ESTIMATE_TTL_MS;
-    const total = reuse ? { sql: 'select null', params: [] } : totalSql(filter);
+    const total = totals.plan(filter);
     // One row more than the page: whether it exists decides nextCursor.
     const rows = await rowsOf<
       LogRow & { task_name: string | null; cursor_time: string; total: string | null }
@@ -137,18 +116,7 @@ export function createLogService(deps: { orm: Orm }) {
        order by ${NEWEST_FIRST} limit ? offset ?`,
       [...total.params, ...pageFilter.params, query.limit + 1, offset],
     );
-    let totalRows: number;
-    let estimated: boolean;
-    if (reuse) {
-      [totalRows, estimated] = [known.total, true];
-    } else {
-      const counted = Number(
-        rows[0]?.total ?? (await rowsOf<{ total: string }>(total.sql, total.params))[0]?.total ?? 0,
-      );
-      estimated = counted > EXACT_TOTAL_LIMIT;
-      totalRows = estimated ? await estimate(rowsOf, filter, counted) : counted;
-      if (estimated) remember(key, totalRows);
-    }
+    const { total: totalRows, estimated } = await totals.settle(rowsOf, total, rows[0]?.total);
     const more = rows.length > query.limit;
     const data = rows.slice(0, query.limit);
     const last = data[data.length - 1];
@@ -189,33 +157,6 @@ export function createLogService(deps: { orm: Orm }) {
       return findPage(query);
     },
   };
-}
-
-/**
- * The matching rows counted up to one more than EXACT_TOTAL_LIMIT (so a count above the limit
- * means "more than that"). With no filter the table's size comes from the statistics instead
- * (pg_class.reltuples, which autovacuum keeps), and the count runs only while that says the
- * table is small: CASE evaluates its subquery only when it takes that branch.
- */
-function totalSql(filter: SqlFilter): SqlFilter {
-  const capped = `select count(*) as total from (select 1 from task_logs l ${filter.sql} limit ${EXACT_TOTAL_LIMIT + 1}) capped`;
-  if (filter.sql !== '') return { sql: capped, params: filter.params };
-  return {
-    sql: `select case when reltuples > ${EXACT_TOTAL_LIMIT} then reltuples::bigint else (${capped}) end as total
-          from pg_class where oid = 'task_logs'::regclass`,
-    params: [],
-  };
-}
-
-/** PostgreSQL's estimate of the rows `filter` matches (the planner's), at least `atLeast`. */
-async function estimate(rowsOf: QueryRows, filter: SqlFilter, atLeast: number): Promise<number> {
-  if (filter.sql === '') return atLeast;
-  const [plan] = await rowsOf<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
-    `explain (format json) select 1 from task_logs l ${filter.sql}`,
-    filter.params,
-  );
-  const rows = Math.round(plan?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0);
-  return Math.max(atLeast, rows);
 }
 
 export type LogService = ReturnType<typeof createLogService>;

@@ -11,8 +11,15 @@ import type { Circuit } from '../circuit';
 import { createSemaphore, forEachLimited } from '../concurrency';
 import { retryOnDeadConnection } from '../db/dead-connections';
 import { type DiscordPayload, type ITask, Task, type TaskStatus } from '../db/entities';
-import type { SecretBox } from '../crypto/secrets';
-import { createQueryRows, escapeLike, isoTimestamp, readPage, whereAll } from '../db/sql';
+import type { SecretBox, SecretColumn } from '../crypto/secrets';
+import {
+  createPageTotals,
+  createQueryRows,
+  escapeLike,
+  isoTimestamp,
+  readPage,
+  whereAll,
+} from '../db/sql';
 import { type Orm, poolSize } from '../db/orm';
 import { messageModeConflict, type MessageMode, parseDeleteAfter } from '../discord/messages';
 import { validatePayload } from '../discord/payload-schema';
@@ -83,7 +90,14 @@ export interface TaskResource {
 
 export interface Page<T> {
   data: T[];
-  meta: { page: number; limit: number; total: number; totalPages: number };
+  meta: {
+    page: number;
+    limit: number;
+    total: number;
+    totalPages: number;
+    /** true when `total` is PostgreSQL's estimate (more than EXACT_TOTAL_LIMIT rows match). */
+    totalIsEstimate: boolean;
+  };
 }
 
 export interface ListTasksQuery {
@@ -145,9 +159,11 @@ export function createTaskService(deps: TaskServiceDeps) {
   const openUrl = (stored: string) => secrets.open(stored, 'tasks.webhook_url');
   const openAlertUrl = (stored: string | null | undefined) =>
     stored ? secrets.open(stored, 'tasks.alert_webhook_url') : null;
+  const masked = createMaskedStoredUrls(secrets);
   const nextRuns = createNextRuns({ logger: deps.logger });
   const { database } = deps.circuits;
   const rowsOf = createQueryRows(orm);
+  const totals = createPageTotals('tasks', 't');
   // A write holds its connection until Temporal answers (see CONNECTIONS_LEFT_BY_WRITES).
   const writeSlots = createSemaphore(Math.max(1, poolSize(orm) - CONNECTIONS_LEFT_BY_WRITES));
 
@@ -329,10 +345,12 @@ export function createTaskService(deps: TaskServiceDeps) {
   /** A task read from the database. */
   function rowToResource(row: TaskRow): TaskResource {
     return taskRowToResource(
+      row,
       {
-        ...row,
-        webhook_url: openUrl(row.webhook_url),
-        alert_webhook_url: openAlertUrl(row.alert_webhook_url),
+        webhookUrl: masked.of(row.webhook_url, 'tasks.webhook_url'),
+        alertWebhookUrl: row.alert_webhook_url
+          ? masked.of(row.alert_webhook_url, 'tasks.alert_webhook_url')
+          : null,
       },
       nextRuns.nextRunAt({
         ...row,
@@ -442,7 +460,10 @@ export function createTaskService(deps: TaskServiceDeps) {
       };
     },
 
-    /** One query for the page and its total (see readPage), repeated once on a dead connection. */
+    /**
+     * One query for the page and its total (see readPage): exact up to EXACT_TOTAL_LIMIT tasks, an
+     * estimate beyond. Repeated once on a dead connection.
+     */
     async list(query: ListTasksQuery): Promise<Page<TaskResource>> {
       const filter = whereAll([
         query.status !== undefined && { sql: 't.status = ?', params: [query.status] },
@@ -451,12 +472,13 @@ export function createTaskService(deps: TaskServiceDeps) {
           params: [`%${escapeLike(query.search)}%`],
         },
       ]);
-      const { rows, total } = await database.run((signal) =>
+      const { rows, total, estimated } = await database.run((signal) =>
         retryOnDeadConnection(
           () =>
             readPage<TaskRow>(rowsOf, {
               columns: taskColumns('t'),
               from: 'tasks t',
+              totals,
               filter,
               orderBy: SORTS[query.sort ?? '-createdAt'] ?? SORTS['-createdAt']!,
               page: query.page,
@@ -465,7 +487,7 @@ export function createTaskService(deps: TaskServiceDeps) {
           signal,
         ),
       );
-      return { data: rows.map(rowToResource), meta: pageMeta(query, total) };
+      return { data: rows.map(rowToResource), meta: pageMeta(query, total, estimated) };
     },
 
     async update(id: string, input: UpdateTaskInput): Promise<TaskResource> {
@@ -745,19 +767,48 @@ export function taskColumns(alias: string): string {
   ].join(', ');
 }
 
-export function taskRowToResource(row: TaskRow, nextRunAt: Date | null): TaskResource {
+const MASKED_STORED_CACHE_SIZE = 10_000;
+
+/**
+ * The masked form of stored (sealed) URLs, by stored value: a read of a page of tasks masks each
+ * URL without decrypting it again (AES-GCM's set-up per value was most of a list request's CPU).
+ * Holds masked URLs only, never a token; bounded like maskWebhookUrl's cache. A rotation or an
+ * update stores a new value, so an entry never goes stale.
+ */
+export function createMaskedStoredUrls(secrets: Pick<SecretBox, 'open'>) {
+  const cache = new Map<string, string>();
+  return {
+    of(stored: string, column: SecretColumn): string {
+      const key = `${column}\n${stored}`;
+      let value = cache.get(key);
+      if (value === undefined) {
+        value = maskWebhookUrl(secrets.open(stored, column));
+        if (cache.size >= MASKED_STORED_CACHE_SIZE) cache.clear();
+        cache.set(key, value);
+      }
+      return value;
+    },
+  };
+}
+
+/** A row as the client sees it, with its URLs already masked (see createMaskedStoredUrls). */
+export function taskRowToResource(
+  row: TaskRow,
+  masked: { webhookUrl: string; alertWebhookUrl: string | null },
+  nextRunAt: Date | null,
+): TaskResource {
   return {
     id: row.id,
     name: row.name,
     schedule: row.schedule,
     timezone: row.timezone,
-    webhookUrl: maskWebhookUrl(row.webhook_url),
+    webhookUrl: masked.webhookUrl,
     payload: row.payload,
     maxRetry: row.max_retry,
     messageMode: row.message_mode,
     deleteAfter: row.delete_after,
     lastMessageId: row.last_message_id,
-    alertWebhookUrl: row.alert_webhook_url ? maskWebhookUrl(row.alert_webhook_url) : null,
+    alertWebhookUrl: masked.alertWebhookUrl,
     status: row.status,
     startAt: row.start_at,
     endAt: row.end_at,
@@ -774,12 +825,14 @@ export function taskRowToResource(row: TaskRow, nextRunAt: Date | null): TaskRes
 export function pageMeta(
   query: { page: number; limit: number },
   total: number,
+  totalIsEstimate: boolean,
 ): Page<never>['meta'] {
   return {
     page: query.page,
     limit: query.limit,
     total,
     totalPages: Math.ceil(total / query.limit),
+    totalIsEstimate,
   };
 }
 

@@ -217,7 +217,13 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       }
       const all = await api().get(`/api/tasks?search=LIST-${tag}&sort=name&limit=2`);
       expect(all.status).toBe(200);
-      expect(all.body.meta).toEqual({ page: 1, limit: 2, total: 3, totalPages: 2 });
+      expect(all.body.meta).toEqual({
+        page: 1,
+        limit: 2,
+        total: 3,
+        totalPages: 2,
+        totalIsEstimate: false,
+      });
       expect(all.body.data.map((d: { name: string }) => d.name)).toEqual([
         `list-${tag}-0`,
         `list-${tag}-1`,
@@ -236,7 +242,45 @@ describe('tasks API on real PostgreSQL and Temporal', () => {
       for (let i = 0; i < 3; i++) await create({ name: `beyond-${tag}-${i}` });
       const res = await api().get(`/api/tasks?search=beyond-${tag}&limit=2&page=5`);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ data: [], meta: { page: 5, limit: 2, total: 3, totalPages: 2 } });
+      expect(res.body).toEqual({
+        data: [],
+        meta: { page: 5, limit: 2, total: 3, totalPages: 2, totalIsEstimate: false },
+      });
+    });
+
+    it('when more than 1,000 tasks match, then total is an estimate flagged totalIsEstimate; a search matching fewer is counted exactly', async () => {
+      const tag = randomUUID().slice(0, 8);
+      const { task } = await create({ name: `many-${tag}-0` });
+      const sql = (text: string, params: unknown[] = []) =>
+        t.orm.em.fork().getConnection().execute(text, params);
+      // Copies of the row by SQL (no schedules: only the list is read here).
+      await sql(
+        `insert into tasks select (jsonb_populate_record(null::tasks, to_jsonb(c) ||
+           jsonb_build_object('id', gen_random_uuid(), 'name', 'many-' || ? || '-' || g))).*
+         from tasks c, generate_series(1, 1000) g where c.id = ?`,
+        [tag, task.id],
+      );
+      try {
+        await sql('analyze tasks');
+        const over = await api().get(`/api/tasks?search=many-${tag}&limit=100`);
+        expect(over.status).toBe(200);
+        expect(over.body.meta.totalIsEstimate).toBe(true);
+        expect(over.body.meta.total).toBeGreaterThan(1_000);
+        expect(over.body.meta.totalPages).toBe(Math.ceil(over.body.meta.total / 100));
+        expect(over.body.data).toHaveLength(100);
+
+        const few = await api().get(`/api/tasks?search=many-${tag}-99`);
+        expect(few.body.meta).toEqual({
+          page: 1,
+          limit: 20,
+          total: 11, // -99 and -990 … -999
+          totalPages: 1,
+          totalIsEstimate: false,
+        });
+      } finally {
+        await sql(`delete from tasks where name like ? and id <> ?`, [`many-${tag}-%`, task.id]);
+        await sql('analyze tasks');
+      }
     });
 
     it('when search holds LIKE wildcards or a backslash, then they match literally', async () => {

@@ -1,3 +1,4 @@
+import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -113,6 +114,24 @@ describe('database migrations', () => {
         expect.stringMatching(/UNIQUE INDEX .* \(workflow_id, attempt\)/),
       ]),
     );
+  });
+
+  it('when a name search is planned, then it can read the trigram index instead of every task', async () => {
+    const [index] = await sql<{ indexdef: string }>(
+      `select indexdef from pg_indexes where indexname = 'tasks_name_trgm_index'`,
+    );
+    expect(index?.indexdef).toMatch(/USING gin \(name gin_trgm_ops\)/);
+    // The test table is small, so a scan is cheaper: with scans off the planner shows whether the
+    // index can serve the search's `ilike '%…%'` at all.
+    const knex = (orm.em.getConnection() as PostgreSqlConnection).getKnex();
+    const plan = await knex.transaction(async (trx) => {
+      await trx.raw('set local enable_seqscan = off');
+      const result = await trx.raw<{ rows: { 'QUERY PLAN': string }[] }>(
+        `explain select id from tasks t where t.name ilike '%fleet-1999%'`,
+      );
+      return result.rows;
+    });
+    expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toContain('tasks_name_trgm_index');
   });
 
   it('when a task is inserted with defaults, then timezone UTC, max_retry 3 and status ACTIVE', async () => {

@@ -138,7 +138,8 @@ export function TasksPage() {
       ) : (
         <table className="cards" aria-describedby="tasks-count">
           <caption id="tasks-count" className="visually-hidden">
-            Tasks, page {meta?.page} of {meta?.totalPages}
+            Tasks, page {meta?.page} of {meta?.totalIsEstimate ? 'about ' : ''}
+            {meta?.totalPages}
           </caption>
           <thead>
             <tr>
@@ -221,7 +222,12 @@ export function TasksPage() {
       )}
 
       {meta && meta.totalPages > 1 && (
-        <Pager page={meta.page} totalPages={meta.totalPages} onPage={setPage} />
+        <Pager
+          page={meta.page}
+          totalPages={meta.totalPages}
+          estimate={meta.totalIsEstimate}
+          onPage={setPage}
+        />
       )}
 
       <ConfirmDialog
@@ -239,14 +245,21 @@ export function TasksPage() {
   );
 }
 
-export function Pager(props: { page: number; totalPages: number; onPage: (page: number) => void }) {
+export function Pager(props: {
+  page: number;
+  totalPages: number;
+  /** The total is PostgreSQL's estimate (more than 1,000 match): "of about". */
+  estimate?: boolean;
+  onPage: (page: number) => void;
+}) {
   return (
     <nav className="pager" aria-label="Pages">
       <button type="button" disabled={props.page <= 1} onClick={() => props.onPage(props.page - 1)}>
         Previous page
       </button>
       <span>
-        Page {props.page} of {props.totalPages}
+        Page {props.page} of {props.estimate ? 'about ' : ''}
+        {props.totalPages}
       </span>
       <button
         type="button"

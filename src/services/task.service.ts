@@ -352,8 +352,12 @@ export function createTaskService(deps: TaskServiceDeps) {
           ? masked.of(row.alert_webhook_url, 'tasks.alert_webhook_url')
           : null,
       },
+      // The fields it reads, not a copy of the whole row: a page makes one per task.
       nextRuns.nextRunAt({
-        ...row,
+        id: row.id,
+        schedule: row.schedule,
+        timezone: row.timezone,
+        status: row.status,
         startAt: row.start_at,
         endAt: row.end_at,
         runsLeft: row.runs_left,
@@ -776,15 +780,18 @@ const MASKED_STORED_CACHE_SIZE = 10_000;
  * update stores a new value, so an entry never goes stale.
  */
 export function createMaskedStoredUrls(secrets: Pick<SecretBox, 'open'>) {
-  const cache = new Map<string, string>();
+  // One map per column: the stored value alone is the key (the column's additional data is
+  // checked by the open that fills an entry).
+  const caches = new Map<SecretColumn, Map<string, string>>();
   return {
     of(stored: string, column: SecretColumn): string {
-      const key = `${column}\n${stored}`;
-      let value = cache.get(key);
+      let cache = caches.get(column);
+      if (!cache) caches.set(column, (cache = new Map()));
+      let value = cache.get(stored);
       if (value === undefined) {
         value = maskWebhookUrl(secrets.open(stored, column));
         if (cache.size >= MASKED_STORED_CACHE_SIZE) cache.clear();
-        cache.set(key, value);
+        cache.set(stored, value);
       }
       return value;
     },

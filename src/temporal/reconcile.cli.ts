@@ -75,7 +75,8 @@ async function run(args: string[]): Promise<number> {
         deep,
       });
       console.log(
-        `Reconciled ${summary.tasks} task(s) in ${(summary.durationMs / 1000).toFixed(1)} s: ` +
+        `Reconciled ${summary.tasks} task(s) in ${(summary.durationMs / 1000).toFixed(1)} s ` +
+          `(listing Temporal's schedules ${(summary.listMs / 1000).toFixed(1)} s): ` +
           `${summary.created} created, ${summary.updated} updated, ${summary.deleted} orphan(s) deleted ` +
           `(${summary.youngOrphans} younger than ${ORPHAN_GRACE_MS / 60_000} min kept), ` +
           `${summary.unchanged} unchanged, ${summary.fingerprinted} fingerprinted, ` +

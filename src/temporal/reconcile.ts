@@ -42,6 +42,8 @@ export interface ReconcileSummary {
   /** Schedules read one by one (DescribeSchedule); the rest were judged from the list. */
   described: number;
   durationMs: number;
+  /** Of durationMs, the time spent listing Temporal's schedules (its visibility store). */
+  listMs: number;
   failures: { scheduleId: string; error: string }[];
 }
 
@@ -90,6 +92,7 @@ export async function reconcileSchedules(deps: {
     failed: 0,
     described: 0,
     durationMs: 0,
+    listMs: 0,
     failures: [],
   };
   const fail = (scheduleId: string, error: unknown) => {
@@ -111,6 +114,7 @@ export async function reconcileSchedules(deps: {
     const { spec, state, action } = listed;
     existing.set(listed.scheduleId, { spec, state, workflowType: action?.workflowType });
   }
+  summary.listMs = Date.now() - started;
 
   // 2. Every task, in id order, a batch at a time.
   const taskIds = new Set<string>();

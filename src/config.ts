@@ -64,6 +64,8 @@ export interface Config {
   /**
    * V8_HEAP_GROWING_PERCENT: how far V8 lets the heap grow past what a full collection kept
    * before it collects again (`--heap-growing-percent`); 0 leaves V8's own factor (up to 4x).
+   * Default: 50 for a worker; 0 for a process that serves the API (ROLE api or all), whose reads
+   * spent 11-32 % more CPU and doubled their p99 under the flag (docs/benchmarks.md, "Memory").
    */
   readonly heapGrowingPercent: number;
   /** Requests per minute each API key may make (SPEC §7); 0: no limit. */
@@ -228,7 +230,7 @@ const schema = Joi.object({
   RATE_LIMIT_PER_MINUTE: Joi.number().integer().min(0).default(600),
   LOG_RETENTION_DAYS: Joi.number().integer().min(0).max(36_500).default(90),
   LOG_PRUNE_BATCH_SIZE: Joi.number().integer().min(100).max(100_000).default(5_000),
-  V8_HEAP_GROWING_PERCENT: Joi.number().integer().min(0).max(1_000).default(50),
+  V8_HEAP_GROWING_PERCENT: Joi.number().integer().min(0).max(1_000),
   PUBLIC_API_PATH: Joi.string()
     .pattern(/^(\/[\w.~-]+)+$/)
     .allow('')
@@ -379,7 +381,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: v.REDIS_URL || undefined,
     logRetentionDays: v.LOG_RETENTION_DAYS,
     logPruneBatchSize: v.LOG_PRUNE_BATCH_SIZE,
-    heapGrowingPercent: v.V8_HEAP_GROWING_PERCENT,
+    heapGrowingPercent: v.V8_HEAP_GROWING_PERCENT ?? (v.ROLE === 'worker' ? 50 : 0),
     rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
     publicApiPath: v.PUBLIC_API_PATH || undefined,
     temporalUiUrl: v.TEMPORAL_UI_URL ? String(v.TEMPORAL_UI_URL).replace(/\/+$/, '') : undefined,

@@ -35,10 +35,12 @@ export function exitsAtOnce(earlier: readonly number[], now: number): boolean {
 
 /**
  * V8 settings of every role, set before the process allocates much. V8_HEAP_GROWING_PERCENT=50
- * holds a heap to 1.5x what its last full collection kept, where V8's own factor (up to 4x) let
- * the API reach 358 MiB under read load for about 50 MiB of live objects (docs/benchmarks.md,
- * "Memory"). A V8 flag, not a NODE_OPTIONS one, so it is set here for every way of starting.
- * Answers the flags it set.
+ * (a worker's default) holds a heap to 1.5x what its last full collection kept, where V8's own
+ * factor (up to 4x) let the API reach 358 MiB under read load for about 50 MiB of live objects.
+ * A process serving the API keeps V8's own factor: there the flag cost its reads 11-32 % more
+ * CPU and a doubled p99, and tail latency wins over memory (docs/benchmarks.md, "Memory"). A V8
+ * flag, not a NODE_OPTIONS one, so it is set here for every way of starting. Answers the flags it
+ * set.
  */
 export function applyV8Flags(config: Pick<Config, 'heapGrowingPercent'>): string[] {
   const flags =

@@ -74,7 +74,11 @@ export interface Metrics {
 /** One registry per process (no global default registry, so tests can build several apps). */
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // The event-loop delay histogram samples every 100 ms instead of prom-client's 10, a cost every
+  // process pays whether anything is due or not: an idle node process with the default metrics
+  // used 17.9 ms of CPU per second at 10, 9.7 at 100 and 7.3 without them (2026-12-07). Lag that
+  // matters lasts longer than 100 ms.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   const httpRequests = new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests served, by route template and status',

@@ -1,7 +1,7 @@
 import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import axios, { type AxiosInstance, isAxiosError } from 'axios';
+import axios, { type AxiosInstance } from 'axios';
 import type { Config } from '../src/config';
 import type { ExecutionStatus, ITask } from '../src/db/entities';
 import type { Orm } from '../src/db/orm';
@@ -21,6 +21,13 @@ import type { SecretBox } from '../src/crypto/secrets';
 import { parseDeleteAfter, toEditBody } from '../src/discord/messages';
 import { validatePayload } from '../src/discord/payload-schema';
 import { renderPayload } from '../src/discord/template';
+import {
+  axiosWebhookHttp,
+  createWebhookHttp,
+  egressProxyConfigured,
+  type WebhookHttp,
+  WebhookNetworkError,
+} from '../src/discord/webhook-http';
 import {
   redactWebhookTokens,
   toDeliveryUrl,
@@ -56,6 +63,12 @@ import {
 import { version } from '../package.json';
 
 export const USER_AGENT = `DiscordBot (https://github.com/discord-task-scheduler/discord-task-scheduler, ${version})`;
+/** The headers of a request to Discord without a body, and with a JSON one. */
+const BARE_HEADERS = Object.freeze({ 'User-Agent': USER_AGENT });
+const JSON_HEADERS = Object.freeze({
+  'Content-Type': 'application/json',
+  'User-Agent': USER_AGENT,
+});
 
 export interface DiscordActivityDeps {
   orm: Orm;
@@ -81,7 +94,13 @@ export interface DiscordActivityDeps {
   secrets: SecretBox;
   /** Each database call of a delivery gives up after this long and counts as our outage; default 5 s. */
   databaseTimeoutMs?: number;
+  /** Discord's API for the health probe (and the deliveries behind an egress proxy). */
   http?: AxiosInstance;
+  /**
+   * The deliveries' HTTP client; default: node's http and https (src/discord/webhook-http.ts), or
+   * axios when HTTP(S)_PROXY routes outbound HTTP.
+   */
+  webhookHttp?: WebhookHttp;
   /** Jitter added to Discord's retry_after so that retries don't collide; default 0-500 ms. */
   jitterMs?: () => number;
   /** Prometheus counters and histograms of deliveries (SPEC §8); none when omitted. */
@@ -140,6 +159,20 @@ interface TaskRow {
   runs_left: number | null;
   runs_counted_through: Date | string | null;
 }
+
+/**
+ * Counts a scheduled run against its task's maxRuns (see countOf), as the first part of the
+ * statement that reads the task: parameters (scheduledTime, taskId, scheduledTime). A task without
+ * maxRuns, or whose count already went through this run's time, is left as it is.
+ */
+const COUNT_RUN = `with counted as (update tasks
+    set runs_left = runs_left - 1, runs_counted_through = ?
+    where id = ? and max_runs is not null and runs_left > 0
+      and (runs_counted_through is null or runs_counted_through < ?)
+    returning runs_left)`;
+
+/** How many next fire times a worker keeps (see nextRunAfter). */
+const NEXT_RUNS_KEPT = 1_000;
 
 const dateOrNull = (value: Date | string | null | undefined): Date | null =>
   value === null || value === undefined ? null : new Date(value);
@@ -204,6 +237,12 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       // Discord answers JSON; anything else is kept as text for the log message.
       transitional: { silentJSONParsing: true, forcedJSONParsing: true, clarifyTimeoutError: true },
     });
+  // The proxy variables are the platform's, not our configuration: axios reads them by itself.
+  const webhookHttp =
+    deps.webhookHttp ??
+    (egressProxyConfigured(process.env)
+      ? axiosWebhookHttp(http)
+      : createWebhookHttp({ timeoutMs: config.webhookTimeoutMs }));
   const jitter = deps.jitterMs ?? (() => Math.floor(Math.random() * 500));
   const metrics = deps.metrics;
   const rateLimitDeadlineMs = config.deliveryRateLimitDeadlineMs ?? 3_600_000;
@@ -405,8 +444,7 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
    */
   function laterRunDue(task: DeliveryTask, scheduledTime: Date, now: Date): Date | null {
     try {
-      // The schedule's next fire time within its bounds; maxRuns is left to the run's own count.
-      const next = nextScheduledRun({ ...task, runsLeft: null }, scheduledTime);
+      const next = nextRunAfter(task, scheduledTime);
       return next && next.getTime() <= now.getTime() ? next : null;
     } catch (error) {
       log.warn('could not compute the next run of a late run; delivering it', {
@@ -415,6 +453,30 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
       });
       return null;
     }
+  }
+
+  /**
+   * The next fire times laterRunDue has computed, by schedule, bounds and run: the runs of one
+   * schedule that many tasks share (a 09:00 cron) fall due together and compile it once. Bounded:
+   * cleared when full.
+   */
+  const nextRuns = new Map<string, Date | null>();
+
+  /** The next fire time after a run, within the task's bounds (maxRuns is the run's own count). */
+  function nextRunAfter(task: DeliveryTask, scheduledTime: Date): Date | null {
+    const key = JSON.stringify([
+      task.schedule,
+      task.timezone,
+      task.startAt?.getTime() ?? null,
+      task.endAt?.getTime() ?? null,
+      scheduledTime.getTime(),
+    ]);
+    const known = nextRuns.get(key);
+    if (known !== undefined) return known;
+    const next = nextScheduledRun({ ...task, runsLeft: null }, scheduledTime);
+    if (nextRuns.size >= NEXT_RUNS_KEPT) nextRuns.clear();
+    nextRuns.set(key, next);
+    return next;
   }
 
   /**
@@ -509,37 +571,26 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
 
   /** The delivery activity: one attempt (SPEC §6), logged as exactly one task_logs row. */
   /**
-   * Counts a scheduled run against its task's maxRuns, once (SPEC §14): 'counted' now or by an
-   * earlier try of this run, or 'used-up' when none was left (Temporal's limited actions may be a
-   * run ahead of the row, which is the authority). Returns the runs left after it, and whether
-   * this run is the latest counted (no later run has taken a count since).
+   * A scheduled run counted against its task's maxRuns, once (SPEC §14), by the statement that
+   * reads the task (COUNT_RUN): 'counted' by it or by an earlier try of this run, or 'used-up' when
+   * none was left (Temporal's limited actions may be a run ahead of the row, which is the
+   * authority). Says the runs left after it, and whether this run is the latest counted (no later
+   * run has taken a count since).
    */
-  async function countRun(
-    task: DeliveryTask,
+  function countOf(
+    row: Pick<TaskRow, 'runs_left' | 'runs_counted_through'> & { counted_left: number | null },
     scheduledTime: Date,
-  ): Promise<{ outcome: 'counted' | 'used-up'; runsLeft: number; latest: boolean }> {
-    const [row] = await orm.em
-      .fork()
-      .getConnection()
-      .execute<{ counted_left: number | null; runs_left: number; counted_through: Date | null }[]>(
-        // The outer select sees the row as it was before the update in the same statement.
-        `with counted as (update tasks set runs_left = runs_left - 1, runs_counted_through = ?
-             where id = ? and runs_left > 0
-               and (runs_counted_through is null or runs_counted_through < ?)
-             returning runs_left)
-         select (select runs_left from counted) as counted_left, t.runs_left,
-                t.runs_counted_through as counted_through
-         from tasks t where t.id = ?`,
-        [scheduledTime, task.id, scheduledTime, task.id],
-      );
-    if (!row) return { outcome: 'used-up', runsLeft: 0, latest: false };
+  ): { outcome: 'counted' | 'used-up'; runsLeft: number; latest: boolean } {
     if (row.counted_left !== null) {
       return { outcome: 'counted', runsLeft: row.counted_left, latest: true };
     }
-    const through = row.counted_through ? new Date(row.counted_through).getTime() : -Infinity;
+    // The row as it was before the statement's own update, which did not count this run.
+    const through = row.runs_counted_through
+      ? new Date(row.runs_counted_through).getTime()
+      : -Infinity;
     if (through >= scheduledTime.getTime()) {
       const latest = through === scheduledTime.getTime();
-      return { outcome: 'counted', runsLeft: row.runs_left, latest };
+      return { outcome: 'counted', runsLeft: row.runs_left ?? 0, latest };
     }
     return { outcome: 'used-up', runsLeft: 0, latest: false };
   }
@@ -566,20 +617,23 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     const countedBefore = (input.failuresCounted ?? input.attemptOffset ?? 0) + info.attempt - 1;
     const scheduledTime = input.scheduledTime ? new Date(input.scheduledTime) : null;
 
+    let loaded: (TaskRow & { earlier: EarlierAttempt[]; counted_left: number | null }) | undefined;
     let task: DeliveryTask | undefined;
-    let earlier: EarlierAttempt[];
     try {
-      // One round trip: the task and, from an earlier run of this attempt (posted and logged,
-      // then its completion lost), a SUCCESS, which means nothing is posted again, or this
-      // attempt's own row, which means it already ran.
+      // One round trip: the task; from an earlier run of this attempt (posted and logged, then
+      // its completion lost), a SUCCESS, which means nothing is posted again, or this attempt's
+      // own row, which means it already ran; and for a scheduled run of a task with maxRuns, its
+      // count (COUNT_RUN; the select sees the row as it was before that update).
       const rows = await database(() =>
         orm.em
           .fork()
           .getConnection()
-          .execute<(TaskRow & { earlier: EarlierAttempt[] })[]>(
-            `select t.id, t.name, t.schedule, t.timezone, t.webhook_url, t.payload, t.status,
+          .execute<NonNullable<typeof loaded>[]>(
+            `${scheduledTime ? COUNT_RUN : ''}
+            select t.id, t.name, t.schedule, t.timezone, t.webhook_url, t.payload, t.status,
               t.message_mode, t.delete_after, t.last_message_id, t.start_at, t.end_at,
               t.max_runs, t.runs_left, t.runs_counted_through,
+              ${scheduledTime ? '(select runs_left from counted)' : 'null'} as counted_left,
               coalesce((select json_agg(json_build_object('attempt', l.attempt,
                   'status', l.status, 'http_status', l.http_status, 'message', l.message,
                   'message_id', l.message_id, 'replaced_message_id', l.replaced_message_id,
@@ -587,27 +641,28 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
                 from task_logs l
                 where l.workflow_id = ? and (l.status = 'SUCCESS' or l.attempt = ?)), '[]') as earlier
             from tasks t where t.id = ?`,
-            [workflowId, number, input.taskId],
+            [
+              ...(scheduledTime ? [scheduledTime, input.taskId, scheduledTime] : []),
+              workflowId,
+              number,
+              input.taskId,
+            ],
           ),
       );
-      task = rows[0] && toDeliveryTask(rows[0], deps.secrets);
-      earlier = rows[0]?.earlier ?? [];
+      loaded = rows[0];
+      task = loaded && toDeliveryTask(loaded, deps.secrets);
     } catch (error) {
       throw outage(error, { attemptsMade: number - 1, failuresCounted: countedBefore });
     }
-    if (!task) return { status: 'TASK_DELETED' };
+    if (!loaded || !task) return { status: 'TASK_DELETED' };
+    const earlier = loaded.earlier;
     // This run took the last of maxRuns: a later fire time is a run beyond the count, which posts
     // nothing (RUNS_USED_UP), so it does not supersede this one.
     let tookLastRun = false;
     if (scheduledTime) {
       // Bounds (SPEC §14): a scheduled run counts against maxRuns, and may be the task's last.
       if (task.maxRuns !== null) {
-        let counted: Awaited<ReturnType<typeof countRun>>;
-        try {
-          counted = await database(() => countRun(task as DeliveryTask, scheduledTime));
-        } catch (error) {
-          throw outage(error, { attemptsMade: number - 1, failuresCounted: countedBefore });
-        }
+        const counted = countOf(loaded, scheduledTime);
         task.runsLeft = counted.runsLeft;
         tookLastRun = counted.outcome === 'counted' && counted.runsLeft === 0 && counted.latest;
         if (counted.outcome === 'used-up') {
@@ -870,25 +925,17 @@ export function createDiscordActivities(deps: DiscordActivityDeps) {
     let answer: DiscordAnswer;
     const requestTimer = metrics?.requestDuration.startTimer();
     try {
-      const response = await http.request({
+      const response = await webhookHttp.request({
         method: request.method,
         url: request.url,
-        ...(data === undefined ? {} : { data }),
-        headers: {
-          ...(data === undefined ? {} : { 'Content-Type': 'application/json' }),
-          'User-Agent': USER_AGENT,
-        },
+        body: data,
+        headers: data === undefined ? BARE_HEADERS : JSON_HEADERS,
       });
-      answer = {
-        kind: 'response',
-        status: response.status,
-        body: response.data as unknown,
-        headers: response.headers as Record<string, unknown>,
-      };
+      answer = { kind: 'response', ...response };
     } catch (error) {
       answer = {
         kind: 'network',
-        code: isAxiosError(error) ? error.code : undefined,
+        code: error instanceof WebhookNetworkError ? error.code : undefined,
         message: networkErrorMessage(error, config.webhookTimeoutMs),
       };
     }
@@ -1388,10 +1435,8 @@ function outcomeLabel(outcome: DeliveryOutcome, status: number | null): AttemptO
 }
 
 function networkErrorMessage(error: unknown, timeoutMs: number): string {
-  if (isAxiosError(error)) {
-    if (error.code === 'ETIMEDOUT' || error.code === 'ECONNABORTED') {
-      return `timed out after ${timeoutMs} ms waiting for Discord`;
-    }
+  if (error instanceof WebhookNetworkError) {
+    if (error.timedOut) return `timed out after ${timeoutMs} ms waiting for Discord`;
     return `network error: ${error.code ?? ''} ${error.message}`.trim();
   }
   return `network error: ${error instanceof Error ? error.message : String(error)}`;

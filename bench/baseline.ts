@@ -5,6 +5,7 @@
  * same minute), so that its figures are ratios to what the server itself does that day;
  * bench/temporal-baseline.ts runs them on a server of its own.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -16,8 +17,10 @@ import {
   NativeConnection,
   Runtime,
   Worker,
+  type WorkerOptions,
 } from '@temporalio/worker';
 import { forEachLimited } from '../src/concurrency';
+import { cpuMs, threadCpuMs } from './proc';
 
 const WORKFLOW_SOURCE = `
 const { proxyActivities } = require('@temporalio/workflow');
@@ -38,11 +41,41 @@ export function dynamicConfigFlags(argv: string[]): Record<string, unknown> {
   );
 }
 
+/** What bench/bare-worker.ts is started with (one JSON argument). */
+export interface BareWorkerArgs {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  bundlePath: string;
+  /** Worker options that are plain values: our worker's sizing (WORKER_*). */
+  options: Partial<WorkerOptions>;
+}
+
+export interface BareWorkflowsOptions {
+  /** The worker's sizing, as ours has it (`workerTuningOptions`); the SDK's defaults otherwise. */
+  worker?: Partial<WorkerOptions>;
+  /** Node and V8 flags of the worker's process, as ours runs with. */
+  nodeArgs?: string[];
+}
+
+export interface BareWorkflowsRun {
+  seconds: number;
+  perSecond: number;
+  /** The bare worker's CPU (user + system, its own process) over the workflows, in ms. */
+  workerCpuMs: number;
+  /** The same by thread name (main, the workflow thread, the SDK's Rust runtime, ...). */
+  workerCpuMsByThread: Record<string, number>;
+}
+
 export interface BareTemporal {
   readonly client: Client;
   readonly taskQueue: string;
-  /** `count` one-activity workflows started at once: how many complete per second. */
-  workflows(count: number): Promise<{ seconds: number; perSecond: number }>;
+  /**
+   * `count` one-activity workflows started at once on a bare worker in a process of its own
+   * (bench/bare-worker.ts): how many complete per second, and that worker's CPU from /proc, from
+   * the first start until it is quiet again.
+   */
+  workflows(count: number, options?: BareWorkflowsOptions): Promise<BareWorkflowsRun>;
   /**
    * `count` schedules due on one second (a calendar far enough ahead to create them all first):
    * from that second to each activity's start, in ms, sorted. The schedules are deleted after.
@@ -90,23 +123,51 @@ export async function startBareTemporal(
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace });
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  // The bundle the bare worker's process loads, built once here (as ours is by `npm run build`).
+  const bundlePath = path.join(tmp, 'baseline-bundle.js');
+  await fs.writeFile(bundlePath, workflowBundle.code);
 
   return {
     client,
     taskQueue,
-    async workflows(count) {
-      const started = Date.now();
-      const handles = await Promise.all(
-        range(count).map((i) =>
-          client.workflow.start('baseline', {
-            taskQueue,
-            workflowId: `bare-${i}-${randomBytes(4).toString('hex')}`,
-          }),
-        ),
+    async workflows(count, options = {}) {
+      const queue = `bare-workflows-${randomBytes(4).toString('hex')}`;
+      const child = await startBareWorker(
+        { address, namespace, taskQueue: queue, bundlePath, options: options.worker ?? {} },
+        options.nodeArgs ?? [],
       );
-      await Promise.all(handles.map((h) => h.result()));
-      const seconds = (Date.now() - started) / 1000;
-      return { seconds, perSecond: count / seconds };
+      try {
+        await untilPolling(client, namespace, queue);
+        const cpuBefore = cpuMs(child.pid);
+        const threadsBefore = threadCpuMs(child.pid);
+        const started = Date.now();
+        const handles = await Promise.all(
+          range(count).map((i) =>
+            client.workflow.start('baseline', {
+              taskQueue: queue,
+              workflowId: `bare-${i}-${randomBytes(4).toString('hex')}`,
+            }),
+          ),
+        );
+        await Promise.all(handles.map((h) => h.result()));
+        const seconds = (Date.now() - started) / 1000;
+        // Its last steps after the results (cache evictions, completions), as ours gets.
+        await quiet(child.pid);
+        const threadsAfter = threadCpuMs(child.pid);
+        return {
+          seconds,
+          perSecond: count / seconds,
+          workerCpuMs: cpuMs(child.pid) - cpuBefore,
+          workerCpuMsByThread: Object.fromEntries(
+            Object.entries(threadsAfter).map(([name, ms]) => [
+              name,
+              ms - (threadsBefore[name] ?? 0),
+            ]),
+          ),
+        };
+      } finally {
+        await child.stop();
+      }
     },
     async dueTogether(count) {
       ranAt.length = 0;
@@ -141,4 +202,64 @@ export async function startBareTemporal(
       await fs.rm(tmp, { recursive: true, force: true });
     },
   };
+}
+
+/** Starts bench/bare-worker.ts under tsx with these node flags; resolves once its worker runs. */
+async function startBareWorker(
+  args: BareWorkerArgs,
+  nodeArgs: string[],
+): Promise<{ pid: number; stop(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', path.join(__dirname, 'bare-worker.ts'), JSON.stringify(args)],
+    { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+        if (output.includes('polling\n')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`the bare worker exited (${code})`)));
+      setTimeout(() => reject(new Error('the bare worker did not start in 60 s')), 60_000).unref();
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { pid: child.pid!, stop };
+}
+
+/** Waits until a worker polls the task queue's workflow tasks. */
+async function untilPolling(client: Client, namespace: string, taskQueue: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const { pollers } = await client.connection.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+    });
+    if ((pollers?.length ?? 0) > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no worker polls ${taskQueue}`);
+}
+
+/** Waits until `pid` uses under 15 % of a core over a second (30 s at most), as the bench's settle. */
+async function quiet(pid: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const before = cpuMs(pid);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    if (cpuMs(pid) - before < 150) return;
+  }
 }

@@ -25,11 +25,13 @@ import { getFreePort } from '../src/embedded/ports';
 import { ensureTemporalCli } from '../src/embedded/temporal-cli';
 import { startTemporalDevServer } from '../src/embedded/temporal-dev-server';
 import { createLogger } from '../src/logger';
+import { workerTuningOptions } from '../src/main/worker';
 import { createServices } from '../src/services';
 import { createTemporalClient, type TemporalClientHandle } from '../src/temporal/client';
 import { scheduleIdForTask } from '../src/temporal/contracts';
 import { reconcileSchedules } from '../src/temporal/reconcile';
 import { scheduleSettings } from '../src/temporal/schedules';
+import { type AgainstSide, startAgainst } from './against';
 import { dynamicConfigFlags, startBareTemporal } from './baseline';
 import { sampleMemory } from './memory';
 import { startBenchDiscord } from './mock-discord';
@@ -56,6 +58,17 @@ const PROFILE = process.argv.includes('--profile');
 const ONLY = ((i) => (i >= 0 ? new Set(process.argv[i + 1]?.split(',')) : null))(
   process.argv.indexOf('--only'),
 );
+/**
+ * `--against <commit>`: each read also runs, alternating with ours over two rounds, against the API
+ * of that earlier commit, built and run beside ours on the same seed (bench/against.ts), and its
+ * row gains the commit's figures and our ratio to them (issue 25 item 6). Without it the reads run
+ * as before: ours alone, one round each.
+ */
+const AGAINST = ((i) => {
+  const commit = i >= 0 ? process.argv[i + 1] : undefined;
+  if (i >= 0 && (!commit || commit.startsWith('-'))) throw new Error('--against needs a commit');
+  return commit;
+})(process.argv.indexOf('--against'));
 const runs = (scenario: 'creates' | 'reads' | 'deliveries' | 'due' | 'bulk') =>
   !ONLY || ONLY.has(scenario);
 const SIZES = QUICK
@@ -150,9 +163,10 @@ async function main(): Promise<void> {
       // RATE_LIMIT_PER_MINUTE=0 in the bench's environment measures without it.
       RATE_LIMIT_PER_MINUTE: process.env.RATE_LIMIT_PER_MINUTE ?? '1000000000',
       // Worker sizing and the delivery mode pass through, to compare settings in the same way
-      // (e.g. DELIVERY_FIRST_ATTEMPT=activity npm run bench -- --only deliveries).
+      // (e.g. DELIVERY_FIRST_ATTEMPT=activity npm run bench -- --only deliveries, or
+      // V8_HEAP_GROWING_PERCENT=0 npm run bench -- --only reads).
       ...Object.fromEntries(
-        Object.entries(process.env).filter(([key]) => /^(WORKER_|DELIVERY_|MALLOC_)/.test(key)),
+        Object.entries(process.env).filter(([key]) => /^(WORKER_|DELIVERY_|MALLOC_|V8_)/.test(key)),
       ),
     };
     if (!FROM_SOURCES) {
@@ -297,55 +311,144 @@ async function main(): Promise<void> {
     await settleTemporal('reads');
 
     // --- 1-4. read throughput -------------------------------------------------------------------
-    const read = async (scenario: string, url: string, target: string, minRps: number | null) => {
+    /** One side's API loaded at 32 connections after a warm-up, and that API's CPU meanwhile. */
+    const load = async (url: string, pid: number) => {
       await autocannon({ url, connections: 8, duration: 1, headers }); // warm-up
-      const cpuBefore = cpuMs(api.pid!);
+      const cpuBefore = cpuMs(pid);
       const result = await autocannon({ url, connections: 32, duration: SIZES.duration, headers });
-      // The API's own CPU per request: unlike req/s, it does not depend on what else runs.
-      const apiCpuPerRequest = (cpuMs(api.pid!) - cpuBefore) / Math.max(1, result.requests.total);
-      const rps = result.requests.average;
-      const p99 = result.latency.p99;
-      const bad = result.non2xx + result.errors + result.timeouts;
+      return { result, cpuMs: cpuMs(pid) - cpuBefore };
+    };
+    type Load = Awaited<ReturnType<typeof load>>;
+    /** A side's figures over its rounds: req/s, p50 and p99 averaged, failures and CPU summed. */
+    const measured = (loads: Load[]) => {
+      const sum = (of: (l: Load) => number) => loads.reduce((total, l) => total + of(l), 0);
+      return {
+        rps: sum((l) => l.result.requests.average) / loads.length,
+        p50: sum((l) => l.result.latency.p50) / loads.length,
+        p99: sum((l) => l.result.latency.p99) / loads.length,
+        bad: sum(({ result: r }) => r.non2xx + r.errors + r.timeouts),
+        // The API's own CPU per request: unlike req/s, it does not depend on what else runs.
+        cpuPerRequest:
+          sum((l) => l.cpuMs) /
+          Math.max(
+            1,
+            sum((l) => l.result.requests.total),
+          ),
+      };
+    };
+    interface ReadScenario {
+      scenario: string;
+      /** `:id` stands for each side's own task. */
+      route: string;
+      target: string;
+      minRps: number | null;
+      /** With `--against`: at least this many times the commit's req/s, with p99 no worse. */
+      gain?: number;
+    }
+    const read = async (
+      { scenario, route, target, minRps, gain }: ReadScenario,
+      against?: AgainstSide,
+    ) => {
+      const sides = [{ base, pid: api.pid!, taskId: taskIds[0]! }, ...(against ? [against] : [])];
+      const loads = sides.map((): Load[] => []);
+      // Ours, then the commit's, twice over: what else the machine does falls on both alike.
+      for (let pass = 0; pass < (against ? 2 : 1); pass++)
+        for (const [i, side] of sides.entries())
+          loads[i]!.push(await load(`${side.base}${route.replace(':id', side.taskId)}`, side.pid));
+      const ours = measured(loads[0]!);
+      const theirs = against && { commit: against.commit, ...measured(loads[1]!) };
+      const alone = minRps === null ? null : ours.rps >= minRps && ours.p99 < 50 && ours.bad === 0;
       rows.push({
         scenario,
         figures: {
-          req_per_s: round(rps, 0),
-          p50_ms: result.latency.p50,
-          p99_ms: p99,
-          failed_requests: bad,
-          api_cpu_ms_per_req: round(apiCpuPerRequest, 2),
+          req_per_s: round(ours.rps, 0),
+          p50_ms: round(ours.p50),
+          p99_ms: round(ours.p99),
+          failed_requests: ours.bad,
+          api_cpu_ms_per_req: round(ours.cpuPerRequest, 2),
+          ...(theirs && {
+            against_commit: theirs.commit,
+            against_req_per_s: round(theirs.rps, 0),
+            against_p99_ms: round(theirs.p99),
+            against_failed_requests: theirs.bad,
+            against_api_cpu_ms_per_req: round(theirs.cpuPerRequest, 2),
+            ratio_vs_against: round(ours.rps / theirs.rps, 2),
+            cpu_ratio_vs_against: round(ours.cpuPerRequest / theirs.cpuPerRequest, 2),
+          }),
         },
-        target,
-        met: minRps === null ? null : rps >= minRps && p99 < 50 && bad === 0,
+        target:
+          theirs && gain ? `${target}; >= ${gain}x ${theirs.commit}'s req/s, p99 no worse` : target,
+        met:
+          theirs && gain
+            ? alone !== false &&
+              ours.rps >= gain * theirs.rps &&
+              ours.p99 <= theirs.p99 &&
+              theirs.bad === 0
+            : alone,
       });
     };
     // A read takes its warm-up and load run plus a little; the slack keeps the estimate safe.
     const readMs = (SIZES.duration + 1) * 1_000 + 2_000;
-    const readScenarios: [scenario: string, url: string, target: string, minRps: number | null][] =
-      [
-        [
-          `GET /api/tasks?limit=20 over ${SIZES.listTasks} tasks`,
-          `${base}/api/tasks?limit=20`,
-          '>= 1,300 req/s, p99 < 50 ms',
-          1_300,
-        ],
-        [
-          `GET /api/tasks/:id with 10 logs`,
-          `${base}/api/tasks/${taskIds[0]}`,
-          '>= 1,600 req/s, p99 < 50 ms',
-          1_600,
-        ],
-        [
-          `GET /api/logs?limit=20 over ${SIZES.logs} logs`,
-          `${base}/api/logs?limit=20`,
-          '>= 550 req/s, p99 < 50 ms',
-          550,
-        ],
-        ['GET /health', `${base}/health`, 'framework ceiling (reference)', null],
-      ];
-    const reads: Filler[] = runs('reads')
-      ? readScenarios.map((args) => ({ estimateMs: readMs, run: () => read(...args) }))
-      : [];
+    const readScenarios: ReadScenario[] = [
+      {
+        scenario: `GET /api/tasks?limit=20 over ${SIZES.listTasks} tasks`,
+        route: '/api/tasks?limit=20',
+        target: '>= 1,300 req/s, p99 < 50 ms',
+        minRps: 1_300,
+        gain: 1.2,
+      },
+      {
+        scenario: `GET /api/tasks/:id with 10 logs`,
+        route: '/api/tasks/:id',
+        target: '>= 1,600 req/s, p99 < 50 ms',
+        minRps: 1_600,
+        gain: 1.2,
+      },
+      {
+        scenario: `GET /api/logs?limit=20 over ${SIZES.logs} logs`,
+        route: '/api/logs?limit=20',
+        target: '>= 550 req/s, p99 < 50 ms',
+        minRps: 550,
+      },
+      {
+        scenario: 'GET /health',
+        route: '/health',
+        target: 'framework ceiling (reference)',
+        minRps: null,
+      },
+    ];
+    /** `--against`: the commit's API set up beside ours, then every read on both sides. */
+    const readAgainst = async (commit: string) => {
+      const against = await startAgainst({
+        commit,
+        root: ROOT,
+        fromSources: FROM_SOURCES,
+        nodeArgs: nodeArgsOf('api'),
+        env,
+        orm,
+        databaseUrl: databaseUrl!,
+        temporal: temporal.connection,
+        headers,
+        taskBody: taskBody('bench task against'),
+        waitForHealth,
+        cleanups,
+        log,
+      });
+      try {
+        // Its tasks' new schedules keep the dev server busy for a while, as ours did.
+        await settleTemporal(`the reads against ${against.commit}`);
+        for (const scenario of readScenarios) await read(scenario, against);
+      } finally {
+        await against.stop();
+      }
+    };
+    // Against a commit: its build, start, seed and schedules, then each read four times.
+    const againstMs = 90_000 + SIZES.listTasks * 40 + readScenarios.length * 4 * readMs;
+    const reads: Filler[] = !runs('reads')
+      ? []
+      : AGAINST
+        ? [{ estimateMs: againstMs, run: () => readAgainst(AGAINST) }]
+        : readScenarios.map((scenario) => ({ estimateMs: readMs, run: () => read(scenario) }));
 
     // --- 7. tasks due together: fire latency ------------------------------------------------------
     const runDue = async () => {
@@ -404,6 +507,11 @@ async function main(): Promise<void> {
         worker: cpuMs(worker.pid!),
         api: cpuMs(api.pid!),
       });
+      // What the worker spends with nothing to deliver (its timers, the bench's scrape of its
+      // /metrics every second): a part of its CPU per delivery that grows with the drain time.
+      const idleBefore = cpuMs(worker.pid!);
+      await sleep(5_000);
+      const workerIdleMsPerS = (cpuMs(worker.pid!) - idleBefore) / 5;
       const cpuBefore = cpu();
       const machineBefore = machineBusyMs();
       const threadsBefore = threadCpuMs(worker.pid!);
@@ -430,16 +538,26 @@ async function main(): Promise<void> {
       const machineMs = machineBusyMs() - machineBefore;
       // The worker's CPU per delivery by thread, largest first: where its share goes.
       const threadsAfter = threadCpuMs(worker.pid!);
-      const byThread = Object.entries(threadsAfter)
-        .map(([name, ms]) => [name, (ms - (threadsBefore[name] ?? 0)) / SIZES.deliveries] as const)
-        .filter(([, ms]) => ms >= 0.1)
-        .sort((a, b) => b[1] - a[1])
-        .map(([name, ms]) => `${name} ${round(ms, 1)}`)
-        .join(', ');
+      const byThreadOf = (msByThread: Record<string, number>) =>
+        Object.entries(msByThread)
+          .map(([name, ms]) => [name, ms / SIZES.deliveries] as const)
+          .filter(([, ms]) => ms >= 0.1)
+          .sort((a, b) => b[1] - a[1])
+          .map(([name, ms]) => `${name} ${round(ms, 1)}`)
+          .join(', ');
+      const byThread = byThreadOf(
+        Object.fromEntries(
+          Object.entries(threadsAfter).map(([name, ms]) => [name, ms - (threadsBefore[name] ?? 0)]),
+        ),
+      );
       // As many bare one-activity workflows on this server, right after.
       const bareTemporalBefore = temporalPid === undefined ? NaN : cpuMs(temporalPid);
       const bareMachineBefore = machineBusyMs();
-      const bareRun = await bare!.workflows(SIZES.deliveries);
+      // On a bare worker in a process of its own, sized and run as ours: its CPU from /proc.
+      const bareRun = await bare!.workflows(SIZES.deliveries, {
+        worker: workerTuningOptions(config.worker),
+        nodeArgs: [WORKER_NODE_OPTIONS, ...nodeArgsOf('worker')],
+      });
       // Their last steps too, as for ours above.
       await settleTemporal('what follows the deliveries');
       const bareTemporalMs =
@@ -448,6 +566,8 @@ async function main(): Promise<void> {
       const perDelivery = (key: 'temporal' | 'worker' | 'api') =>
         round((cpuAfter[key] - cpuBefore[key]) / SIZES.deliveries, 2);
       const perSecond = SIZES.deliveries / drainSeconds;
+      const bareWorkerMs = bareRun.workerCpuMs / SIZES.deliveries;
+      const workerRatio = (cpuAfter.worker - cpuBefore.worker) / SIZES.deliveries / bareWorkerMs;
       rows.push({
         scenario: `${SIZES.deliveries} triggered deliveries, one worker`,
         figures: {
@@ -458,21 +578,31 @@ async function main(): Promise<void> {
           temporal_cpu_ms_per_delivery: perDelivery('temporal'),
           worker_cpu_ms_per_delivery: perDelivery('worker'),
           worker_cpu_ms_by_thread: byThread,
+          worker_idle_cpu_ms_per_s: round(workerIdleMsPerS, 1),
           api_cpu_ms_per_trigger: perDelivery('api'),
           // Every process's CPU: on 2 shared cores the rates' ratio follows these two figures'.
           machine_cpu_ms_per_delivery: round(machineMs / SIZES.deliveries, 2),
           baseline_workflows_per_s: round(bareRun.perSecond),
           baseline_temporal_cpu_ms_per_workflow: round(bareTemporalMs / SIZES.deliveries, 2),
           baseline_machine_cpu_ms_per_workflow: round(bareMachineMs / SIZES.deliveries, 2),
+          baseline_worker_cpu_ms_per_workflow: round(bareWorkerMs, 2),
+          baseline_worker_cpu_ms_by_thread: byThreadOf(bareRun.workerCpuMsByThread),
           ratio: round(perSecond / bareRun.perSecond, 2),
+          worker_ratio: round(workerRatio, 2),
         },
-        target: '>= 1.5x the bare one-activity workflows/s, attempts = deliveries',
-        met: drained && attempts === SIZES.deliveries && perSecond >= 1.5 * bareRun.perSecond,
+        target:
+          ">= 1.5x the bare one-activity workflows/s, worker CPU per delivery <= 1.5x the bare worker's per workflow, attempts = deliveries",
+        met:
+          drained &&
+          attempts === SIZES.deliveries &&
+          perSecond >= 1.5 * bareRun.perSecond &&
+          workerRatio <= 1.5,
       });
     };
-    // At 15/s or more here, plus as many bare workflows and the waits for quiet.
+    // At 15/s or more here, plus as many bare workflows, the waits for quiet, the idle sample and
+    // the bare worker's start.
     const deliveries: Filler[] = runs('deliveries')
-      ? [{ estimateMs: (SIZES.deliveries / 15) * 1_000 + 25_000, run: runDeliveries }]
+      ? [{ estimateMs: (SIZES.deliveries / 15) * 1_000 + 35_000, run: runDeliveries }]
       : [];
 
     // Whatever fits runs while the due tasks wait for their minute; then the due tasks; then the
@@ -590,24 +720,34 @@ async function main(): Promise<void> {
   }
 }
 
+/** The worker's V8 flags as the compose files set them (NODE_OPTIONS). */
+const WORKER_NODE_OPTIONS = '--max-semi-space-size=2';
+
+/**
+ * A role's node arguments: the profiler's under `--profile`, and BENCH_API_NODE_ARGS /
+ * BENCH_WORKER_NODE_ARGS, node or V8 flags to compare, e.g.
+ * BENCH_API_NODE_ARGS=--heap-growing-percent=50 (V8 flags NODE_OPTIONS does not accept). The
+ * bare worker of the deliveries scenario runs with the worker's.
+ */
+function nodeArgsOf(role: 'api' | 'worker'): string[] {
+  const profile = PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/results/profiles')}`]
+    : [];
+  const extra = (process.env[`BENCH_${role.toUpperCase()}_NODE_ARGS`] ?? '')
+    .split(/\s+/)
+    .filter(Boolean);
+  return [...profile, ...extra];
+}
+
 async function startRole(
   role: 'api' | 'worker',
   env: NodeJS.ProcessEnv,
   cleanups: (() => Promise<unknown>)[],
 ) {
-  const profile = PROFILE
-    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/results/profiles')}`]
-    : [];
-  // BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS: node or V8 flags to compare, e.g.
-  // BENCH_API_NODE_ARGS=--heap-growing-percent=50 (V8 flags NODE_OPTIONS does not accept).
-  const extra = (process.env[`BENCH_${role.toUpperCase()}_NODE_ARGS`] ?? '')
-    .split(/\s+/)
-    .filter(Boolean);
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      ...profile,
-      ...extra,
+      ...nodeArgsOf(role),
       ...(FROM_SOURCES ? ['--import', 'tsx', 'src/main/start.ts'] : startProdArgs()),
     ],
     {
@@ -617,7 +757,7 @@ async function startRole(
       env: {
         ...env,
         ROLE: role,
-        ...(role === 'worker' ? { NODE_OPTIONS: '--max-semi-space-size=2' } : {}),
+        ...(role === 'worker' ? { NODE_OPTIONS: WORKER_NODE_OPTIONS } : {}),
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     },
@@ -848,12 +988,18 @@ async function report(totalSeconds: number): Promise<void> {
     : QUICK
       ? 'latest-quick.json'
       : 'latest.json';
-  // `--only scale` keeps its figures under the key `scale` of this file: carry them over.
-  const { scale } = await fs
+  // `--only scale` and `--only fleet` keep their figures under their own keys of this file
+  // (`scale`, `fleet` and `fleet_growth`): carry them over.
+  const { scale, fleet, fleet_growth } = await fs
     .readFile(path.join(out, file), 'utf8')
-    .then((text) => JSON.parse(text) as { scale?: unknown })
-    .catch(() => ({ scale: undefined }));
-  await fs.writeFile(path.join(out, file), JSON.stringify({ ...json, scale }, null, 2) + '\n');
+    .then(
+      (text) => JSON.parse(text) as { scale?: unknown; fleet?: unknown; fleet_growth?: unknown },
+    )
+    .catch(() => ({ scale: undefined, fleet: undefined, fleet_growth: undefined }));
+  await fs.writeFile(
+    path.join(out, file),
+    JSON.stringify({ ...json, scale, fleet, fleet_growth }, null, 2) + '\n',
+  );
   log(`wrote bench/results/${file}`);
 }
 
@@ -863,7 +1009,21 @@ const scale = () =>
     bench.runScaleBench({ quick: QUICK, fromSources: process.argv.includes('--from-sources') }),
   );
 
-(ONLY?.has('scale') ? scale() : main()).then(
+// `--only fleet` (issue 25): the cost of many waiting tasks, with its own services (bench/fleet.ts);
+// beside other scenarios (`--only deliveries,fleet`) it runs after them.
+const fleet = () =>
+  import('./fleet.js').then((bench) =>
+    bench.runFleetBench(
+      bench.fleetOptions(process.argv, { quick: QUICK, fromSources: FROM_SOURCES }),
+    ),
+  );
+
+(ONLY?.has('scale')
+  ? scale()
+  : ONLY?.has('fleet')
+    ? (ONLY.size > 1 ? main() : Promise.resolve()).then(fleet)
+    : main()
+).then(
   () => process.exit(0),
   (error: unknown) => {
     console.error(error);

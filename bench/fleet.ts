@@ -1,0 +1,963 @@
+/**
+ * `npm run bench -- --only fleet [--fleet-sizes 10000,30000,100000] [--fleet-burst 1000]`: what a
+ * fleet of tasks costs while it waits (issue 25). The fleet grows in place: tasks are created
+ * through the API (POST /api/tasks, 32 in flight) up to the first size, measured, created up to
+ * the next size, measured, and so on. Every task is a daily cron at a scattered time at least
+ * five hours ahead, so nothing of the fleet is due while it is measured. At each size:
+ * - `create_per_s`: the creates of that step; `reconcile_s`: reconciliation of every task (once
+ *   Temporal's schedule list shows them all), as `npm run reconcile` does it;
+ * - `settle_s`: from the last create until the dev server is quiet (under 15 % of a core over
+ *   10 s, watched from the end of the reconcile; capped by `--fleet-settle-cap`, seconds, 900 by
+ *   default: then `settled` is false);
+ * - idle CPU over `--fleet-idle` seconds (60) with nothing due, as % of one core: the API and
+ *   worker together (`idle_app_cpu_pct`) and each, the dev server, PostgreSQL (the postmaster and
+ *   every backend);
+ * - peak RSS (VmHWM) of the API, the worker and the dev server; PostgreSQL's as the peak of its
+ *   processes' summed PSS (shared buffers counted once), sampled every 5 s;
+ * - `GET /api/tasks?limit=20` and a name search matching 10 tasks at 32 connections;
+ * - the dev server's SQLite files (with the WAL) and its RSS when idle, in all and their growth
+ *   since start per task (the deleted burst schedules' histories stay in the state meanwhile);
+ *   the tasks table with its indexes;
+ * - `due_burst`: `--fleet-burst` (1,000) more tasks due on one minute, their lateness at the mock
+ *   Discord, then deleted; then as many bare schedules due together on the same server
+ *   (bench/baseline.ts), and the ratio of the p99s.
+ *
+ * Starts its own PostgreSQL and Temporal dev server (or uses DATABASE_URL / TEMPORAL_ADDRESS: then
+ * the figures of what it did not start are n/a), the API and a worker from the build (under tsx
+ * with --from-sources), and a mock Discord. Prints a table; writes the entries under the key
+ * `fleet` of bench/results/latest.json (replacing those of an earlier run on the same kind of
+ * Temporal server, keeping the rest of the file), the growth of each cost from the smallest to
+ * the largest size under `fleet_growth`, and the curves as bench/results/fleet.svg.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { forEachLimited } from '../src/concurrency';
+import { loadConfig } from '../src/config';
+import { initOrm, type Orm, prepareDatabase } from '../src/db/orm';
+import { loadDynamicConfig } from '../src/embedded/dynamic-config';
+import { startEmbeddedPostgres } from '../src/embedded/postgres';
+import { getFreePort } from '../src/embedded/ports';
+import { ensureTemporalCli } from '../src/embedded/temporal-cli';
+import { startTemporalDevServer } from '../src/embedded/temporal-dev-server';
+import { createLogger } from '../src/logger';
+import { createServices } from '../src/services';
+import { createTemporalClient } from '../src/temporal/client';
+import { SCHEDULE_ID_PREFIX } from '../src/temporal/contracts';
+import { reconcileSchedules } from '../src/temporal/reconcile';
+import { scheduleSettings } from '../src/temporal/schedules';
+import { dynamicConfigFlags, startBareTemporal } from './baseline';
+import { type ChartPanel, costChart } from './chart';
+import { startBenchDiscord } from './mock-discord';
+import { cpuMs, peakRssMiB } from './proc';
+
+const ROOT = path.resolve(__dirname, '..');
+const MINUTE_MS = 60_000;
+/** Creates in flight, as a client loading a fleet would run them. */
+const CREATE_CONCURRENCY = 32;
+/** The name fragment searched for: `fleet 000770` to `fleet 000779`, at every size. */
+const SEARCH = 'fleet 00077';
+const SEARCH_MATCHES = 10;
+/** The fleet's tasks fall due this many hours ahead at the soonest, so none fires during a run. */
+const QUIET_HOURS = 5;
+
+const log = (line: string) => process.stdout.write(`[bench:fleet] ${line}\n`);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0
+    ? NaN
+    : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const range = (from: number, to: number) =>
+  Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+
+type Temporal = 'dev server' | 'external';
+
+interface BurstFigures {
+  n: number;
+  received: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  baseline_received: number;
+  baseline_p99_ms: number;
+  ratio: number;
+  /** The last create returned after the minute had started (the tasks were due while created). */
+  note?: string;
+}
+
+interface ReadFigures {
+  req_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  failed_requests: number;
+  api_cpu_ms_per_req: number;
+  db_cpu_ms_per_req: number | 'n/a';
+}
+
+export interface FleetEntry {
+  tasks: number;
+  temporal: Temporal;
+  date: string;
+  machine: string;
+  create_per_s: number;
+  create_retries: number;
+  listed_after_s: number;
+  reconcile_s: number;
+  reconcile_changed: number;
+  reconcile_failed: number;
+  settle_s: number | 'n/a';
+  settled: boolean | 'n/a';
+  idle_s: number;
+  idle_app_cpu_pct: number;
+  idle_api_cpu_pct: number;
+  idle_worker_cpu_pct: number;
+  idle_temporal_cpu_pct: number | 'n/a';
+  idle_postgres_cpu_pct: number | 'n/a';
+  peak_rss_mib: {
+    api: number;
+    worker: number;
+    temporal: number | 'n/a';
+    postgres: number | 'n/a';
+  };
+  /** The dev server's RSS after the idle minute, and its growth since start per task. */
+  temporal_rss_mib: number | 'n/a';
+  temporal_rss_kib_per_task: number | 'n/a';
+  list_p99_ms: number;
+  list_req_per_s: number;
+  list: ReadFigures;
+  search_p99_ms: number;
+  search_req_per_s: number;
+  search: ReadFigures & { query: string; matches: number };
+  temporal_state_mib: number | 'n/a';
+  /** Its growth since the services started, per task. */
+  temporal_state_kib_per_task: number | 'n/a';
+  tasks_table_mib: number;
+  due_burst: BurstFigures;
+}
+
+interface FleetOptions {
+  sizes: number[];
+  burst: number;
+  idleSeconds: number;
+  readSeconds: number;
+  settleCapSeconds: number;
+  quick: boolean;
+  fromSources: boolean;
+  dynamicConfig: Record<string, unknown>;
+}
+
+/** `--name value` from the command line, as numbers (a list for --fleet-sizes). */
+function numbers(argv: string[], name: string, fallback: number[]): number[] {
+  const i = argv.indexOf(name);
+  if (i < 0) return fallback;
+  const values = (argv[i + 1] ?? '').split(',').map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v <= 0))
+    throw new Error(`${name} takes positive integers separated by commas, not "${argv[i + 1]}"`);
+  return values;
+}
+
+export function fleetOptions(
+  argv: string[],
+  base: { quick: boolean; fromSources: boolean },
+): FleetOptions {
+  const sizes = numbers(
+    argv,
+    '--fleet-sizes',
+    base.quick ? [1_000, 3_000] : [10_000, 30_000, 100_000],
+  );
+  if (sizes.some((size, i) => i > 0 && size <= sizes[i - 1]!))
+    throw new Error('--fleet-sizes must grow: the fleet grows in place from one size to the next');
+  return {
+    ...base,
+    sizes,
+    burst: numbers(argv, '--fleet-burst', [base.quick ? 100 : 1_000])[0]!,
+    idleSeconds: numbers(argv, '--fleet-idle', [base.quick ? 20 : 60])[0]!,
+    readSeconds: base.quick ? 3 : 10,
+    settleCapSeconds: numbers(argv, '--fleet-settle-cap', [900])[0]!,
+    dynamicConfig: dynamicConfigFlags(argv),
+  };
+}
+
+export async function runFleetBench(options: FleetOptions): Promise<void> {
+  const started = Date.now();
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const failureHints: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse())
+      await fn().catch((e: unknown) => log(`cleanup: ${String(e)}`));
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${round(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}`;
+
+  try {
+    // --- services ------------------------------------------------------------------------------
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-fleet-'));
+    await fs.chmod(tmp, 0o755);
+    cleanups.push(() => fs.rm(tmp, { recursive: true, force: true }));
+    let databaseUrl = process.env.DATABASE_URL;
+    let temporalAddress = process.env.TEMPORAL_ADDRESS;
+    let postmaster: number | undefined;
+    let temporalPid: number | undefined;
+    if (!databaseUrl) {
+      const pg = await startEmbeddedPostgres({
+        dataDir: path.join(tmp, 'postgres'),
+        port: await getFreePort(),
+      });
+      cleanups.push(() => pg.stop());
+      databaseUrl = pg.databaseUrl;
+      postmaster = pg.pid;
+    }
+    if (!temporalAddress) {
+      const cli = await ensureTemporalCli();
+      const dev = await startTemporalDevServer({
+        cliPath: cli.path,
+        uiPort: false,
+        dbFilename: path.join(tmp, 'temporal', 'temporal.db'),
+        dynamicConfig: { ...loadDynamicConfig(), ...options.dynamicConfig },
+      });
+      cleanups.push(() => dev.stop());
+      temporalAddress = dev.address;
+      temporalPid = dev.pid;
+    }
+    const temporalKind: Temporal = temporalPid === undefined ? 'external' : 'dev server';
+    const temporalRssAtStart = temporalPid === undefined ? NaN : rssMiB(temporalPid);
+    /** The dev server's SQLite files (state, WAL, shared memory), MiB; NaN for an external one. */
+    const temporalStateMiB = async () =>
+      temporalPid === undefined ? NaN : (await filesBytes(path.join(tmp, 'temporal'))) / 2 ** 20;
+    const postgresPeak = postmaster === undefined ? undefined : trackPostgresMemory(postmaster);
+    if (postgresPeak) cleanups.push(async () => postgresPeak.stop());
+    const logger = createLogger({ level: 'error', name: 'bench' });
+    await prepareDatabase(databaseUrl, logger);
+    const discord = await startBenchDiscord();
+    cleanups.push(() => discord.close());
+
+    const apiKey = `bench-${randomBytes(16).toString('hex')}`;
+    const port = await getFreePort();
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'production',
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_TASK_QUEUE: `bench-fleet-${randomBytes(4).toString('hex')}`,
+      API_KEY: apiKey,
+      ENCRYPTION_KEYS: randomBytes(32).toString('base64'),
+      PORT: String(port),
+      METRICS_PORT: String(await getFreePort()),
+      WEBHOOK_ALLOWED_ORIGINS: discord.url,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_PER_MINUTE: process.env.RATE_LIMIT_PER_MINUTE ?? '1000000000',
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([key]) => /^(WORKER_|DELIVERY_|MALLOC_)/.test(key)),
+      ),
+    };
+    if (!options.fromSources) {
+      log('npm run build (the API and worker run the build, as in production)');
+      const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+      if (built.status !== 0) throw new Error(`npm run build failed (exit ${built.status})`);
+    }
+    const logs = { api: path.join(tmp, 'api.log'), worker: path.join(tmp, 'worker.log') };
+    failureHints.push(async () => {
+      for (const [role, file] of Object.entries(logs)) {
+        const text = await fs.readFile(file, 'utf8').catch(() => '');
+        log(`last lines of the ${role}'s output:\n${text.split('\n').slice(-30).join('\n')}`);
+      }
+    });
+    const api = launch('api', env, options.fromSources, logs.api, cleanups);
+    const worker = launch('worker', env, options.fromSources, logs.worker, cleanups);
+    const base = `http://127.0.0.1:${port}`;
+    const temporal = createTemporalClient({ address: temporalAddress, namespace: 'default' });
+    cleanups.push(() => temporal.close());
+    if (
+      !(await waitUntil(
+        async () => (await fetch(`${base}/health`).catch(() => null))?.status === 200,
+        90_000,
+      ))
+    )
+      throw new Error('the API did not become healthy');
+    const polling = await waitUntil(async () => {
+      const { pollers } = await temporal.connection.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: env.TEMPORAL_TASK_QUEUE },
+        taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+      });
+      return (pollers?.length ?? 0) > 0;
+    }, 90_000);
+    if (!polling) throw new Error('the worker did not start polling');
+    const stateAtStart = await temporalStateMiB();
+    // The bare schedules' worker polls from the start, so that every size's idle figures have it.
+    const bare = await startBareTemporal(temporalAddress);
+    cleanups.push(() => bare.close());
+
+    const orm = await initOrm({ databaseUrl, poolMax: 32 });
+    cleanups.push(() => orm.close());
+    const config = loadConfig(env);
+    const services = createServices({ config, orm, temporal, logger });
+
+    const headers = { 'X-API-Key': apiKey, 'Content-Type': 'application/json' };
+    let webhookSeq = 2_000_000;
+    /** A create, again after a 503 or 429 (when the answer says to) up to five times. */
+    let retries = 0;
+    const create = async (name: string, schedule: string, content: string): Promise<string> => {
+      const body = JSON.stringify({
+        name,
+        schedule,
+        webhookUrl: `${discord.url}/api/webhooks/${webhookSeq++}/${randomBytes(34).toString('hex')}`,
+        payload: { content },
+        maxRetry: 0,
+      });
+      for (let attempt = 1; ; attempt++) {
+        const res = await fetch(`${base}/api/tasks`, { method: 'POST', headers, body });
+        if (res.status === 201) return ((await res.json()) as { id: string }).id;
+        const text = await res.text();
+        if ((res.status !== 503 && res.status !== 429) || attempt === 5)
+          throw new Error(`POST /api/tasks -> ${res.status}: ${text}`);
+        retries += 1;
+        await sleep(Number(res.headers.get('retry-after') ?? 1) * 1_000);
+      }
+    };
+
+    // --- sizes -----------------------------------------------------------------------------------
+    const entries: FleetEntry[] = [];
+    let created = 0;
+    const firstHour = new Date().getUTCHours() + QUIET_HOURS;
+    for (const size of options.sizes) {
+      log(`--- ${size.toLocaleString('en')} tasks`);
+      // Creates: the task i falls due daily at a minute and hour of its own, in the hours the run
+      // is not in.
+      retries = 0;
+      const createStart = Date.now();
+      const progress = setInterval(
+        () => log(`  created ${created.toLocaleString('en')} of ${size.toLocaleString('en')}`),
+        15_000,
+      );
+      try {
+        await forEachLimited(range(created, size), CREATE_CONCURRENCY, async (i) => {
+          const hour = (firstHour + (i % (24 - QUIET_HOURS))) % 24;
+          const minute = (i * 7 + Math.floor(i / 60)) % 60;
+          await create(
+            `fleet ${String(i).padStart(6, '0')}`,
+            `${minute} ${hour} * * *`,
+            'fleet {{task.name}}',
+          );
+          created += 1;
+        });
+      } finally {
+        clearInterval(progress);
+      }
+      const createsEnded = Date.now();
+      const createPerSecond =
+        (size - (entries.at(-1)?.tasks ?? 0)) / ((createsEnded - createStart) / 1000);
+      log(`  ${round(createPerSecond)} creates/s (${retries} retried)`);
+
+      // Reconcile once Temporal's schedule list shows every task's schedule (as run.ts's bulk).
+      const tasksNow = await countTasks(orm);
+      let listed = 0;
+      const listCap = Math.max(180_000, size * 10);
+      while (Date.now() - createsEnded < listCap) {
+        listed = await countTaskSchedules(temporal.client);
+        if (listed >= tasksNow) break;
+        await sleep(2_000);
+      }
+      const listedMs = Date.now() - createsEnded;
+      log(`  schedule list shows ${listed} of ${tasksNow} after ${(listedMs / 1000).toFixed(1)} s`);
+      const summary = await reconcileSchedules({
+        orm,
+        client: temporal.client,
+        schedules: services.schedules,
+        settings: scheduleSettings(config),
+        logger,
+        concurrency: 32,
+      });
+      log(
+        `  reconciled ${summary.tasks} in ${(summary.durationMs / 1000).toFixed(1)} s (${summary.failed} failed)`,
+      );
+
+      // Quiet first: the dev server works through the new schedules for minutes after the creates.
+      const settled =
+        temporalPid === undefined
+          ? undefined
+          : await settle(temporalPid, options.settleCapSeconds * 1_000);
+      if (settled) {
+        const s = (settled.quietFrom - createsEnded) / 1000;
+        log(
+          `  dev server quiet ${round(s)} s after the last create${settled.quiet ? '' : ' (capped)'}`,
+        );
+      } else {
+        await sleep(30_000); // an external server: its CPU is not ours to read
+      }
+
+      // --- idle ----------------------------------------------------------------------------------
+      const cpu = () => ({
+        api: cpuMs(api.pid!),
+        worker: cpuMs(worker.pid!),
+        temporal: temporalPid === undefined ? NaN : cpuMs(temporalPid),
+        postgres: postmaster === undefined ? NaN : postgresCpuMs(postmaster),
+      });
+      log(`  idle for ${options.idleSeconds} s`);
+      const idleBefore = cpu();
+      const idleStart = Date.now();
+      await sleep(options.idleSeconds * 1_000);
+      const idleAfter = cpu();
+      const idleMs = Date.now() - idleStart;
+      const pct = (key: keyof typeof idleBefore) =>
+        round(((idleAfter[key] - idleBefore[key]) / idleMs) * 100, 2);
+      const temporalRss = temporalPid === undefined ? NaN : rssMiB(temporalPid);
+
+      // --- reads ---------------------------------------------------------------------------------
+      const read = async (url: string): Promise<ReadFigures> => {
+        await autocannon({ url, connections: 8, duration: 1, headers }); // warm-up
+        const apiBefore = cpuMs(api.pid!);
+        const dbBefore = postmaster === undefined ? NaN : postgresCpuMs(postmaster);
+        const result = await autocannon({
+          url,
+          connections: 32,
+          duration: options.readSeconds,
+          headers,
+        });
+        const total = Math.max(1, result.requests.total);
+        return {
+          req_per_s: round(result.requests.average, 0),
+          p50_ms: result.latency.p50,
+          p99_ms: result.latency.p99,
+          failed_requests: result.non2xx + result.errors + result.timeouts,
+          api_cpu_ms_per_req: round((cpuMs(api.pid!) - apiBefore) / total, 2),
+          db_cpu_ms_per_req:
+            postmaster === undefined
+              ? 'n/a'
+              : round((postgresCpuMs(postmaster) - dbBefore) / total, 2),
+        };
+      };
+      const list = await read(`${base}/api/tasks?limit=20`);
+      const searchUrl = `${base}/api/tasks?limit=20&search=${encodeURIComponent(SEARCH)}`;
+      const matches = (
+        (await (await fetch(searchUrl, { headers })).json()) as { meta: { total: number } }
+      ).meta.total;
+      if (matches !== SEARCH_MATCHES)
+        log(`  the search "${SEARCH}" matched ${matches} tasks, not ${SEARCH_MATCHES}`);
+      const search = await read(searchUrl);
+      log(
+        `  list p99 ${list.p99_ms} ms (${list.req_per_s} req/s), search p99 ${search.p99_ms} ms (${search.req_per_s} req/s)`,
+      );
+
+      // --- sizes on disk -------------------------------------------------------------------------
+      const stateMiB = await temporalStateMiB();
+      const tasksTableMiB = await tasksTableBytes(orm).then((bytes) => bytes / 2 ** 20);
+
+      // --- due burst -----------------------------------------------------------------------------
+      const burst = await dueBurst({
+        n: options.burst,
+        perSecond: createPerSecond,
+        create: (i, schedule) =>
+          create(`fleet burst ${i}`, schedule, '{{execution.scheduledTime}}'),
+        remove: (id) =>
+          fetch(`${base}/api/tasks/${id}`, {
+            method: 'DELETE',
+            headers: { 'X-API-Key': apiKey },
+          }).then((res) => {
+            if (res.status !== 204) throw new Error(`DELETE /api/tasks/${id} -> ${res.status}`);
+          }),
+        receipts: discord.receipts,
+        settle: () =>
+          temporalPid === undefined
+            ? sleep(10_000)
+            : settle(temporalPid, 120_000).then(() => undefined),
+        bare: (n) => bare.dueTogether(n),
+      });
+      log(
+        `  burst of ${burst.n}: ${burst.received} received, p99 ${burst.p99_ms} ms against the bare ${burst.baseline_p99_ms} ms (${burst.ratio}x)`,
+      );
+
+      const orNa = (n: number, digits = 1) => (Number.isFinite(n) ? round(n, digits) : 'n/a');
+      entries.push({
+        tasks: size,
+        temporal: temporalKind,
+        date: new Date().toISOString(),
+        machine,
+        create_per_s: round(createPerSecond),
+        create_retries: retries,
+        listed_after_s: round(listedMs / 1000),
+        reconcile_s: round(summary.durationMs / 1000),
+        reconcile_changed: summary.created + summary.updated + summary.deleted,
+        reconcile_failed: summary.failed,
+        settle_s: settled ? round((settled.quietFrom - createsEnded) / 1000, 0) : 'n/a',
+        settled: settled ? settled.quiet : 'n/a',
+        idle_s: round(idleMs / 1000, 0),
+        idle_app_cpu_pct: round(pct('api') + pct('worker'), 2),
+        idle_api_cpu_pct: pct('api'),
+        idle_worker_cpu_pct: pct('worker'),
+        idle_temporal_cpu_pct: orNa(pct('temporal'), 2),
+        idle_postgres_cpu_pct: orNa(pct('postgres'), 2),
+        peak_rss_mib: {
+          api: round(peakRssMiB(api.pid!), 0),
+          worker: round(peakRssMiB(worker.pid!), 0),
+          temporal: temporalPid === undefined ? 'n/a' : round(peakRssMiB(temporalPid), 0),
+          postgres: postgresPeak ? round(postgresPeak.peakMiB(), 0) : 'n/a',
+        },
+        temporal_rss_mib: orNa(temporalRss, 0),
+        temporal_rss_kib_per_task: orNa(((temporalRss - temporalRssAtStart) * 1024) / size, 2),
+        list_p99_ms: list.p99_ms,
+        list_req_per_s: list.req_per_s,
+        list,
+        search_p99_ms: search.p99_ms,
+        search_req_per_s: search.req_per_s,
+        search: { ...search, query: SEARCH, matches },
+        temporal_state_mib: orNa(stateMiB),
+        temporal_state_kib_per_task: orNa(((stateMiB - stateAtStart) * 1024) / size, 2),
+        tasks_table_mib: round(tasksTableMiB),
+        due_burst: burst,
+      });
+    }
+    await report(entries, options, (Date.now() - started) / 1000);
+  } catch (error) {
+    for (const hint of failureHints) await hint().catch(() => undefined);
+    throw error;
+  } finally {
+    await cleanup();
+  }
+}
+
+/**
+ * `n` tasks due on one minute (the first far enough ahead to create them all at the measured
+ * create rate, with room to spare), each message carrying its scheduled time so that the mock
+ * Discord's clock gives its lateness; then deleted; then `n` bare schedules due together.
+ */
+async function dueBurst(deps: {
+  n: number;
+  perSecond: number;
+  create: (i: number, schedule: string) => Promise<string>;
+  remove: (id: string) => Promise<void>;
+  receipts: { webhookId: string; receivedAt: number; content: string }[];
+  settle: () => Promise<void>;
+  bare: (n: number) => Promise<number[]>;
+}): Promise<BurstFigures> {
+  const { n } = deps;
+  const leadMs = 15_000 + (n / Math.max(1, deps.perSecond)) * 1_500;
+  const fireAt = Math.ceil((Date.now() + leadMs) / MINUTE_MS) * MINUTE_MS;
+  const at = new Date(fireAt);
+  const schedule = `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
+  const from = deps.receipts.length;
+  const ids: string[] = [];
+  await forEachLimited(range(0, n), CREATE_CONCURRENCY, async (i) => {
+    ids.push(await deps.create(i, schedule));
+  });
+  const lateCreate = Date.now() > fireAt;
+  log(`  ${n} tasks due at ${at.toISOString()} (cron "${schedule}")`);
+  // The burst's receipts: those (since its creates) whose content is that scheduled time.
+  const ours = () => deps.receipts.slice(from).filter((r) => Date.parse(r.content) === fireAt);
+  await waitUntil(async () => ours().length >= n, fireAt - Date.now() + 120_000);
+  const firsts = new Map<string, number>();
+  for (const r of ours()) if (!firsts.has(r.webhookId)) firsts.set(r.webhookId, r.receivedAt);
+  const latencies = [...firsts.values()].map((t) => t - fireAt).sort((a, b) => a - b);
+  await forEachLimited(ids, 16, deps.remove);
+  await deps.settle();
+  const bare = await deps.bare(n);
+  const p99 = percentile(latencies, 99);
+  const bareP99 = percentile(bare, 99);
+  return {
+    n,
+    received: latencies.length,
+    p50_ms: round(percentile(latencies, 50), 0),
+    p99_ms: round(p99, 0),
+    max_ms: round(latencies.at(-1) ?? NaN, 0),
+    baseline_received: bare.length,
+    baseline_p99_ms: round(bareP99, 0),
+    ratio: round(p99 / bareP99, 2),
+    ...(lateCreate ? { note: 'the minute started before the last create returned' } : {}),
+  };
+}
+
+// --- processes -----------------------------------------------------------------------------------
+
+/** The API or the worker, as `npm run start:prod` runs it (or under tsx), output to a file. */
+function launch(
+  role: 'api' | 'worker',
+  env: NodeJS.ProcessEnv,
+  fromSources: boolean,
+  logFile: string,
+  cleanups: (() => Promise<unknown>)[],
+): ChildProcess {
+  const script = (
+    JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    }
+  ).scripts['start:prod']!.split(/\s+/);
+  if (script[0] !== 'node') throw new Error(`start:prod is not a plain node command`);
+  const out = openSync(logFile, 'a');
+  const child = spawn(
+    process.execPath,
+    fromSources ? ['--import', 'tsx', 'src/main/start.ts'] : script.slice(1),
+    {
+      cwd: ROOT,
+      // The worker's young generation as the compose files set it (as run.ts runs it).
+      env: {
+        ...env,
+        ROLE: role,
+        ...(role === 'worker' ? { NODE_OPTIONS: '--max-semi-space-size=2' } : {}),
+      },
+      stdio: ['ignore', out, out],
+    },
+  );
+  closeSync(out);
+  cleanups.push(async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
+  });
+  return child;
+}
+
+/** The fields of /proc/<pid>/stat after the command's closing parenthesis (state is [0]). */
+const statFields = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+};
+
+/** The live child processes of `parent` (a postmaster's backends and auxiliary processes). */
+function childrenOf(parent: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return Number(statFields(pid)[1]) === parent;
+      } catch {
+        return false; // ended meanwhile
+      }
+    });
+}
+
+/**
+ * PostgreSQL's CPU so far, ms: the postmaster's own, that of the backends that ended (its
+ * cutime and cstime) and that of the live ones.
+ */
+function postgresCpuMs(postmaster: number): number {
+  const own = statFields(postmaster);
+  const ended = (Number(own[13]) + Number(own[14])) * 10;
+  return (
+    cpuMs(postmaster) +
+    ended +
+    childrenOf(postmaster).reduce((sum, pid) => {
+      try {
+        return sum + cpuMs(pid);
+      } catch {
+        return sum;
+      }
+    }, 0)
+  );
+}
+
+/** A process's PSS (its share of shared pages, so shared buffers count once), MiB. */
+function pssMiB(pid: number): number {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    return Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+/** The peak of PostgreSQL's summed PSS, sampled every 5 s until stopped. */
+function trackPostgresMemory(postmaster: number): { peakMiB(): number; stop(): void } {
+  let peak = 0;
+  const sample = () => {
+    const total = [postmaster, ...childrenOf(postmaster)].reduce(
+      (sum, pid) => sum + pssMiB(pid),
+      0,
+    );
+    peak = Math.max(peak, total);
+  };
+  sample();
+  const timer = setInterval(sample, 5_000);
+  timer.unref();
+  return {
+    peakMiB: () => (sample(), peak),
+    stop: () => clearInterval(timer),
+  };
+}
+
+/**
+ * Waits until `pid` uses under 15 % of a core over 10 s, or `capMs`. `quietFrom` is when that
+ * quiet window began (or the cap, when it never came).
+ */
+async function settle(pid: number, capMs: number): Promise<{ quietFrom: number; quiet: boolean }> {
+  const window: { at: number; cpu: number }[] = [{ at: Date.now(), cpu: cpuMs(pid) }];
+  const deadline = Date.now() + capMs;
+  while (Date.now() < deadline) {
+    await sleep(1_000);
+    window.push({ at: Date.now(), cpu: cpuMs(pid) });
+    if (window.length > 11) window.shift();
+    const first = window[0]!;
+    const last = window[window.length - 1]!;
+    if (window.length === 11 && last.cpu - first.cpu < 0.15 * (last.at - first.at))
+      return { quietFrom: first.at, quiet: true };
+  }
+  return { quietFrom: Date.now(), quiet: false };
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(200);
+  }
+  return false;
+}
+
+// --- sizes -----------------------------------------------------------------------------------------
+
+async function countTasks(orm: Orm): Promise<number> {
+  const [row] = await orm.em
+    .getConnection()
+    .execute<{ n: number }[]>('select count(*)::int as n from tasks');
+  return row?.n ?? 0;
+}
+
+async function tasksTableBytes(orm: Orm): Promise<number> {
+  const [row] = await orm.em
+    .getConnection()
+    .execute<{ bytes: string }[]>(`select pg_total_relation_size('tasks') as bytes`);
+  return Number(row?.bytes ?? NaN);
+}
+
+async function countTaskSchedules(
+  client: ReturnType<typeof createTemporalClient>['client'],
+): Promise<number> {
+  let n = 0;
+  for await (const schedule of client.schedule.list({ pageSize: 1000 }))
+    if (schedule.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) n += 1;
+  return n;
+}
+
+/** The bytes of the files in a folder: the dev server's SQLite state, its WAL and shared memory. */
+async function filesBytes(dir: string): Promise<number> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const sizes = await Promise.all(
+    names.map((name) => fs.stat(path.join(dir, name)).then((s) => (s.isFile() ? s.size : 0))),
+  );
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
+// --- report ----------------------------------------------------------------------------------------
+
+/** The costs drawn and compared across sizes: what a waiting fleet costs. */
+const COSTS: { key: string; title: string; idle: boolean; get: (e: FleetEntry) => unknown }[] = [
+  {
+    key: 'idle_app_cpu_pct',
+    title: 'API + worker idle CPU, % of a core',
+    idle: true,
+    get: (e) => e.idle_app_cpu_pct,
+  },
+  {
+    key: 'idle_temporal_cpu_pct',
+    title: 'Temporal idle CPU, % of a core',
+    idle: true,
+    get: (e) => e.idle_temporal_cpu_pct,
+  },
+  {
+    key: 'idle_postgres_cpu_pct',
+    title: 'PostgreSQL idle CPU, % of a core',
+    idle: true,
+    get: (e) => e.idle_postgres_cpu_pct,
+  },
+  {
+    key: 'api_peak_rss_mib',
+    title: 'API peak RSS, MiB',
+    idle: true,
+    get: (e) => e.peak_rss_mib.api,
+  },
+  {
+    key: 'worker_peak_rss_mib',
+    title: 'worker peak RSS, MiB',
+    idle: true,
+    get: (e) => e.peak_rss_mib.worker,
+  },
+  {
+    key: 'temporal_peak_rss_mib',
+    title: 'Temporal peak RSS, MiB',
+    idle: true,
+    get: (e) => e.peak_rss_mib.temporal,
+  },
+  {
+    key: 'temporal_rss_mib',
+    title: 'Temporal RSS when idle, MiB',
+    idle: true,
+    get: (e) => e.temporal_rss_mib,
+  },
+  {
+    key: 'postgres_peak_mib',
+    title: 'PostgreSQL peak memory (PSS), MiB',
+    idle: true,
+    get: (e) => e.peak_rss_mib.postgres,
+  },
+  {
+    key: 'temporal_state_mib',
+    title: 'Temporal state on disk, MiB',
+    idle: true,
+    get: (e) => e.temporal_state_mib,
+  },
+  {
+    key: 'tasks_table_mib',
+    title: 'tasks table with indexes, MiB',
+    idle: true,
+    get: (e) => e.tasks_table_mib,
+  },
+  {
+    key: 'list_p99_ms',
+    title: 'GET /api/tasks?limit=20 p99, ms',
+    idle: false,
+    get: (e) => e.list_p99_ms,
+  },
+  { key: 'search_p99_ms', title: 'name search p99, ms', idle: false, get: (e) => e.search_p99_ms },
+  { key: 'reconcile_s', title: 'reconcile all, s', idle: false, get: (e) => e.reconcile_s },
+  {
+    key: 'settle_s',
+    title: 'Temporal busy after the creates, s',
+    idle: false,
+    get: (e) => e.settle_s,
+  },
+];
+
+export interface Growth {
+  cost: string;
+  idle: boolean;
+  from: number;
+  to: number;
+  /** to / from of the cost, divided by that of the tasks: above 1 is more than linear. */
+  ratio: number | null;
+  more_than_linear: boolean;
+}
+
+function growthOf(entries: FleetEntry[]): Growth[] {
+  const sorted = [...entries].sort((a, b) => a.tasks - b.tasks);
+  const small = sorted[0]!;
+  const large = sorted.at(-1)!;
+  const taskGrowth = large.tasks / small.tasks;
+  return COSTS.flatMap(({ key, idle, get }) => {
+    const from = get(small);
+    const to = get(large);
+    if (typeof from !== 'number' || typeof to !== 'number') return [];
+    const ratio = from > 0 ? round(to / from / taskGrowth, 2) : null;
+    return [{ cost: key, idle, from, to, ratio, more_than_linear: ratio !== null && ratio > 1 }];
+  });
+}
+
+async function report(entries: FleetEntry[], options: FleetOptions, totalSeconds: number) {
+  const na = (v: unknown) => (typeof v === 'number' ? String(v) : 'n/a');
+  const lines = [
+    '',
+    `Fleet (${entries[0]?.temporal}) on ${entries[0]?.machine}`,
+    '',
+    '| tasks | create/s | reconcile s | settle s | idle CPU % app (api+worker) / Temporal / PG | peak RSS MiB api / worker / Temporal / PG | list p99 ms (req/s) | search p99 ms (req/s) | Temporal state MiB (KiB/task) | burst received, p99 / bare p99 ms (ratio) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...entries.map(
+      (e) =>
+        `| ${e.tasks.toLocaleString('en')} | ${e.create_per_s} | ${e.reconcile_s} | ${na(e.settle_s)}${e.settled === false ? ' (cap)' : ''} ` +
+        `| ${e.idle_app_cpu_pct} (${e.idle_api_cpu_pct}+${e.idle_worker_cpu_pct}) / ${na(e.idle_temporal_cpu_pct)} / ${na(e.idle_postgres_cpu_pct)} ` +
+        `| ${e.peak_rss_mib.api} / ${e.peak_rss_mib.worker} / ${na(e.peak_rss_mib.temporal)} / ${na(e.peak_rss_mib.postgres)} ` +
+        `| ${e.list_p99_ms} (${e.list_req_per_s}) | ${e.search_p99_ms} (${e.search_req_per_s}) ` +
+        `| ${na(e.temporal_state_mib)} (${na(e.temporal_state_kib_per_task)}) ` +
+        `| ${e.due_burst.received}/${e.due_burst.n}, ${e.due_burst.p99_ms} / ${e.due_burst.baseline_p99_ms} (${e.due_burst.ratio}x) |`,
+    ),
+  ];
+  const growth = entries.length > 1 ? growthOf(entries) : [];
+  if (growth.length > 0) {
+    const [small, large] = [entries[0]!.tasks, entries.at(-1)!.tasks];
+    lines.push(
+      '',
+      `Growth from ${small.toLocaleString('en')} to ${large.toLocaleString('en')} tasks (${round(large / small, 2)}x): the cost's growth over the tasks' (above 1: more than linear)`,
+      '',
+      '| cost | at the smallest | at the largest | ratio | |',
+      '|---|---|---|---|---|',
+      ...growth.map(
+        (g) =>
+          `| ${g.cost}${g.idle ? '' : ' (not idle)'} | ${g.from} | ${g.to} | ${g.ratio ?? 'n/a'} | ${g.more_than_linear ? 'MORE THAN LINEAR' : ''} |`,
+      ),
+    );
+  }
+  lines.push('', `total ${totalSeconds.toFixed(0)} s`);
+  process.stdout.write(lines.join('\n') + '\n');
+  const flagged = growth.filter((g) => g.idle && g.more_than_linear).map((g) => g.cost);
+  if (flagged.length > 0) log(`idle costs growing more than linearly: ${flagged.join(', ')}`);
+
+  // Under its own keys of the file the other scenarios write, which keeps theirs. The entries of
+  // an earlier run on the other kind of Temporal server stay beside these.
+  const out = path.join(ROOT, 'bench', 'results');
+  const file = path.join(out, options.quick ? 'latest-quick.json' : 'latest.json');
+  const existing = await fs
+    .readFile(file, 'utf8')
+    .then((text) => JSON.parse(text) as Record<string, unknown>)
+    .catch(() => ({}) as Record<string, unknown>);
+  const kind = entries[0]!.temporal;
+  const fleet = [
+    ...(Array.isArray(existing.fleet) ? (existing.fleet as FleetEntry[]) : []).filter(
+      (e) => e.temporal !== kind,
+    ),
+    ...entries,
+  ];
+  const earlierGrowth =
+    typeof existing.fleet_growth === 'object' && existing.fleet_growth !== null
+      ? (existing.fleet_growth as Record<string, unknown>)
+      : {};
+  const fleetGrowth =
+    growth.length > 0
+      ? {
+          ...earlierGrowth,
+          [kind]: { from_tasks: entries[0]!.tasks, to_tasks: entries.at(-1)!.tasks, costs: growth },
+        }
+      : earlierGrowth;
+  await fs.mkdir(out, { recursive: true });
+  await fs.writeFile(
+    file,
+    JSON.stringify({ ...existing, fleet, fleet_growth: fleetGrowth }, null, 2) + '\n',
+  );
+  log(`wrote the keys "fleet" and "fleet_growth" of bench/results/${path.basename(file)}`);
+
+  // Each cost against the tasks, one line per kind of server in the file.
+  const kinds = [...new Set(fleet.map((e) => e.temporal))];
+  const panels: ChartPanel[] = COSTS.map(({ title, get }) => ({
+    title,
+    series: kinds.map((k) => ({
+      name: k,
+      points: fleet
+        .filter((e) => e.temporal === k)
+        .map((e): [number, number] => {
+          const value = get(e);
+          return [e.tasks, typeof value === 'number' ? value : NaN];
+        }),
+    })),
+  }));
+  panels.push({
+    title: 'due burst p99 against the bare schedules, ms',
+    series: kinds.flatMap((k) => {
+      const of = fleet.filter((e) => e.temporal === k);
+      return [
+        {
+          name: `${k}: tasks`,
+          points: of.map((e): [number, number] => [e.tasks, e.due_burst.p99_ms]),
+        },
+        {
+          name: `${k}: bare schedules`,
+          points: of.map((e): [number, number] => [e.tasks, e.due_burst.baseline_p99_ms]),
+        },
+      ];
+    }),
+  });
+  const svg = path.join(out, options.quick ? 'fleet-quick.svg' : 'fleet.svg');
+  await fs.writeFile(
+    svg,
+    costChart(`What a fleet of tasks costs while it waits (${entries[0]!.machine})`, panels),
+  );
+  log(`drew bench/results/${path.basename(svg)}`);
+}

@@ -29,7 +29,7 @@
  * Temporal server, keeping the rest of the file), the growth of each cost from the smallest to
  * the largest size under `fleet_growth`, and the curves as bench/results/fleet.svg.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -38,21 +38,19 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { forEachLimited } from '../src/concurrency';
 import { loadConfig } from '../src/config';
-import { initOrm, type Orm, prepareDatabase } from '../src/db/orm';
-import { loadDynamicConfig } from '../src/embedded/dynamic-config';
-import { startEmbeddedPostgres } from '../src/embedded/postgres';
-import { getFreePort } from '../src/embedded/ports';
-import { ensureTemporalCli } from '../src/embedded/temporal-cli';
-import { startTemporalDevServer } from '../src/embedded/temporal-dev-server';
+import { initOrm, type Orm } from '../src/db/orm';
 import { createLogger } from '../src/logger';
 import { createServices } from '../src/services';
 import { createTemporalClient } from '../src/temporal/client';
-import { SCHEDULE_ID_PREFIX } from '../src/temporal/contracts';
-import { reconcileSchedules } from '../src/temporal/reconcile';
-import { scheduleSettings } from '../src/temporal/schedules';
 import { dynamicConfigFlags, startBareTemporal } from './baseline';
 import { type ChartPanel, costChart } from './chart';
-import { startBenchDiscord } from './mock-discord';
+import {
+  benchEnv,
+  buildUnlessFromSources,
+  reconcileOnceListed,
+  startBenchServices,
+  waitForWorkerPolling,
+} from './services';
 import { cpuMs, peakRssMiB } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -196,34 +194,15 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
 
   try {
     // --- services ------------------------------------------------------------------------------
-    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-fleet-'));
-    await fs.chmod(tmp, 0o755);
-    cleanups.push(() => fs.rm(tmp, { recursive: true, force: true }));
-    let databaseUrl = process.env.DATABASE_URL;
-    let temporalAddress = process.env.TEMPORAL_ADDRESS;
-    let postmaster: number | undefined;
-    let temporalPid: number | undefined;
-    if (!databaseUrl) {
-      const pg = await startEmbeddedPostgres({
-        dataDir: path.join(tmp, 'postgres'),
-        port: await getFreePort(),
-      });
-      cleanups.push(() => pg.stop());
-      databaseUrl = pg.databaseUrl;
-      postmaster = pg.pid;
-    }
-    if (!temporalAddress) {
-      const cli = await ensureTemporalCli();
-      const dev = await startTemporalDevServer({
-        cliPath: cli.path,
-        uiPort: false,
-        dbFilename: path.join(tmp, 'temporal', 'temporal.db'),
-        dynamicConfig: { ...loadDynamicConfig(), ...options.dynamicConfig },
-      });
-      cleanups.push(() => dev.stop());
-      temporalAddress = dev.address;
-      temporalPid = dev.pid;
-    }
+    const benchServices = await startBenchServices({
+      prefix: 'dts-fleet-',
+      cleanups,
+      // In a folder of its own, so that its size is the state's.
+      temporalDbFile: path.join('temporal', 'temporal.db'),
+      dynamicConfig: options.dynamicConfig,
+    });
+    const { tmp, databaseUrl, temporalAddress, temporalPid, discord } = benchServices;
+    const postmaster = benchServices.postgresPid;
     const temporalKind: Temporal = temporalPid === undefined ? 'external' : 'dev server';
     const temporalRssAtStart = temporalPid === undefined ? NaN : rssMiB(temporalPid);
     /** The dev server's SQLite files (state, WAL, shared memory), MiB; NaN for an external one. */
@@ -232,35 +211,13 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
     const postgresPeak = postmaster === undefined ? undefined : trackPostgresMemory(postmaster);
     if (postgresPeak) cleanups.push(async () => postgresPeak.stop());
     const logger = createLogger({ level: 'error', name: 'bench' });
-    await prepareDatabase(databaseUrl, logger);
-    const discord = await startBenchDiscord();
-    cleanups.push(() => discord.close());
-
-    const apiKey = `bench-${randomBytes(16).toString('hex')}`;
-    const port = await getFreePort();
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      TEMPORAL_ADDRESS: temporalAddress,
-      TEMPORAL_TASK_QUEUE: `bench-fleet-${randomBytes(4).toString('hex')}`,
-      API_KEY: apiKey,
-      ENCRYPTION_KEYS: randomBytes(32).toString('base64'),
-      PORT: String(port),
-      METRICS_PORT: String(await getFreePort()),
-      WEBHOOK_ALLOWED_ORIGINS: discord.url,
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_MINUTE: process.env.RATE_LIMIT_PER_MINUTE ?? '1000000000',
-      ...Object.fromEntries(
-        Object.entries(process.env).filter(([key]) => /^(WORKER_|DELIVERY_|MALLOC_)/.test(key)),
-      ),
-    };
-    if (!options.fromSources) {
-      log('npm run build (the API and worker run the build, as in production)');
-      const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
-      if (built.status !== 0) throw new Error(`npm run build failed (exit ${built.status})`);
-    }
+    const env = await benchEnv(
+      { databaseUrl, temporalAddress, discord },
+      { taskQueuePrefix: 'bench-fleet-' },
+    );
+    const apiKey = env.API_KEY!;
+    const port = Number(env.PORT);
+    buildUnlessFromSources(options.fromSources, log);
     const logs = { api: path.join(tmp, 'api.log'), worker: path.join(tmp, 'worker.log') };
     failureHints.push(async () => {
       for (const [role, file] of Object.entries(logs)) {
@@ -280,15 +237,7 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
       ))
     )
       throw new Error('the API did not become healthy');
-    const polling = await waitUntil(async () => {
-      const { pollers } = await temporal.connection.workflowService.describeTaskQueue({
-        namespace: 'default',
-        taskQueue: { name: env.TEMPORAL_TASK_QUEUE },
-        taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
-      });
-      return (pollers?.length ?? 0) > 0;
-    }, 90_000);
-    if (!polling) throw new Error('the worker did not start polling');
+    await waitForWorkerPolling(temporal.connection, env.TEMPORAL_TASK_QUEUE!);
     const stateAtStart = await temporalStateMiB();
     // The bare schedules' worker polls from the start, so that every size's idle figures have it.
     const bare = await startBareTemporal(temporalAddress);
@@ -356,24 +305,21 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
       log(`  ${round(createPerSecond)} creates/s (${retries} retried)`);
 
       // Reconcile once Temporal's schedule list shows every task's schedule (as run.ts's bulk).
-      const tasksNow = await countTasks(orm);
-      let listed = 0;
-      const listCap = Math.max(180_000, size * 10);
-      while (Date.now() - createsEnded < listCap) {
-        listed = await countTaskSchedules(temporal.client);
-        if (listed >= tasksNow) break;
-        await sleep(2_000);
-      }
-      const listedMs = Date.now() - createsEnded;
-      log(`  schedule list shows ${listed} of ${tasksNow} after ${(listedMs / 1000).toFixed(1)} s`);
-      const summary = await reconcileSchedules({
+      const {
+        listed,
+        tasks: tasksNow,
+        listedMs,
+        summary,
+      } = await reconcileOnceListed({
         orm,
         client: temporal.client,
         schedules: services.schedules,
-        settings: scheduleSettings(config),
+        config,
         logger,
-        concurrency: 32,
+        since: createsEnded,
+        capMs: Math.max(180_000, size * 10),
       });
+      log(`  schedule list shows ${listed} of ${tasksNow} after ${(listedMs / 1000).toFixed(1)} s`);
       log(
         `  reconciled ${summary.tasks} in ${(summary.durationMs / 1000).toFixed(1)} s (${summary.failed} failed)`,
       );
@@ -717,27 +663,11 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
 
 // --- sizes -----------------------------------------------------------------------------------------
 
-async function countTasks(orm: Orm): Promise<number> {
-  const [row] = await orm.em
-    .getConnection()
-    .execute<{ n: number }[]>('select count(*)::int as n from tasks');
-  return row?.n ?? 0;
-}
-
 async function tasksTableBytes(orm: Orm): Promise<number> {
   const [row] = await orm.em
     .getConnection()
     .execute<{ bytes: string }[]>(`select pg_total_relation_size('tasks') as bytes`);
   return Number(row?.bytes ?? NaN);
-}
-
-async function countTaskSchedules(
-  client: ReturnType<typeof createTemporalClient>['client'],
-): Promise<number> {
-  let n = 0;
-  for await (const schedule of client.schedule.list({ pageSize: 1000 }))
-    if (schedule.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) n += 1;
-  return n;
 }
 
 /** The bytes of the files in a folder: the dev server's SQLite state, its WAL and shared memory. */

@@ -6,7 +6,7 @@
  * process from the sources, and a mock Discord that answers 200 at once; seeds data; runs the
  * scenarios; prints a table; writes bench/results/latest.json; stops and removes everything.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -18,23 +18,22 @@ import { temporal } from '@temporalio/proto';
 import autocannon from 'autocannon';
 import { forEachLimited } from '../src/concurrency';
 import { loadConfig } from '../src/config';
-import { initOrm, prepareDatabase } from '../src/db/orm';
-import { startEmbeddedPostgres } from '../src/embedded/postgres';
-import { loadDynamicConfig } from '../src/embedded/dynamic-config';
-import { getFreePort } from '../src/embedded/ports';
-import { ensureTemporalCli } from '../src/embedded/temporal-cli';
-import { startTemporalDevServer } from '../src/embedded/temporal-dev-server';
+import { initOrm } from '../src/db/orm';
 import { createLogger } from '../src/logger';
 import { workerTuningOptions } from '../src/main/worker';
 import { createServices } from '../src/services';
-import { createTemporalClient, type TemporalClientHandle } from '../src/temporal/client';
+import { createTemporalClient } from '../src/temporal/client';
 import { scheduleIdForTask } from '../src/temporal/contracts';
-import { reconcileSchedules } from '../src/temporal/reconcile';
-import { scheduleSettings } from '../src/temporal/schedules';
 import { type AgainstSide, startAgainst } from './against';
 import { dynamicConfigFlags, startBareTemporal } from './baseline';
 import { sampleMemory } from './memory';
-import { startBenchDiscord } from './mock-discord';
+import {
+  benchEnv,
+  buildUnlessFromSources,
+  reconcileOnceListed,
+  startBenchServices,
+  waitForWorkerPolling,
+} from './services';
 import { cpuMs, machineBusyMs, peakRssMiB, threadCpuMs } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -110,70 +109,21 @@ async function main(): Promise<void> {
 
   try {
     // --- services ------------------------------------------------------------------------------
-    let databaseUrl = process.env.DATABASE_URL;
-    let temporalAddress = process.env.TEMPORAL_ADDRESS;
-    let temporalPid: number | undefined;
-    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-bench-'));
-    await fs.chmod(tmp, 0o755);
-    cleanups.push(() => fs.rm(tmp, { recursive: true, force: true }));
-    if (!databaseUrl) {
-      const pg = await startEmbeddedPostgres({
-        dataDir: path.join(tmp, 'postgres'),
-        port: await getFreePort(),
-      });
-      cleanups.push(() => pg.stop());
-      databaseUrl = pg.databaseUrl;
-    }
-    if (!temporalAddress) {
-      const cli = await ensureTemporalCli();
-      const dev = await startTemporalDevServer({
-        cliPath: cli.path,
-        uiPort: false,
-        dbFilename: path.join(tmp, 'temporal.db'),
-        dynamicConfig: { ...loadDynamicConfig(), ...DYNAMIC_CONFIG_FLAGS },
-        // Our default (DEFAULT_SQLITE_PRAGMAS); `--sqlite-defaults` measures SQLite's own.
-        ...(process.argv.includes('--sqlite-defaults') ? { sqlitePragmas: {} } : {}),
-      });
-      cleanups.push(() => dev.stop());
-      temporalAddress = dev.address;
-      temporalPid = dev.pid;
-    }
+    const { databaseUrl, temporalAddress, temporalPid, discord } = await startBenchServices({
+      prefix: 'dts-bench-',
+      cleanups,
+      dynamicConfig: DYNAMIC_CONFIG_FLAGS,
+      // Our default (DEFAULT_SQLITE_PRAGMAS); `--sqlite-defaults` measures SQLite's own.
+      ...(process.argv.includes('--sqlite-defaults') ? { sqlitePragmas: {} } : {}),
+    });
     const logger = createLogger({ level: 'error', name: 'bench' });
-    await prepareDatabase(databaseUrl, logger);
-    const discord = await startBenchDiscord();
-    cleanups.push(() => discord.close());
-
-    const apiKey = `bench-${randomBytes(16).toString('hex')}`;
-    const port = await getFreePort();
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      TEMPORAL_ADDRESS: temporalAddress,
-      TEMPORAL_TASK_QUEUE: `bench-${randomBytes(4).toString('hex')}`,
-      API_KEY: apiKey,
-      ENCRYPTION_KEYS: randomBytes(32).toString('base64'),
-      PORT: String(port),
-      // The worker's own /metrics and /health: a free port, not 9464, which another may hold.
-      METRICS_PORT: String(await getFreePort()),
-      WEBHOOK_ALLOWED_ORIGINS: discord.url,
-      LOG_LEVEL: 'warn',
-      // The limiter runs as in production (in memory), set too high to ever answer 429 here;
-      // RATE_LIMIT_PER_MINUTE=0 in the bench's environment measures without it.
-      RATE_LIMIT_PER_MINUTE: process.env.RATE_LIMIT_PER_MINUTE ?? '1000000000',
-      // Worker sizing and the delivery mode pass through, to compare settings in the same way
-      // (e.g. DELIVERY_FIRST_ATTEMPT=activity npm run bench -- --only deliveries, or
-      // V8_HEAP_GROWING_PERCENT=0 npm run bench -- --only reads).
-      ...Object.fromEntries(
-        Object.entries(process.env).filter(([key]) => /^(WORKER_|DELIVERY_|MALLOC_|V8_)/.test(key)),
-      ),
-    };
-    if (!FROM_SOURCES) {
-      log('npm run build (the API and worker run the build, as in production)');
-      const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
-      if (built.status !== 0) throw new Error(`npm run build failed (exit ${built.status})`);
-    }
+    const env = await benchEnv(
+      { databaseUrl, temporalAddress, discord },
+      { taskQueuePrefix: 'bench-' },
+    );
+    const apiKey = env.API_KEY!;
+    const port = Number(env.PORT);
+    buildUnlessFromSources(FROM_SOURCES, log);
     const api = await startRole('api', env, cleanups);
     const worker = await startRole('worker', env, cleanups);
     const base = `http://127.0.0.1:${port}`;
@@ -232,15 +182,7 @@ async function main(): Promise<void> {
     seeding.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
     await waitForHealth(base);
     // The worker bundles workflows/ at start: wait until it polls its task queue.
-    const polling = await waitUntil(async () => {
-      const { pollers } = await temporal.connection.workflowService.describeTaskQueue({
-        namespace: 'default',
-        taskQueue: { name: env.TEMPORAL_TASK_QUEUE },
-        taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
-      });
-      return (pollers?.length ?? 0) > 0;
-    }, 90_000);
-    if (!polling) throw new Error('the worker did not start polling');
+    await waitForWorkerPolling(temporal.connection, env.TEMPORAL_TASK_QUEUE!);
     const { ids: seeded } = await seeding;
     log(
       `services up and ${seeded.length} tasks seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`,
@@ -634,28 +576,16 @@ async function main(): Promise<void> {
         { concurrency: 32 },
       );
       const bulkSeconds = (Date.now() - bulkStart) / 1000;
-      // Temporal's schedule list (its visibility store) catches up with the creates a while after
-      // the last one returned; reconcile judges from that list, so it starts once the list shows
-      // every task's schedule. (The server goes on initialising the new schedules for a while
-      // after that; reconcile runs beside that work.)
-      const listedStart = Date.now();
-      const tasksNow = await countTasks(orm);
-      let listed = 0;
-      while (Date.now() - listedStart < 180_000) {
-        listed = await countListedTaskSchedules(temporal.client);
-        if (listed >= tasksNow) break;
-        await sleep(2_000);
-      }
-      const listedMs = Date.now() - listedStart;
-      log(`schedule list shows ${listed} of ${tasksNow} after ${(listedMs / 1000).toFixed(1)} s`);
-      const summary = await reconcileSchedules({
+      const { listed, tasks, listedMs, summary } = await reconcileOnceListed({
         orm,
         client: temporal.client,
         schedules: services.schedules,
-        settings: scheduleSettings(config),
+        config,
         logger,
-        concurrency: 32,
+        since: Date.now(),
+        capMs: 180_000,
       });
+      log(`schedule list shows ${listed} of ${tasks} after ${(listedMs / 1000).toFixed(1)} s`);
       rows.push({
         scenario: `${SIZES.bulk} tasks: bulk create, then reconcile all ${summary.tasks}`,
         figures: {
@@ -798,21 +728,6 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
     await sleep(50);
   }
   return false;
-}
-
-async function countTasks(orm: Awaited<ReturnType<typeof initOrm>>): Promise<number> {
-  const [row] = await orm.em
-    .getConnection()
-    .execute<{ n: number }[]>('select count(*)::int as n from tasks');
-  return row?.n ?? 0;
-}
-
-async function countListedTaskSchedules(client: TemporalClientHandle['client']): Promise<number> {
-  let n = 0;
-  for await (const schedule of client.schedule.list({ pageSize: 1000 })) {
-    if (schedule.scheduleId.startsWith('task-')) n += 1;
-  }
-  return n;
 }
 
 async function countManualLogs(orm: Awaited<ReturnType<typeof initOrm>>): Promise<number> {

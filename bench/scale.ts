@@ -12,24 +12,18 @@
  * table and writes the figures under the key `scale` of bench/results/latest.json (the other
  * scenarios' figures there are kept).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { forEachLimited } from '../src/concurrency';
-import { initOrm, type Orm, prepareDatabase } from '../src/db/orm';
-import { startEmbeddedPostgres } from '../src/embedded/postgres';
-import { getFreePort } from '../src/embedded/ports';
-import { ensureTemporalCli } from '../src/embedded/temporal-cli';
-import { startTemporalDevServer } from '../src/embedded/temporal-dev-server';
-import { createLogger } from '../src/logger';
+import { initOrm, type Orm } from '../src/db/orm';
 import { encodeLogCursor } from '../src/services/log.service';
 import { createTemporalClient } from '../src/temporal/client';
 import { PRUNE_LOGS_SCHEDULE_ID, type PruneLogsResult } from '../src/temporal/retention';
-import { startBenchDiscord } from './mock-discord';
+import { benchEnv, buildUnlessFromSources, startBenchServices } from './services';
 import { cpuMs } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -74,58 +68,17 @@ export async function runScaleBench(options: {
 
   try {
     // --- services ------------------------------------------------------------------------------
-    let databaseUrl = process.env.DATABASE_URL;
-    /** The embedded PostgreSQL's postmaster, whose backends' CPU each read reports. */
-    let postgresPid: number | undefined;
-    let temporalAddress = process.env.TEMPORAL_ADDRESS;
-    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'dts-bench-scale-'));
-    await fs.chmod(tmp, 0o755);
-    cleanups.push(() => fs.rm(tmp, { recursive: true, force: true }));
-    if (!databaseUrl) {
-      const pg = await startEmbeddedPostgres({
-        dataDir: path.join(tmp, 'postgres'),
-        port: await getFreePort(),
-      });
-      cleanups.push(() => pg.stop());
-      databaseUrl = pg.databaseUrl;
-      postgresPid = pg.pid;
-    }
-    if (!temporalAddress) {
-      const cli = await ensureTemporalCli();
-      const dev = await startTemporalDevServer({
-        cliPath: cli.path,
-        uiPort: false,
-        dbFilename: path.join(tmp, 'temporal.db'),
-      });
-      cleanups.push(() => dev.stop());
-      temporalAddress = dev.address;
-    }
-    await prepareDatabase(databaseUrl, createLogger({ level: 'error', name: 'bench' }));
-    const discord = await startBenchDiscord();
-    cleanups.push(() => discord.close());
-
-    const apiKey = `bench-${randomBytes(16).toString('hex')}`;
-    const port = await getFreePort();
-    const taskQueue = `bench-scale-${randomBytes(4).toString('hex')}`;
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      TEMPORAL_ADDRESS: temporalAddress,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      API_KEY: apiKey,
-      PORT: String(port),
-      WEBHOOK_ALLOWED_ORIGINS: discord.url,
-      LOG_LEVEL: 'warn',
-      LOG_RETENTION_DAYS: String(RETENTION_DAYS),
-      RATE_LIMIT_PER_MINUTE: process.env.RATE_LIMIT_PER_MINUTE ?? '1000000000',
-    };
-    if (!options.fromSources) {
-      log('npm run build (the API and worker run the build, as in production)');
-      const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
-      if (built.status !== 0) throw new Error(`npm run build failed (exit ${built.status})`);
-    }
+    const { tmp, databaseUrl, temporalAddress, postgresPid, discord } = await startBenchServices({
+      prefix: 'dts-bench-scale-',
+      cleanups,
+    });
+    const env = await benchEnv(
+      { databaseUrl, temporalAddress, discord },
+      { taskQueuePrefix: 'bench-scale-', extra: { LOG_RETENTION_DAYS: String(RETENTION_DAYS) } },
+    );
+    const apiKey = env.API_KEY!;
+    const port = Number(env.PORT);
+    buildUnlessFromSources(options.fromSources, log);
     const logs = { api: path.join(tmp, 'api.log'), worker: path.join(tmp, 'worker.log') };
     failureHints.push(async () => {
       for (const [role, file] of Object.entries(logs)) {

@@ -1,0 +1,190 @@
+/**
+ * What every benchmark (`npm run bench`, `--only scale`, `--only fleet`) starts before its
+ * scenarios: PostgreSQL and a Temporal dev server in a temporary folder (or those of
+ * DATABASE_URL / TEMPORAL_ADDRESS, whose figures it then cannot read), the mock Discord, and the
+ * environment its API and worker processes run with, as production configures them.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client, Connection } from '@temporalio/client';
+import type { Config } from '../src/config';
+import { type Orm, prepareDatabase } from '../src/db/orm';
+import { loadDynamicConfig } from '../src/embedded/dynamic-config';
+import { startEmbeddedPostgres } from '../src/embedded/postgres';
+import { getFreePort } from '../src/embedded/ports';
+import { ensureTemporalCli } from '../src/embedded/temporal-cli';
+import { startTemporalDevServer } from '../src/embedded/temporal-dev-server';
+import { createLogger, type Logger } from '../src/logger';
+import { SCHEDULE_ID_PREFIX } from '../src/temporal/contracts';
+import { type ReconcileSummary, reconcileSchedules } from '../src/temporal/reconcile';
+import { type ScheduleGateway, scheduleSettings } from '../src/temporal/schedules';
+import { startBenchDiscord } from './mock-discord';
+
+const ROOT = path.resolve(__dirname, '..');
+
+export interface BenchServices {
+  /** The run's temporary folder (removed at cleanup). */
+  tmp: string;
+  databaseUrl: string;
+  temporalAddress: string;
+  /** The embedded PostgreSQL's postmaster; undefined with DATABASE_URL. */
+  postgresPid?: number;
+  /** The dev server's process; undefined with TEMPORAL_ADDRESS. */
+  temporalPid?: number;
+  discord: Awaited<ReturnType<typeof startBenchDiscord>>;
+}
+
+export async function startBenchServices(options: {
+  /** The temporary folder's prefix, e.g. `dts-fleet-`. */
+  prefix: string;
+  /** Where each started thing registers its stop, run in reverse by the caller. */
+  cleanups: (() => Promise<unknown>)[];
+  /** The dev server's state file inside the temporary folder (default `temporal.db`). */
+  temporalDbFile?: string;
+  /** Dev server knobs over the shipped deploy/temporal/dynamicconfig.yaml. */
+  dynamicConfig?: Record<string, unknown>;
+  /** SQLite pragmas of the dev server instead of ours (`--sqlite-defaults` passes none). */
+  sqlitePragmas?: Record<string, string>;
+}): Promise<BenchServices> {
+  const { cleanups } = options;
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), options.prefix));
+  await fs.chmod(tmp, 0o755);
+  cleanups.push(() => fs.rm(tmp, { recursive: true, force: true }));
+  let databaseUrl = process.env.DATABASE_URL;
+  let temporalAddress = process.env.TEMPORAL_ADDRESS;
+  let postgresPid: number | undefined;
+  let temporalPid: number | undefined;
+  if (!databaseUrl) {
+    const pg = await startEmbeddedPostgres({
+      dataDir: path.join(tmp, 'postgres'),
+      port: await getFreePort(),
+    });
+    cleanups.push(() => pg.stop());
+    databaseUrl = pg.databaseUrl;
+    postgresPid = pg.pid;
+  }
+  if (!temporalAddress) {
+    const cli = await ensureTemporalCli();
+    const dbFilename = path.join(tmp, options.temporalDbFile ?? 'temporal.db');
+    await fs.mkdir(path.dirname(dbFilename), { recursive: true });
+    const dev = await startTemporalDevServer({
+      cliPath: cli.path,
+      uiPort: false,
+      dbFilename,
+      dynamicConfig: { ...loadDynamicConfig(), ...options.dynamicConfig },
+      ...(options.sqlitePragmas ? { sqlitePragmas: options.sqlitePragmas } : {}),
+    });
+    cleanups.push(() => dev.stop());
+    temporalAddress = dev.address;
+    temporalPid = dev.pid;
+  }
+  await prepareDatabase(databaseUrl, createLogger({ level: 'error', name: 'bench' }));
+  const discord = await startBenchDiscord();
+  cleanups.push(() => discord.close());
+  return { tmp, databaseUrl, temporalAddress, postgresPid, temporalPid, discord };
+}
+
+/**
+ * The environment of the bench's API and worker: production mode, a fresh API key and encryption
+ * key, free ports (the worker's /metrics too: 9464 may be held), the mock Discord allowed, and the
+ * per-key rate limit as in production but too high to answer 429 (RATE_LIMIT_PER_MINUTE=0 in the
+ * bench's own environment measures without it). Worker sizing, the delivery mode and the V8
+ * settings pass through, to compare settings the same way (e.g. DELIVERY_FIRST_ATTEMPT=activity
+ * npm run bench -- --only deliveries, or V8_HEAP_GROWING_PERCENT=0 npm run bench -- --only reads).
+ */
+export async function benchEnv(
+  services: Pick<BenchServices, 'databaseUrl' | 'temporalAddress' | 'discord'>,
+  options: { taskQueuePrefix: string; extra?: NodeJS.ProcessEnv },
+): Promise<NodeJS.ProcessEnv> {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    DATABASE_URL: services.databaseUrl,
+    TEMPORAL_ADDRESS: services.temporalAddress,
+    TEMPORAL_TASK_QUEUE: `${options.taskQueuePrefix}${randomBytes(4).toString('hex')}`,
+    API_KEY: `bench-${randomBytes(16).toString('hex')}`,
+    ENCRYPTION_KEYS: randomBytes(32).toString('base64'),
+    PORT: String(await getFreePort()),
+    METRICS_PORT: String(await getFreePort()),
+    WEBHOOK_ALLOWED_ORIGINS: services.discord.url,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_MINUTE: process.env.RATE_LIMIT_PER_MINUTE ?? '1000000000',
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(([key]) => /^(WORKER_|DELIVERY_|MALLOC_|V8_)/.test(key)),
+    ),
+    ...options.extra,
+  };
+}
+
+/**
+ * `npm run build` unless the run is `--from-sources`: the bench's API and worker run the build,
+ * as production does.
+ */
+export function buildUnlessFromSources(fromSources: boolean, log: (line: string) => void): void {
+  if (fromSources) return;
+  log('npm run build (the API and worker run the build, as in production)');
+  const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error(`npm run build failed (exit ${built.status})`);
+}
+
+/**
+ * Reconciles every task once Temporal's schedule list (its visibility store) shows each task's
+ * schedule: the list catches up with creates a while after the last one returned, and
+ * reconciliation judges from it. (The server goes on initialising new schedules after that;
+ * reconcile runs beside that work.) `listedMs` counts from `since`.
+ */
+export async function reconcileOnceListed(options: {
+  orm: Orm;
+  client: Client;
+  schedules: ScheduleGateway;
+  config: Config;
+  logger: Logger;
+  since: number;
+  capMs: number;
+}): Promise<{ listed: number; tasks: number; listedMs: number; summary: ReconcileSummary }> {
+  const [row] = await options.orm.em
+    .getConnection()
+    .execute<{ n: number }[]>('select count(*)::int as n from tasks');
+  const tasks = row?.n ?? 0;
+  let listed = 0;
+  while (Date.now() - options.since < options.capMs) {
+    listed = 0;
+    for await (const schedule of options.client.schedule.list({ pageSize: 1000 }))
+      if (schedule.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) listed += 1;
+    if (listed >= tasks) break;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+  const listedMs = Date.now() - options.since;
+  const summary = await reconcileSchedules({
+    orm: options.orm,
+    client: options.client,
+    schedules: options.schedules,
+    settings: scheduleSettings(options.config),
+    logger: options.logger,
+    concurrency: 32,
+  });
+  return { listed, tasks, listedMs, summary };
+}
+
+/** Until the worker polls its task queue (it bundles workflows/ at start, unless built). */
+export async function waitForWorkerPolling(
+  connection: Connection,
+  taskQueue: string,
+  timeoutMs = 90_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { pollers } = await connection.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: taskQueue },
+      taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+    });
+    if ((pollers?.length ?? 0) > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the worker did not start polling');
+}

@@ -145,6 +145,8 @@ export async function readPage<T>(
     orderBy: string;
     page: number;
     limit: number;
+    /** The filter usually matches few rows (a name search): try reading them all at once. */
+    fewMatches?: boolean;
   },
 ): Promise<{ rows: T[]; total: number; estimated: boolean }> {
   const { filter } = page;
@@ -156,6 +158,29 @@ export async function readPage<T>(
     throw new RangeError(
       `page ${page.page} of ${page.limit} rows is not a page PostgreSQL can read`,
     );
+  }
+  if (page.fewMatches && filter.sql !== '') {
+    // Most searches match a few rows: read them once (at most EXACT_TOTAL_LIMIT + 1, by one scan
+    // of their index), then count, sort and page those in the same statement. `t` is the CTE, so
+    // `columns` and `orderBy` read its rows as they read the table's. Only more matches than that
+    // take the two-part query below.
+    const rows = await rowsOf<T & { total: string }>(
+      `with t as materialized (select * from ${page.from} ${filter.sql} limit ${EXACT_TOTAL_LIMIT + 1})
+       select ${page.columns}, (select count(*) from t) as total from t
+       order by ${page.orderBy} limit ? offset ?`,
+      [...filter.params, page.limit, offset],
+    );
+    const counted = Number(
+      rows[0]?.total ??
+        (
+          await rowsOf<{ total: string }>(
+            `select count(*) as total from (select 1 from ${page.from} ${filter.sql} limit ${EXACT_TOTAL_LIMIT + 1}) capped`,
+            filter.params,
+          )
+        )[0]?.total ??
+        0,
+    );
+    if (counted <= EXACT_TOTAL_LIMIT) return { rows, total: counted, estimated: false };
   }
   const total = page.totals.plan(filter);
   const rows = await rowsOf<T & { total: string | null }>(

@@ -487,6 +487,7 @@ export function createTaskService(deps: TaskServiceDeps) {
               orderBy: SORTS[query.sort ?? '-createdAt'] ?? SORTS['-createdAt']!,
               page: query.page,
               limit: query.limit,
+              fewMatches: query.search !== undefined,
             }),
           signal,
         ),

@@ -51,6 +51,7 @@ import {
   startBenchServices,
   waitForWorkerPolling,
 } from './services';
+import { percentile, round, sleep } from './figures';
 import { cpuMs, peakRssMiB } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -64,12 +65,6 @@ const SEARCH_MATCHES = 10;
 const QUIET_HOURS = 5;
 
 const log = (line: string) => process.stdout.write(`[bench:fleet] ${line}\n`);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0
-    ? NaN
-    : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const range = (from: number, to: number) =>
   Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
 

@@ -34,6 +34,7 @@ import {
   startBenchServices,
   waitForWorkerPolling,
 } from './services';
+import { percentile, round, sleep } from './figures';
 import { cpuMs, machineBusyMs, peakRssMiB, threadCpuMs } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -91,12 +92,6 @@ interface Row {
 
 const rows: Row[] = [];
 const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0
-    ? NaN
-    : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 async function main(): Promise<void> {
   const started = Date.now();

@@ -24,6 +24,7 @@ import { encodeLogCursor } from '../src/services/log.service';
 import { createTemporalClient } from '../src/temporal/client';
 import { PRUNE_LOGS_SCHEDULE_ID, type PruneLogsResult } from '../src/temporal/retention';
 import { benchEnv, buildUnlessFromSources, startBenchServices } from './services';
+import { percentile, round, sleep } from './figures';
 import { cpuMs } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -40,12 +41,6 @@ interface Row {
 }
 
 const log = (line: string) => process.stdout.write(`[bench:scale] ${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0
-    ? NaN
-    : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
 export async function runScaleBench(options: {

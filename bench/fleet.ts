@@ -4,11 +4,12 @@
  * through the API (POST /api/tasks, 32 in flight) up to the first size, measured, created up to
  * the next size, measured, and so on. Every task is a daily cron at a scattered time at least
  * five hours ahead, so nothing of the fleet is due while it is measured. At each size:
- * - `create_per_s`: the creates of that step; `reconcile_s`: reconciliation of every task (once
- *   Temporal's schedule list shows them all), as `npm run reconcile` does it;
- * - `settle_s`: from the last create until the dev server is quiet (under 15 % of a core over
- *   10 s, watched from the end of the reconcile; capped by `--fleet-settle-cap`, seconds, 900 by
- *   default: then `settled` is false);
+ * - `create_per_s`: the creates of that step;
+ * - `settle_s`: from the last create until the dev server is quiet (under 10 % of a core over
+ *   30 s, watched once Temporal's schedule list shows every task; capped by `--fleet-settle-cap`,
+ *   seconds, 900 by default: then `settled` is false);
+ * - `reconcile_s`: reconciliation of every task on the quiet server, as `npm run reconcile` does
+ *   it after a restart (`reconcile_list_s` of it listing Temporal's schedules);
  * - idle CPU over `--fleet-idle` seconds (60) with nothing due, as % of one core: the API and
  *   worker together (`idle_app_cpu_pct`) and each, the dev server, PostgreSQL (the postmaster and
  *   every backend);
@@ -47,9 +48,10 @@ import { type ChartPanel, costChart } from './chart';
 import {
   benchEnv,
   buildUnlessFromSources,
-  reconcileOnceListed,
+  reconcileAll,
   startBenchServices,
   waitForWorkerPolling,
+  waitUntilListed,
 } from './services';
 import { percentile, round, sleep } from './figures';
 import { cpuMs, peakRssMiB } from './proc';
@@ -101,6 +103,8 @@ export interface FleetEntry {
   create_retries: number;
   listed_after_s: number;
   reconcile_s: number;
+  /** Of reconcile_s, listing Temporal's schedules. */
+  reconcile_list_s: number;
   reconcile_changed: number;
   reconcile_failed: number;
   settle_s: number | 'n/a';
@@ -299,27 +303,19 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
         (size - (entries.at(-1)?.tasks ?? 0)) / ((createsEnded - createStart) / 1000);
       log(`  ${round(createPerSecond)} creates/s (${retries} retried)`);
 
-      // Reconcile once Temporal's schedule list shows every task's schedule (as run.ts's bulk).
+      // Every task's schedule in Temporal's list, then quiet: the dev server works through the new
+      // schedules for minutes after the creates.
       const {
         listed,
         tasks: tasksNow,
         listedMs,
-        summary,
-      } = await reconcileOnceListed({
+      } = await waitUntilListed({
         orm,
         client: temporal.client,
-        schedules: services.schedules,
-        config,
-        logger,
         since: createsEnded,
         capMs: Math.max(180_000, size * 10),
       });
       log(`  schedule list shows ${listed} of ${tasksNow} after ${(listedMs / 1000).toFixed(1)} s`);
-      log(
-        `  reconciled ${summary.tasks} in ${(summary.durationMs / 1000).toFixed(1)} s (${summary.failed} failed)`,
-      );
-
-      // Quiet first: the dev server works through the new schedules for minutes after the creates.
       const settled =
         temporalPid === undefined
           ? undefined
@@ -332,6 +328,19 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
       } else {
         await sleep(30_000); // an external server: its CPU is not ours to read
       }
+
+      // Reconcile on the quiet server, as after a restart or an operator's `npm run reconcile`.
+      const summary = await reconcileAll({
+        orm,
+        client: temporal.client,
+        schedules: services.schedules,
+        config,
+        logger,
+      });
+      log(
+        `  reconciled ${summary.tasks} in ${(summary.durationMs / 1000).toFixed(1)} s, of which listing ${(summary.listMs / 1000).toFixed(1)} s (${summary.failed} failed)`,
+      );
+      if (temporalPid !== undefined) await settle(temporalPid, 60_000);
 
       // --- idle ----------------------------------------------------------------------------------
       const cpu = () => ({
@@ -424,6 +433,7 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
         create_retries: retries,
         listed_after_s: round(listedMs / 1000),
         reconcile_s: round(summary.durationMs / 1000),
+        reconcile_list_s: round(summary.listMs / 1000),
         reconcile_changed: summary.created + summary.updated + summary.deleted,
         reconcile_failed: summary.failed,
         settle_s: settled ? round((settled.quietFrom - createsEnded) / 1000, 0) : 'n/a',
@@ -629,19 +639,20 @@ function trackPostgresMemory(postmaster: number): { peakMiB(): number; stop(): v
 }
 
 /**
- * Waits until `pid` uses under 15 % of a core over 10 s, or `capMs`. `quietFrom` is when that
- * quiet window began (or the cap, when it never came).
+ * Waits until `pid` uses under 10 % of a core over 30 s (its backlog worked off), or `capMs`.
+ * `quietFrom` is when that quiet window began (or the cap, when it never came).
  */
 async function settle(pid: number, capMs: number): Promise<{ quietFrom: number; quiet: boolean }> {
+  const windowSamples = 31;
   const window: { at: number; cpu: number }[] = [{ at: Date.now(), cpu: cpuMs(pid) }];
   const deadline = Date.now() + capMs;
   while (Date.now() < deadline) {
     await sleep(1_000);
     window.push({ at: Date.now(), cpu: cpuMs(pid) });
-    if (window.length > 11) window.shift();
+    if (window.length > windowSamples) window.shift();
     const first = window[0]!;
     const last = window[window.length - 1]!;
-    if (window.length === 11 && last.cpu - first.cpu < 0.15 * (last.at - first.at))
+    if (window.length === windowSamples && last.cpu - first.cpu < 0.1 * (last.at - first.at))
       return { quietFrom: first.at, quiet: true };
   }
   return { quietFrom: Date.now(), quiet: false };

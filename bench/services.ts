@@ -137,15 +137,13 @@ export function buildUnlessFromSources(fromSources: boolean, log: (line: string)
  * reconciliation judges from it. (The server goes on initialising new schedules after that;
  * reconcile runs beside that work.) `listedMs` counts from `since`.
  */
-export async function reconcileOnceListed(options: {
+/** Until Temporal's schedule list shows a schedule for every task row (or capMs since `since`). */
+export async function waitUntilListed(options: {
   orm: Orm;
   client: Client;
-  schedules: ScheduleGateway;
-  config: Config;
-  logger: Logger;
   since: number;
   capMs: number;
-}): Promise<{ listed: number; tasks: number; listedMs: number; summary: ReconcileSummary }> {
+}): Promise<{ listed: number; tasks: number; listedMs: number }> {
   const [row] = await options.orm.em
     .getConnection()
     .execute<{ n: number }[]>('select count(*)::int as n from tasks');
@@ -158,8 +156,18 @@ export async function reconcileOnceListed(options: {
     if (listed >= tasks) break;
     await new Promise((resolve) => setTimeout(resolve, 2_000));
   }
-  const listedMs = Date.now() - options.since;
-  const summary = await reconcileSchedules({
+  return { listed, tasks, listedMs: Date.now() - options.since };
+}
+
+/** Reconciliation of every task, as `npm run reconcile` runs it (32 at a time). */
+export function reconcileAll(options: {
+  orm: Orm;
+  client: Client;
+  schedules: ScheduleGateway;
+  config: Config;
+  logger: Logger;
+}): Promise<ReconcileSummary> {
+  return reconcileSchedules({
     orm: options.orm,
     client: options.client,
     schedules: options.schedules,
@@ -167,7 +175,20 @@ export async function reconcileOnceListed(options: {
     logger: options.logger,
     concurrency: 32,
   });
-  return { listed, tasks, listedMs, summary };
+}
+
+/** Reconciliation once Temporal's schedule list shows every task's schedule. */
+export async function reconcileOnceListed(options: {
+  orm: Orm;
+  client: Client;
+  schedules: ScheduleGateway;
+  config: Config;
+  logger: Logger;
+  since: number;
+  capMs: number;
+}): Promise<{ listed: number; tasks: number; listedMs: number; summary: ReconcileSummary }> {
+  const listed = await waitUntilListed(options);
+  return { ...listed, summary: await reconcileAll(options) };
 }
 
 /** Until the worker polls its task queue (it bundles workflows/ at start, unless built). */

@@ -30,9 +30,8 @@
  * Temporal server, keeping the rest of the file), the growth of each cost from the smallest to
  * the largest size under `fleet_growth`, and the curves as bench/results/fleet.svg.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +47,7 @@ import { type ChartPanel, costChart } from './chart';
 import {
   benchEnv,
   buildUnlessFromSources,
+  launchRole,
   reconcileAll,
   startBenchServices,
   waitForWorkerPolling,
@@ -224,8 +224,16 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
         log(`last lines of the ${role}'s output:\n${text.split('\n').slice(-30).join('\n')}`);
       }
     });
-    const api = launch('api', env, options.fromSources, logs.api, cleanups);
-    const worker = launch('worker', env, options.fromSources, logs.worker, cleanups);
+    const api = launchRole('api', env, {
+      fromSources: options.fromSources,
+      logFile: logs.api,
+      cleanups,
+    });
+    const worker = launchRole('worker', env, {
+      fromSources: options.fromSources,
+      logFile: logs.worker,
+      cleanups,
+    });
     const base = `http://127.0.0.1:${port}`;
     const temporal = createTemporalClient({ address: temporalAddress, namespace: 'default' });
     cleanups.push(() => temporal.close());
@@ -524,45 +532,6 @@ async function dueBurst(deps: {
 }
 
 // --- processes -----------------------------------------------------------------------------------
-
-/** The API or the worker, as `npm run start:prod` runs it (or under tsx), output to a file. */
-function launch(
-  role: 'api' | 'worker',
-  env: NodeJS.ProcessEnv,
-  fromSources: boolean,
-  logFile: string,
-  cleanups: (() => Promise<unknown>)[],
-): ChildProcess {
-  const script = (
-    JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
-      scripts: Record<string, string>;
-    }
-  ).scripts['start:prod']!.split(/\s+/);
-  if (script[0] !== 'node') throw new Error(`start:prod is not a plain node command`);
-  const out = openSync(logFile, 'a');
-  const child = spawn(
-    process.execPath,
-    fromSources ? ['--import', 'tsx', 'src/main/start.ts'] : script.slice(1),
-    {
-      cwd: ROOT,
-      // The worker's young generation as the compose files set it (as run.ts runs it).
-      env: {
-        ...env,
-        ROLE: role,
-        ...(role === 'worker' ? { NODE_OPTIONS: '--max-semi-space-size=2' } : {}),
-      },
-      stdio: ['ignore', out, out],
-    },
-  );
-  closeSync(out);
-  cleanups.push(async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
-  });
-  return child;
-}
 
 /** The fields of /proc/<pid>/stat after the command's closing parenthesis (state is [0]). */
 const statFields = (pid: number) => {

@@ -6,9 +6,7 @@
  * process from the sources, and a mock Discord that answers 200 at once; seeds data; runs the
  * scenarios; prints a table; writes bench/results/latest.json; stops and removes everything.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,9 +28,11 @@ import { sampleMemory } from './memory';
 import {
   benchEnv,
   buildUnlessFromSources,
+  launchRole,
   reconcileOnceListed,
   startBenchServices,
   waitForWorkerPolling,
+  WORKER_NODE_OPTIONS,
 } from './services';
 import { percentile, round, sleep } from './figures';
 import { cpuMs, machineBusyMs, peakRssMiB, threadCpuMs } from './proc';
@@ -119,8 +119,16 @@ async function main(): Promise<void> {
     const apiKey = env.API_KEY!;
     const port = Number(env.PORT);
     buildUnlessFromSources(FROM_SOURCES, log);
-    const api = await startRole('api', env, cleanups);
-    const worker = await startRole('worker', env, cleanups);
+    const api = launchRole('api', env, {
+      fromSources: FROM_SOURCES,
+      cleanups,
+      nodeArgs: nodeArgsOf('api'),
+    });
+    const worker = launchRole('worker', env, {
+      fromSources: FROM_SOURCES,
+      cleanups,
+      nodeArgs: nodeArgsOf('worker'),
+    });
     const base = `http://127.0.0.1:${port}`;
     // What each one's RSS is made of at its peak (bench/memory.ts): sampled through the whole run.
     const memory = {
@@ -645,9 +653,6 @@ async function main(): Promise<void> {
   }
 }
 
-/** The worker's V8 flags as the compose files set them (NODE_OPTIONS). */
-const WORKER_NODE_OPTIONS = '--max-semi-space-size=2';
-
 /**
  * A role's node arguments: the profiler's under `--profile`, and BENCH_API_NODE_ARGS /
  * BENCH_WORKER_NODE_ARGS, node or V8 flags to compare, e.g.
@@ -662,50 +667,6 @@ function nodeArgsOf(role: 'api' | 'worker'): string[] {
     .split(/\s+/)
     .filter(Boolean);
   return [...profile, ...extra];
-}
-
-async function startRole(
-  role: 'api' | 'worker',
-  env: NodeJS.ProcessEnv,
-  cleanups: (() => Promise<unknown>)[],
-) {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      ...nodeArgsOf(role),
-      ...(FROM_SOURCES ? ['--import', 'tsx', 'src/main/start.ts'] : startProdArgs()),
-    ],
-    {
-      cwd: ROOT,
-      // The worker runs as the compose files run it: V8's young generation at 2 MiB per
-      // semi-space (docs/benchmarks.md, "Memory").
-      env: {
-        ...env,
-        ROLE: role,
-        ...(role === 'worker' ? { NODE_OPTIONS: WORKER_NODE_OPTIONS } : {}),
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  cleanups.push(async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
-  });
-  return child;
-}
-
-/** The node arguments of `npm run start:prod`, so that the bench runs what production runs. */
-function startProdArgs(): string[] {
-  const script = (
-    JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
-      scripts: Record<string, string>;
-    }
-  ).scripts['start:prod'];
-  const [command, ...args] = script?.split(/\s+/) ?? [];
-  if (command !== 'node') throw new Error(`start:prod is not a plain node command: ${script}`);
-  return args;
 }
 
 async function waitForHealth(base: string): Promise<void> {

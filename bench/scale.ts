@@ -12,8 +12,7 @@
  * table and writes the figures under the key `scale` of bench/results/latest.json (the other
  * scenarios' figures there are kept).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +22,7 @@ import { initOrm, type Orm } from '../src/db/orm';
 import { encodeLogCursor } from '../src/services/log.service';
 import { createTemporalClient } from '../src/temporal/client';
 import { PRUNE_LOGS_SCHEDULE_ID, type PruneLogsResult } from '../src/temporal/retention';
-import { benchEnv, buildUnlessFromSources, startBenchServices } from './services';
+import { benchEnv, buildUnlessFromSources, launchRole, startBenchServices } from './services';
 import { percentile, round, sleep } from './figures';
 import { cpuMs } from './proc';
 
@@ -81,8 +80,12 @@ export async function runScaleBench(options: {
         log(`last lines of the ${role}'s output:\n${text.split('\n').slice(-30).join('\n')}`);
       }
     });
-    const api = startRole('api', env, options.fromSources, logs.api, cleanups);
-    startRole('worker', env, options.fromSources, logs.worker, cleanups);
+    const api = launchRole('api', env, {
+      fromSources: options.fromSources,
+      logFile: logs.api,
+      cleanups,
+    });
+    launchRole('worker', env, { fromSources: options.fromSources, logFile: logs.worker, cleanups });
     const base = `http://127.0.0.1:${port}`;
     const headers = { 'X-API-Key': apiKey };
     const temporal = createTemporalClient({ address: temporalAddress, namespace: 'default' });
@@ -499,29 +502,6 @@ async function startPrune(
   const result = client.workflow.getHandle(workflowId).result() as Promise<PruneLogsResult>;
   result.catch(() => undefined);
   return { result };
-}
-
-function startRole(
-  role: 'api' | 'worker',
-  env: NodeJS.ProcessEnv,
-  fromSources: boolean,
-  logFile: string,
-  cleanups: (() => Promise<unknown>)[],
-): ChildProcess {
-  const out = openSync(logFile, 'a');
-  const child = spawn(
-    process.execPath,
-    fromSources ? ['--import', 'tsx', 'src/main/start.ts'] : ['dist/src/main/start.js'],
-    { cwd: ROOT, env: { ...env, ROLE: role }, stdio: ['ignore', out, out] },
-  );
-  closeSync(out);
-  cleanups.push(async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
-  });
-  return child;
 }
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {

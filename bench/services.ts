@@ -4,7 +4,8 @@
  * DATABASE_URL / TEMPORAL_ADDRESS, whose figures it then cannot read), the mock Discord, and the
  * environment its API and worker processes run with, as production configures them.
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -208,4 +209,65 @@ export async function waitForWorkerPolling(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error('the worker did not start polling');
+}
+
+/** The worker's V8 flags as the compose files set them (NODE_OPTIONS; docs/benchmarks.md "Memory"). */
+export const WORKER_NODE_OPTIONS = '--max-semi-space-size=2';
+
+/** The node arguments of `npm run start:prod`, so that a bench runs what production runs. */
+export function startProdArgs(): string[] {
+  const script = (
+    JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    }
+  ).scripts['start:prod'];
+  const [command, ...args] = script?.split(/\s+/) ?? [];
+  if (command !== 'node') throw new Error(`start:prod is not a plain node command: ${script}`);
+  return args;
+}
+
+/**
+ * The API or a worker as production runs it (`start:prod`, the worker with the compose files'
+ * NODE_OPTIONS), or from the sources under tsx; stopped by SIGTERM at cleanup (SIGKILL after
+ * 15 s). Its output goes to `logFile`, or only its standard error to the bench's.
+ */
+export function launchRole(
+  role: 'api' | 'worker',
+  env: NodeJS.ProcessEnv,
+  options: {
+    fromSources: boolean;
+    cleanups: (() => Promise<unknown>)[];
+    logFile?: string;
+    /** Node or V8 flags before the script (a profiler, a flag to compare). */
+    nodeArgs?: string[];
+  },
+): ChildProcess {
+  const out = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
+  const child = spawn(
+    process.execPath,
+    [
+      ...(options.nodeArgs ?? []),
+      ...(options.fromSources ? ['--import', 'tsx', 'src/main/start.ts'] : startProdArgs()),
+    ],
+    {
+      cwd: ROOT,
+      env: {
+        ...env,
+        ROLE: role,
+        ...(role === 'worker' ? { NODE_OPTIONS: WORKER_NODE_OPTIONS } : {}),
+      },
+      stdio: out === undefined ? ['ignore', 'ignore', 'inherit'] : ['ignore', out, out],
+    },
+  );
+  if (out !== undefined) closeSync(out);
+  options.cleanups.push(async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([
+      exited,
+      new Promise((r) => setTimeout(r, 15_000)).then(() => child.kill('SIGKILL')),
+    ]);
+  });
+  return child;
 }

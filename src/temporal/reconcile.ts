@@ -4,11 +4,11 @@ import {
   type ScheduleOptions,
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
-  type ScheduleSummary,
 } from '@temporalio/client';
 import type { EntityManager } from '@mikro-orm/core';
 import { type SearchAttributePair, TypedSearchAttributes } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { decodeScheduleSpec } from '@temporalio/client/lib/schedule-helpers';
 import { forEachLimited } from '../concurrency';
 import { Task } from '../db/entities';
 import type { Orm } from '../db/orm';
@@ -23,6 +23,7 @@ import {
   type ScheduleGateway,
   type ScheduleSettings,
   specDrift,
+  specKey,
 } from './schedules';
 
 export interface ReconcileSummary {
@@ -49,8 +50,37 @@ export interface ReconcileSummary {
 
 const BATCH = 500;
 
-/** What reconciliation keeps of a listed schedule. */
-type ListedSchedule = Pick<ScheduleSummary, 'spec' | 'state'> & { workflowType?: string };
+/** What reconciliation keeps of a listed schedule: enough to judge it unchanged, not its spec. */
+export interface ListedSchedule {
+  /** specKey of its spec; undefined when the list did not carry one. */
+  specKey?: string;
+  paused: boolean;
+  /** The fingerprint at the end of its note. */
+  fingerprint?: string;
+  workflowType?: string;
+}
+
+/** A task as read in the first pass: what its schedule should be, in the list's terms. */
+interface Judged {
+  id: string;
+  fingerprint: string;
+  specKey: string;
+  paused: boolean;
+  workflowType: string;
+}
+
+const TASK_FIELDS = [
+  'id',
+  'name',
+  'schedule',
+  'timezone',
+  'maxRetry',
+  'status',
+  'startAt',
+  'endAt',
+  'maxRuns',
+  'runsLeft',
+] as const;
 
 /**
  * Makes Temporal match the database (SPEC §6): every task gets a schedule equal to the one its
@@ -64,6 +94,10 @@ type ListedSchedule = Pick<ScheduleSummary, 'spec' | 'state'> & { workflowType?:
  * being described; any other is described and compared field by field (and repaired, or given the
  * fingerprint it lacks). `deep` describes every schedule: it also catches edits the list cannot
  * show, such as a changed argument under an untouched note.
+ *
+ * Listing Temporal's schedules is most of a pass (its visibility store answers a page at a time),
+ * so the rows are read and judged while it runs: each task is kept as a few short strings, each
+ * listed schedule too, and only the rows that need a repair are read again.
  */
 export async function reconcileSchedules(deps: {
   orm: Orm;
@@ -78,8 +112,11 @@ export async function reconcileSchedules(deps: {
   signal?: AbortSignal;
   /** An orphan younger than this is left alone (default ORPHAN_GRACE_MS). */
   orphanGraceMs?: number;
+  /** Schedules per page of Temporal's list (1,000, the most it gives). */
+  listPageSize?: number;
 }): Promise<ReconcileSummary> {
   const { orm, client, schedules, settings, logger } = deps;
+  const concurrency = deps.concurrency ?? 16;
   const started = Date.now();
   const summary: ReconcileSummary = {
     tasks: 0,
@@ -103,49 +140,68 @@ export async function reconcileSchedules(deps: {
     const err = error instanceof Error ? error : new Error(message);
     logger.warn({ scheduleId, err }, 'reconcile: could not repair schedule');
   };
-
-  // 1. Every task schedule Temporal knows. The visibility list can lag a fresh create or update
-  //    slightly: step 2 treats "already exists" as existing, and a stale summary's fingerprint
-  //    or state does not match, so that schedule is described.
-  const existing = new Map<string, ListedSchedule>();
   const stopped = () => deps.signal?.aborted ?? false;
-  for await (const listed of client.schedule.list({ pageSize: 1000 })) {
-    if (!listed.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) continue;
-    const { spec, state, action } = listed;
-    existing.set(listed.scheduleId, { spec, state, workflowType: action?.workflowType });
-  }
-  summary.listMs = Date.now() - started;
 
-  // 2. Every task, in id order, a batch at a time.
+  // 1. Every task schedule Temporal knows, and at the same time every task, in id order, a batch
+  //    at a time. The visibility list can lag a fresh create or update slightly: step 2 treats
+  //    "already exists" as existing, and a stale summary's fingerprint or state does not match,
+  //    so that schedule is described.
+  const existing = new Map<string, ListedSchedule>();
+  const listing = listTaskSchedules(client, existing, deps.listPageSize).then(() => {
+    summary.listMs = Date.now() - started;
+  });
+  const judged: Judged[] = [];
   const taskIds = new Set<string>();
   const em = orm.em.fork();
-  let after: string | undefined;
-  while (!stopped()) {
-    const batch: SchedulableTask[] = await em.find(Task, after ? { id: { $gt: after } } : {}, {
-      orderBy: { id: 'asc' },
-      limit: BATCH,
-      fields: [
-        'id',
-        'name',
-        'schedule',
-        'timezone',
-        'maxRetry',
-        'status',
-        'startAt',
-        'endAt',
-        'maxRuns',
-        'runsLeft',
-      ],
-    });
-    em.clear();
-    if (batch.length === 0) break;
-    after = batch[batch.length - 1]!.id;
-    await forEachLimited(
-      batch,
-      deps.concurrency ?? 16,
-      async (task) => {
+  const reading = (async () => {
+    let after: string | undefined;
+    while (!stopped()) {
+      const batch: SchedulableTask[] = await em.find(Task, after ? { id: { $gt: after } } : {}, {
+        orderBy: { id: 'asc' },
+        limit: BATCH,
+        fields: [...TASK_FIELDS],
+      });
+      em.clear();
+      if (batch.length === 0) break;
+      after = batch[batch.length - 1]!.id;
+      for (const [i, task] of batch.entries()) {
+        // A turn of the event loop every 100 rows (about 10 ms of work): a pass at start-up runs
+        // beside serving, and with ROLE=all beside deliveries.
+        if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
         summary.tasks += 1;
         taskIds.add(task.id);
+        try {
+          judged.push(judge(task, settings));
+        } catch (error) {
+          fail(scheduleIdForTask(task.id), error);
+        }
+      }
+    }
+  })();
+  const [listed, read] = await Promise.allSettled([listing, reading]);
+  if (listed.status === 'rejected') throw listed.reason;
+  if (read.status === 'rejected') throw read.reason;
+
+  // 2. Unchanged from the list alone; the rest read again and repaired a batch at a time.
+  const toRepair: string[] = [];
+  for (const task of judged) {
+    const found = existing.get(scheduleIdForTask(task.id));
+    if (!deps.deep && found && listedDrift(found, task).length === 0) summary.unchanged += 1;
+    else toRepair.push(task.id);
+  }
+  judged.length = 0;
+  for (let i = 0; i < toRepair.length && !stopped(); i += BATCH) {
+    const ids = toRepair.slice(i, i + BATCH);
+    const batch: SchedulableTask[] = await em.find(
+      Task,
+      { id: { $in: ids } },
+      { orderBy: { id: 'asc' }, fields: [...TASK_FIELDS] },
+    );
+    em.clear();
+    await forEachLimited(
+      batch,
+      concurrency,
+      async (task) => {
         const scheduleId = scheduleIdForTask(task.id);
         let desired: ScheduleOptions;
         let fingerprint: string;
@@ -155,12 +211,7 @@ export async function reconcileSchedules(deps: {
           return fail(scheduleId, error);
         }
         try {
-          const listed = existing.get(scheduleId);
-          if (!deps.deep && listed && listedDrift(listed, desired, fingerprint).length === 0) {
-            summary.unchanged += 1;
-            return;
-          }
-          if (!listed) {
+          if (!existing.has(scheduleId)) {
             try {
               await schedules.create(task);
               summary.created += 1;
@@ -314,17 +365,69 @@ function typedAttributes(
 }
 
 /**
+ * Every `task-*` schedule in Temporal's list, as reconciliation keeps it. Pages of 1,000 from the
+ * service itself rather than through `client.schedule.list()`: the next page is asked for while
+ * this one is read (the server's work and ours overlap), and only the spec, paused state, note and
+ * workflow type are decoded, not each entry's memo, search attributes and recent actions.
+ */
+export async function listTaskSchedules(
+  client: Client,
+  into: Map<string, ListedSchedule>,
+  pageSize = 1000,
+): Promise<void> {
+  const page = (nextPageToken?: Uint8Array) => {
+    const response = client.workflowService.listSchedules({
+      namespace: client.options.namespace,
+      maximumPageSize: pageSize,
+      nextPageToken,
+    });
+    response.catch(() => undefined); // awaited below; not unhandled if this pass stops first
+    return response;
+  };
+  let next = page();
+  for (;;) {
+    const response = await next;
+    const token = response.nextPageToken;
+    const more = token !== null && token !== undefined && token.length > 0;
+    if (more) next = page(token);
+    for (const raw of response.schedules ?? []) {
+      if (!raw.scheduleId?.startsWith(SCHEDULE_ID_PREFIX)) continue;
+      into.set(raw.scheduleId, {
+        specKey: raw.info?.spec ? specKey(decodeScheduleSpec(raw.info.spec)) : undefined,
+        paused: raw.info?.paused === true,
+        fingerprint: fingerprintInNote(raw.info?.notes ?? undefined),
+        workflowType: raw.info?.workflowType?.name ?? undefined,
+      });
+    }
+    if (!more) return;
+  }
+}
+
+/** A task's desired schedule in the terms of a listed one. */
+function judge(task: SchedulableTask, settings: ScheduleSettings): Judged {
+  const { options, fingerprint } = desiredSchedule(task, settings);
+  const { workflowType } = options.action;
+  return {
+    id: task.id,
+    fingerprint,
+    specKey: specKey(options.spec),
+    paused: options.state?.paused ?? false,
+    workflowType: typeof workflowType === 'string' ? workflowType : workflowType.name,
+  };
+}
+
+/**
  * The aspects in which a listed schedule may differ from the desired one ('fingerprint' when its
  * note's does not match, which covers what the list does not show); empty when it is unchanged.
  */
 export function listedDrift(
   listed: ListedSchedule,
-  desired: ScheduleOptions,
-  fingerprint: string,
+  desired: Pick<Judged, 'fingerprint' | 'specKey' | 'paused' | 'workflowType'>,
 ): string[] {
-  const drift = listed.spec ? specDrift(listed.spec, desired.spec) : ['spec'];
-  if (fingerprintInNote(listed.state.note) !== fingerprint) drift.push('fingerprint');
-  if (listed.state.paused !== (desired.state?.paused ?? false)) drift.push('paused');
-  if (listed.workflowType !== desired.action.workflowType) drift.push('workflow');
+  const drift: string[] = [];
+  if (listed.specKey !== desired.specKey) drift.push('spec');
+  if (listed.fingerprint !== desired.fingerprint) drift.push('fingerprint');
+  if (listed.paused !== desired.paused) drift.push('paused');
+  if (listed.workflowType !== desired.workflowType) drift.push('workflow');
   return drift;
 }

@@ -256,6 +256,18 @@ export function specDrift(
   return drift;
 }
 
+/**
+ * A short key equal for two specs exactly when specDrift finds no drift between them (their
+ * canonical calendars and intervals, and time zone), for judging many listed schedules without
+ * keeping their specs.
+ */
+export function specKey(spec: LooseSpec & { timezone?: string }): string {
+  return createHash('sha256')
+    .update(`${canonicalSpec(spec)}\n${spec.timezone ?? 'UTC'}`)
+    .digest('base64url')
+    .slice(0, 22);
+}
+
 /** A comparable text for calendars and intervals: comments dropped, durations as ms, ranges sorted. */
 function canonicalSpec(spec: LooseSpec): string {
   const calendars = (spec.calendars ?? []).map((calendar) => {

@@ -46,7 +46,9 @@ describe('reconcileSchedules', () => {
       payload: { content: 'hi' },
       maxRetry: 2,
     });
-  const reconcile = (opts: { deep?: boolean; orphanGraceMs?: number } = {}) =>
+  const reconcile = (
+    opts: { deep?: boolean; orphanGraceMs?: number; listPageSize?: number } = {},
+  ) =>
     reconcileSchedules({
       orm: t.orm,
       client: t.temporal.client,
@@ -83,7 +85,9 @@ describe('reconcileSchedules', () => {
   const listedWithFingerprint = (taskId: string) =>
     listedNote(taskId, (note) => fingerprintInNote(note) !== undefined);
   /** Runs reconcile with describe() watched; returns the summary and the task ids it described. */
-  const reconcileCountingDescribes = async (opts: { deep?: boolean } = {}) => {
+  const reconcileCountingDescribes = async (
+    opts: { deep?: boolean; listPageSize?: number } = {},
+  ) => {
     const describe = jest.spyOn(services.schedules, 'describe');
     try {
       const summary = await reconcile(opts);
@@ -273,6 +277,20 @@ describe('reconcileSchedules', () => {
       for (const task of tasks) expect(described).not.toContain(task.id);
       expect(summary.unchanged).toBeGreaterThanOrEqual(2);
       expect((await handle(tasks[1]!.id).describe()).state.paused).toBe(true);
+    });
+
+    it('when the list comes a few schedules per page, then every page is read and each schedule judged from it', async () => {
+      const tasks: { id: string }[] = [];
+      for (const name of ['paged a', 'paged b', 'paged c', 'paged d', 'paged e'])
+        tasks.push(await createTask(name));
+      for (const task of tasks) await listedWithFingerprint(task.id);
+
+      // A schedule on a page not read would look missing: created, found to exist, described.
+      const { summary, described } = await reconcileCountingDescribes({ listPageSize: 2 });
+
+      for (const task of tasks) expect(described).not.toContain(task.id);
+      expect(summary.created).toBe(0);
+      expect(summary.unchanged).toBeGreaterThanOrEqual(tasks.length);
     });
 
     it("when a task's maxRetry was changed in the database behind Temporal's back, then its schedule is repaired", async () => {

@@ -6,6 +6,7 @@ import {
   type SchedulableTask,
   type ScheduleSettings,
   specDrift,
+  specKey,
 } from '../../src/temporal/schedules';
 
 /**
@@ -116,6 +117,53 @@ describe('scheduleFingerprint', () => {
     expect(scheduleFingerprint({ ...task, status: 'FAILED' }, settings)).toBe(
       scheduleFingerprint({ ...task, status: 'INACTIVE' }, settings),
     );
+  });
+});
+
+describe('specKey', () => {
+  const settings: ScheduleSettings = { taskQueue: 'discord-webhooks', catchupWindowMs: 300_000 };
+  const specOf = (schedule: string, timezone = 'UTC') =>
+    buildScheduleOptions(
+      {
+        id: '0b0e6c1e-6f0a-4b7e-9d52-3f1d2a4c5b6e',
+        name: 'n',
+        schedule,
+        timezone,
+        maxRetry: 0,
+        status: 'ACTIVE',
+      },
+      settings,
+    ).spec;
+
+  it('when two specs have no drift between them, then their keys are equal, and they differ wherever specDrift finds one', () => {
+    const schedules = [
+      '*/10 * * * *',
+      '0-59/10 * * * *',
+      '0 9 * * 1-5',
+      '0 9 * * 1',
+      '@every 90s',
+      '30 4 1 * *',
+    ];
+    const zones = ['UTC', 'Europe/Paris'];
+    const specs = schedules.flatMap((schedule) => zones.map((zone) => specOf(schedule, zone)));
+    for (const a of specs)
+      for (const b of specs) expect(specKey(a) === specKey(b)).toBe(specDrift(a, b).length === 0);
+    // Not every pair is equal: the check above compares something.
+    expect(new Set(specs.map(specKey)).size).toBe(specs.length - 2);
+  });
+
+  it("when a spec comes back as describe() shows it (comments, empty years), then its key is the desired one's", () => {
+    const desired = specOf('0 9 * * 1-5', 'Europe/Paris');
+    const described = {
+      ...desired,
+      calendars: desired.calendars!.map((calendar) => ({
+        ...calendar,
+        comment: 'written by the console',
+        year: [],
+      })),
+    };
+    expect(specKey(described)).toBe(specKey(desired));
+    expect(specKey({ ...described, timezone: 'UTC' })).not.toBe(specKey(desired));
   });
 });
 

@@ -47,7 +47,7 @@ import { type ChartPanel, costChart } from './chart';
 import {
   benchEnv,
   buildUnlessFromSources,
-  launchRole,
+  launchApiAndWorker,
   reconcileAll,
   startBenchServices,
   waitForWorkerPolling,
@@ -217,22 +217,12 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
     const apiKey = env.API_KEY!;
     const port = Number(env.PORT);
     buildUnlessFromSources(options.fromSources, log);
-    const logs = { api: path.join(tmp, 'api.log'), worker: path.join(tmp, 'worker.log') };
-    failureHints.push(async () => {
-      for (const [role, file] of Object.entries(logs)) {
-        const text = await fs.readFile(file, 'utf8').catch(() => '');
-        log(`last lines of the ${role}'s output:\n${text.split('\n').slice(-30).join('\n')}`);
-      }
-    });
-    const api = launchRole('api', env, {
+    const { api, worker } = launchApiAndWorker(env, {
       fromSources: options.fromSources,
-      logFile: logs.api,
+      tmp,
       cleanups,
-    });
-    const worker = launchRole('worker', env, {
-      fromSources: options.fromSources,
-      logFile: logs.worker,
-      cleanups,
+      failureHints,
+      log,
     });
     const base = `http://127.0.0.1:${port}`;
     const temporal = createTemporalClient({ address: temporalAddress, namespace: 'default' });

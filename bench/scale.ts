@@ -22,7 +22,12 @@ import { initOrm, type Orm } from '../src/db/orm';
 import { encodeLogCursor } from '../src/services/log.service';
 import { createTemporalClient } from '../src/temporal/client';
 import { PRUNE_LOGS_SCHEDULE_ID, type PruneLogsResult } from '../src/temporal/retention';
-import { benchEnv, buildUnlessFromSources, launchRole, startBenchServices } from './services';
+import {
+  benchEnv,
+  buildUnlessFromSources,
+  launchApiAndWorker,
+  startBenchServices,
+} from './services';
 import { percentile, round, sleep } from './figures';
 import { cpuMs } from './proc';
 
@@ -73,19 +78,13 @@ export async function runScaleBench(options: {
     const apiKey = env.API_KEY!;
     const port = Number(env.PORT);
     buildUnlessFromSources(options.fromSources, log);
-    const logs = { api: path.join(tmp, 'api.log'), worker: path.join(tmp, 'worker.log') };
-    failureHints.push(async () => {
-      for (const [role, file] of Object.entries(logs)) {
-        const text = await fs.readFile(file, 'utf8').catch(() => '');
-        log(`last lines of the ${role}'s output:\n${text.split('\n').slice(-30).join('\n')}`);
-      }
-    });
-    const api = launchRole('api', env, {
+    const { api } = launchApiAndWorker(env, {
       fromSources: options.fromSources,
-      logFile: logs.api,
+      tmp,
       cleanups,
+      failureHints,
+      log,
     });
-    launchRole('worker', env, { fromSources: options.fromSources, logFile: logs.worker, cleanups });
     const base = `http://127.0.0.1:${port}`;
     const headers = { 'X-API-Key': apiKey };
     const temporal = createTemporalClient({ address: temporalAddress, namespace: 'default' });

@@ -271,3 +271,34 @@ export function launchRole(
   });
   return child;
 }
+
+/**
+ * The API and a worker as launchRole starts them, each writing to a log in `tmp` whose last lines
+ * `failureHints` prints when the bench fails.
+ */
+export function launchApiAndWorker(
+  env: NodeJS.ProcessEnv,
+  options: {
+    fromSources: boolean;
+    tmp: string;
+    cleanups: (() => Promise<unknown>)[];
+    failureHints: (() => Promise<void>)[];
+    log: (line: string) => void;
+  },
+): { api: ChildProcess; worker: ChildProcess } {
+  const { fromSources, cleanups } = options;
+  const logs = {
+    api: path.join(options.tmp, 'api.log'),
+    worker: path.join(options.tmp, 'worker.log'),
+  };
+  options.failureHints.push(async () => {
+    for (const [role, file] of Object.entries(logs)) {
+      const text = await fs.readFile(file, 'utf8').catch(() => '');
+      options.log(`last lines of the ${role}'s output:\n${text.split('\n').slice(-30).join('\n')}`);
+    }
+  });
+  return {
+    api: launchRole('api', env, { fromSources, logFile: logs.api, cleanups }),
+    worker: launchRole('worker', env, { fromSources, logFile: logs.worker, cleanups }),
+  };
+}

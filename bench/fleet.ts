@@ -24,7 +24,9 @@
  *   (bench/baseline.ts), and the ratio of the p99s.
  *
  * Starts its own PostgreSQL and Temporal dev server (or uses DATABASE_URL / TEMPORAL_ADDRESS: then
- * the figures of what it did not start are n/a), the API and a worker from the build (under tsx
+ * the figures of what it did not start are n/a; with `--fleet-temporal real`, the topology's
+ * Temporal server on a PostgreSQL of its own, bench/real-temporal.ts: its CPU then counts that
+ * PostgreSQL's, its state is that PostgreSQL's tables and indexes), the API and a worker from the build (under tsx
  * with --from-sources), and a mock Discord. Prints a table; writes the entries under the key
  * `fleet` of bench/results/latest.json (replacing those of an earlier run on the same kind of
  * Temporal server, keeping the rest of the file), the growth of each cost from the smallest to
@@ -70,7 +72,7 @@ const log = (line: string) => process.stdout.write(`[bench:fleet] ${line}\n`);
 const range = (from: number, to: number) =>
   Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
 
-type Temporal = 'dev server' | 'external';
+type Temporal = 'dev server' | 'real server' | 'external';
 
 interface BurstFigures {
   n: number;
@@ -119,6 +121,8 @@ export interface FleetEntry {
     api: number;
     worker: number;
     temporal: number | 'n/a';
+    /** The real server's PostgreSQL (its processes' summed PSS). */
+    temporal_postgres?: number;
     postgres: number | 'n/a';
   };
   /** The dev server's RSS after the idle minute, and its growth since start per task. */
@@ -146,6 +150,8 @@ interface FleetOptions {
   quick: boolean;
   fromSources: boolean;
   dynamicConfig: Record<string, unknown>;
+  /** `--fleet-temporal real`: the topology's Temporal server on its own PostgreSQL. */
+  temporal: 'dev' | 'real';
 }
 
 /** `--name value` from the command line, as numbers (a list for --fleet-sizes). */
@@ -177,7 +183,17 @@ export function fleetOptions(
     readSeconds: base.quick ? 3 : 10,
     settleCapSeconds: numbers(argv, '--fleet-settle-cap', [900])[0]!,
     dynamicConfig: dynamicConfigFlags(argv),
+    temporal: temporalFlag(argv),
   };
+}
+
+function temporalFlag(argv: string[]): 'dev' | 'real' {
+  const i = argv.indexOf('--fleet-temporal');
+  if (i < 0) return 'dev';
+  const value = argv[i + 1];
+  if (value !== 'dev' && value !== 'real')
+    throw new Error(`--fleet-temporal takes dev or real, not "${value}"`);
+  return value;
 }
 
 export async function runFleetBench(options: FleetOptions): Promise<void> {
@@ -199,16 +215,41 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
       // In a folder of its own, so that its size is the state's.
       temporalDbFile: path.join('temporal', 'temporal.db'),
       dynamicConfig: options.dynamicConfig,
+      temporal: options.temporal,
     });
     const { tmp, databaseUrl, temporalAddress, temporalPid, discord } = benchServices;
     const postmaster = benchServices.postgresPid;
-    const temporalKind: Temporal = temporalPid === undefined ? 'external' : 'dev server';
+    const temporalPostmaster = benchServices.temporalPostgresPid;
+    const temporalKind: Temporal =
+      temporalPid === undefined
+        ? 'external'
+        : temporalPostmaster === undefined
+          ? 'dev server'
+          : 'real server';
     const temporalRssAtStart = temporalPid === undefined ? NaN : rssMiB(temporalPid);
-    /** The dev server's SQLite files (state, WAL, shared memory), MiB; NaN for an external one. */
+    /**
+     * Temporal's state on disk, MiB: the dev server's SQLite files (state, WAL, shared memory), the
+     * real server's tables and indexes; NaN for an external one.
+     */
     const temporalStateMiB = async () =>
-      temporalPid === undefined ? NaN : (await filesBytes(path.join(tmp, 'temporal'))) / 2 ** 20;
+      temporalPid === undefined
+        ? NaN
+        : (benchServices.temporalDatabasesBytes
+            ? await benchServices.temporalDatabasesBytes()
+            : await filesBytes(path.join(tmp, 'temporal'))) /
+          2 ** 20;
+    /** Temporal's CPU so far, ms: the server's, and the real server's PostgreSQL's with it. */
+    const temporalCpuMs =
+      temporalPid === undefined
+        ? undefined
+        : () =>
+            cpuMs(temporalPid) +
+            (temporalPostmaster === undefined ? 0 : postgresCpuMs(temporalPostmaster));
     const postgresPeak = postmaster === undefined ? undefined : trackPostgresMemory(postmaster);
     if (postgresPeak) cleanups.push(async () => postgresPeak.stop());
+    const temporalPostgresPeak =
+      temporalPostmaster === undefined ? undefined : trackPostgresMemory(temporalPostmaster);
+    if (temporalPostgresPeak) cleanups.push(async () => temporalPostgresPeak.stop());
     const logger = createLogger({ level: 'error', name: 'bench' });
     const env = await benchEnv(
       { databaseUrl, temporalAddress, discord },
@@ -236,6 +277,18 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
       throw new Error('the API did not become healthy');
     await waitForWorkerPolling(temporal.connection, env.TEMPORAL_TASK_QUEUE!);
     const stateAtStart = await temporalStateMiB();
+    // The real server (with its PostgreSQL) is never under 10 % of a core with no task at all (its
+    // own timers, 18 % seen), so "quiet" is 10 % above what it uses with no task.
+    let quietPct = 10;
+    if (temporalKind === 'real server' && temporalCpuMs) {
+      const before = temporalCpuMs();
+      await sleep(30_000);
+      quietPct += ((temporalCpuMs() - before) / 30_000) * 100;
+      log(
+        `real server with no task: ${round(quietPct - 10, 1)} % of a core; quiet is under ${round(quietPct, 1)} %`,
+      );
+    }
+    const settle = (cpu: () => number, capMs: number) => settleBelow(cpu, capMs, quietPct);
     // The bare schedules' worker polls from the start, so that every size's idle figures have it.
     const bare = await startBareTemporal(temporalAddress);
     cleanups.push(() => bare.close());
@@ -315,13 +368,13 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
       });
       log(`  schedule list shows ${listed} of ${tasksNow} after ${(listedMs / 1000).toFixed(1)} s`);
       const settled =
-        temporalPid === undefined
+        temporalCpuMs === undefined
           ? undefined
-          : await settle(temporalPid, options.settleCapSeconds * 1_000);
+          : await settle(temporalCpuMs, options.settleCapSeconds * 1_000);
       if (settled) {
         const s = (settled.quietFrom - createsEnded) / 1000;
         log(
-          `  dev server quiet ${round(s)} s after the last create${settled.quiet ? '' : ' (capped)'}`,
+          `  ${temporalKind} quiet ${round(s)} s after the last create${settled.quiet ? '' : ' (capped)'}`,
         );
       } else {
         await sleep(30_000); // an external server: its CPU is not ours to read
@@ -338,13 +391,13 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
       log(
         `  reconciled ${summary.tasks} in ${(summary.durationMs / 1000).toFixed(1)} s, of which listing ${(summary.listMs / 1000).toFixed(1)} s (${summary.failed} failed)`,
       );
-      if (temporalPid !== undefined) await settle(temporalPid, 60_000);
+      if (temporalCpuMs !== undefined) await settle(temporalCpuMs, 60_000);
 
       // --- idle ----------------------------------------------------------------------------------
       const cpu = () => ({
         api: cpuMs(api.pid!),
         worker: cpuMs(worker.pid!),
-        temporal: temporalPid === undefined ? NaN : cpuMs(temporalPid),
+        temporal: temporalCpuMs === undefined ? NaN : temporalCpuMs(),
         postgres: postmaster === undefined ? NaN : postgresCpuMs(postmaster),
       });
       log(`  idle for ${options.idleSeconds} s`);
@@ -412,9 +465,9 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
           }),
         receipts: discord.receipts,
         settle: () =>
-          temporalPid === undefined
+          temporalCpuMs === undefined
             ? sleep(10_000)
-            : settle(temporalPid, 120_000).then(() => undefined),
+            : settle(temporalCpuMs, 120_000).then(() => undefined),
         bare: (n) => bare.dueTogether(n),
       });
       log(
@@ -446,6 +499,9 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
           api: round(peakRssMiB(api.pid!), 0),
           worker: round(peakRssMiB(worker.pid!), 0),
           temporal: temporalPid === undefined ? 'n/a' : round(peakRssMiB(temporalPid), 0),
+          ...(temporalPostgresPeak
+            ? { temporal_postgres: round(temporalPostgresPeak.peakMiB(), 0) }
+            : {}),
           postgres: postgresPeak ? round(postgresPeak.peakMiB(), 0) : 'n/a',
         },
         temporal_rss_mib: orNa(temporalRss, 0),
@@ -461,8 +517,9 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
         tasks_table_mib: round(tasksTableMiB),
         due_burst: burst,
       });
+      // After each size, so that a long run stopped later keeps the sizes it measured.
+      await report(entries, options, (Date.now() - started) / 1000);
     }
-    await report(entries, options, (Date.now() - started) / 1000);
   } catch (error) {
     for (const hint of failureHints) await hint().catch(() => undefined);
     throw error;
@@ -598,20 +655,28 @@ function trackPostgresMemory(postmaster: number): { peakMiB(): number; stop(): v
 }
 
 /**
- * Waits until `pid` uses under 10 % of a core over 30 s (its backlog worked off), or `capMs`.
+ * Waits until the `cpu` it reads (ms so far) grows under `quietPct` % of a core over 30 s (the
+ * server's backlog worked off), or `capMs`.
  * `quietFrom` is when that quiet window began (or the cap, when it never came).
  */
-async function settle(pid: number, capMs: number): Promise<{ quietFrom: number; quiet: boolean }> {
+async function settleBelow(
+  cpu: () => number,
+  capMs: number,
+  quietPct: number,
+): Promise<{ quietFrom: number; quiet: boolean }> {
   const windowSamples = 31;
-  const window: { at: number; cpu: number }[] = [{ at: Date.now(), cpu: cpuMs(pid) }];
+  const window: { at: number; cpu: number }[] = [{ at: Date.now(), cpu: cpu() }];
   const deadline = Date.now() + capMs;
   while (Date.now() < deadline) {
     await sleep(1_000);
-    window.push({ at: Date.now(), cpu: cpuMs(pid) });
+    window.push({ at: Date.now(), cpu: cpu() });
     if (window.length > windowSamples) window.shift();
     const first = window[0]!;
     const last = window[window.length - 1]!;
-    if (window.length === windowSamples && last.cpu - first.cpu < 0.1 * (last.at - first.at))
+    if (
+      window.length === windowSamples &&
+      last.cpu - first.cpu < (quietPct / 100) * (last.at - first.at)
+    )
       return { quietFrom: first.at, quiet: true };
   }
   return { quietFrom: Date.now(), quiet: false };

@@ -23,6 +23,7 @@ import { SCHEDULE_ID_PREFIX } from '../src/temporal/contracts';
 import { type ReconcileSummary, reconcileSchedules } from '../src/temporal/reconcile';
 import { type ScheduleGateway, scheduleSettings } from '../src/temporal/schedules';
 import { startBenchDiscord } from './mock-discord';
+import { type RealTemporal, startRealTemporal } from './real-temporal';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -33,8 +34,12 @@ export interface BenchServices {
   temporalAddress: string;
   /** The embedded PostgreSQL's postmaster; undefined with DATABASE_URL. */
   postgresPid?: number;
-  /** The dev server's process; undefined with TEMPORAL_ADDRESS. */
+  /** The dev server's (or real server's) process; undefined with TEMPORAL_ADDRESS. */
   temporalPid?: number;
+  /** The real server's own PostgreSQL (its postmaster); undefined otherwise. */
+  temporalPostgresPid?: number;
+  /** The real server's databases (`temporal`, `temporal_visibility`) on disk, bytes. */
+  temporalDatabasesBytes?: () => Promise<number>;
   discord: Awaited<ReturnType<typeof startBenchDiscord>>;
 }
 
@@ -49,6 +54,11 @@ export async function startBenchServices(options: {
   dynamicConfig?: Record<string, unknown>;
   /** SQLite pragmas of the dev server instead of ours (`--sqlite-defaults` passes none). */
   sqlitePragmas?: Record<string, string>;
+  /**
+   * `real`: the topology's Temporal server (bench/real-temporal.ts) on a PostgreSQL of its own,
+   * instead of the dev server.
+   */
+  temporal?: 'dev' | 'real';
 }): Promise<BenchServices> {
   const { cleanups } = options;
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), options.prefix));
@@ -58,6 +68,7 @@ export async function startBenchServices(options: {
   let temporalAddress = process.env.TEMPORAL_ADDRESS;
   let postgresPid: number | undefined;
   let temporalPid: number | undefined;
+  let real: RealTemporal | undefined;
   if (!databaseUrl) {
     const pg = await startEmbeddedPostgres({
       dataDir: path.join(tmp, 'postgres'),
@@ -67,7 +78,11 @@ export async function startBenchServices(options: {
     databaseUrl = pg.databaseUrl;
     postgresPid = pg.pid;
   }
-  if (!temporalAddress) {
+  if (!temporalAddress && options.temporal === 'real') {
+    real = await startRealTemporal({ dir: path.join(tmp, 'temporal-real'), cleanups });
+    temporalAddress = real.address;
+    temporalPid = real.pid;
+  } else if (!temporalAddress) {
     const cli = await ensureTemporalCli();
     const dbFilename = path.join(tmp, options.temporalDbFile ?? 'temporal.db');
     await fs.mkdir(path.dirname(dbFilename), { recursive: true });
@@ -85,7 +100,17 @@ export async function startBenchServices(options: {
   await prepareDatabase(databaseUrl, createLogger({ level: 'error', name: 'bench' }));
   const discord = await startBenchDiscord();
   cleanups.push(() => discord.close());
-  return { tmp, databaseUrl, temporalAddress, postgresPid, temporalPid, discord };
+  return {
+    tmp,
+    databaseUrl,
+    temporalAddress,
+    postgresPid,
+    temporalPid,
+    ...(real
+      ? { temporalPostgresPid: real.postgresPid, temporalDatabasesBytes: real.databasesBytes }
+      : {}),
+    discord,
+  };
 }
 
 /**

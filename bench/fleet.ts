@@ -50,6 +50,7 @@ import {
   benchEnv,
   buildUnlessFromSources,
   launchApiAndWorker,
+  launchRole,
   reconcileAll,
   startBenchServices,
   waitForWorkerPolling,
@@ -139,6 +140,34 @@ export interface FleetEntry {
   temporal_state_kib_per_task: number | 'n/a';
   tasks_table_mib: number;
   due_burst: BurstFigures;
+  startup?: StartupFigures;
+}
+
+/** The API started again on the fleet: what its start-up reconciliation costs the rest. */
+interface StartupFigures {
+  /** From the new process's spawn to its first 200 on /health. */
+  health_after_s: number;
+  /** The start-up pass, as the API logged it ('schedules reconciled'). */
+  reconcile_s: number;
+  reconcile_tasks: number;
+  /** /health asked one after the other (every 100 ms) while the pass ran. */
+  health_during: { n: number; p50_ms: number; p99_ms: number; max_ms: number; failed: number };
+  /**
+   * Tasks due on one minute that began during the pass, their lateness at the mock Discord,
+   * against as many due on the minute before (no restart).
+   */
+  due: {
+    n: number;
+    /** The due minute's start, seconds after the pass began. */
+    due_after_reconcile_start_s: number;
+    /** Whether it fell within the pass (a small fleet's pass is over by then). */
+    within_pass: boolean;
+    received: number;
+    p99_ms: number;
+    baseline_received: number;
+    baseline_p99_ms: number;
+    ratio: number;
+  };
 }
 
 interface FleetOptions {
@@ -258,13 +287,16 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
     const apiKey = env.API_KEY!;
     const port = Number(env.PORT);
     buildUnlessFromSources(options.fromSources, log);
-    const { api, worker } = launchApiAndWorker(env, {
+    const launched = launchApiAndWorker(env, {
       fromSources: options.fromSources,
       tmp,
       cleanups,
       failureHints,
       log,
     });
+    // The API is started again at each size (the start-up reconciliation phase).
+    let api = launched.api;
+    const worker = launched.worker;
     const base = `http://127.0.0.1:${port}`;
     const temporal = createTemporalClient({ address: temporalAddress, namespace: 'default' });
     cleanups.push(() => temporal.close());
@@ -517,6 +549,41 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
         tasks_table_mib: round(tasksTableMiB),
         due_burst: burst,
       });
+
+      // --- start-up reconciliation -----------------------------------------------------------------
+      // The API started again (as after a deploy): /health and a delivery due during the pass.
+      const restarted = await startupPhase({
+        base,
+        n: STARTUP_DUE,
+        create: (i, schedule) =>
+          create(`fleet startup ${i}`, schedule, '{{execution.scheduledTime}}'),
+        remove: (id) =>
+          fetch(`${base}/api/tasks/${id}`, { method: 'DELETE', headers }).then((res) => {
+            if (res.status !== 204) throw new Error(`DELETE /api/tasks/${id} -> ${res.status}`);
+          }),
+        receipts: discord.receipts,
+        restart: async () => {
+          const old = api;
+          const exited = new Promise((resolve) => old.once('exit', resolve));
+          old.kill('SIGTERM');
+          await exited;
+          const logFile = path.join(tmp, `api-${size}.log`);
+          api = launchRole(
+            'api',
+            { ...env, LOG_LEVEL: 'info' },
+            {
+              fromSources: options.fromSources,
+              logFile,
+              cleanups,
+            },
+          );
+          return logFile;
+        },
+      });
+      entries.at(-1)!.startup = restarted;
+      log(
+        `  API restarted: /health 200 after ${restarted.health_after_s} s; start-up reconcile ${restarted.reconcile_s} s, /health during it p99 ${restarted.health_during.p99_ms} ms (${restarted.health_during.failed} failed of ${restarted.health_during.n}); ${restarted.due.n} due ${restarted.due.due_after_reconcile_start_s} s into it${restarted.due.within_pass ? '' : ' (after it)'}: p99 ${restarted.due.p99_ms} ms against ${restarted.due.baseline_p99_ms} ms the minute before (${restarted.due.ratio}x)`,
+      );
       // After each size, so that a long run stopped later keeps the sizes it measured.
       await report(entries, options, (Date.now() - started) / 1000);
     }
@@ -576,6 +643,116 @@ async function dueBurst(deps: {
     ratio: round(p99 / bareP99, 2),
     ...(lateCreate ? { note: 'the minute started before the last create returned' } : {}),
   };
+}
+
+/** Tasks due during the start-up reconciliation (and as many the minute before). */
+const STARTUP_DUE = 20;
+
+/**
+ * `n` tasks due on a minute (the baseline), `n` more on the next, and the API started again 4 s
+ * before the second, so that it falls in the start-up reconciliation (about a second to start,
+ * then the pass: 5 s at 10,000 tasks, over a minute at 100,000). /health is asked one request
+ * after the other from the restart until the API logs the pass's end.
+ */
+async function startupPhase(deps: {
+  base: string;
+  n: number;
+  create: (i: number, schedule: string) => Promise<string>;
+  remove: (id: string) => Promise<void>;
+  receipts: { webhookId: string; receivedAt: number; content: string }[];
+  /** Stops the API, starts it again, and returns the new process's log file. */
+  restart: () => Promise<string>;
+}): Promise<StartupFigures> {
+  const { n } = deps;
+  const minuteOf = (at: number) => {
+    const d = new Date(at);
+    return `${d.getUTCMinutes()} ${d.getUTCHours()} * * *`;
+  };
+  const baselineAt = Math.ceil((Date.now() + 20_000) / MINUTE_MS) * MINUTE_MS;
+  const dueAt = baselineAt + MINUTE_MS;
+  const from = deps.receipts.length;
+  const ids: string[] = [];
+  await forEachLimited(range(0, 2 * n), 8, async (i) => {
+    ids.push(await deps.create(i, minuteOf(i < n ? baselineAt : dueAt)));
+  });
+  const lateness = async (fireAt: number) => {
+    const ours = () => deps.receipts.slice(from).filter((r) => Date.parse(r.content) === fireAt);
+    await waitUntil(async () => ours().length >= n, fireAt - Date.now() + 180_000);
+    const firsts = new Map<string, number>();
+    for (const r of ours()) if (!firsts.has(r.webhookId)) firsts.set(r.webhookId, r.receivedAt);
+    return [...firsts.values()].map((t) => t - fireAt).sort((a, b) => a - b);
+  };
+  const baseline = await lateness(baselineAt);
+
+  await sleep(dueAt - 4_000 - Date.now());
+  const spawnedAt = Date.now();
+  const logFile = await deps.restart();
+  let healthyAt: number | undefined;
+  const during: number[] = [];
+  let failed = 0;
+  let reconciled: { at: number; durationMs: number; tasks: number } | undefined;
+  const deadline = Date.now() + 15 * MINUTE_MS;
+  while (!reconciled && Date.now() < deadline) {
+    const asked = performance.now();
+    const status = await fetch(`${deps.base}/health`, { signal: AbortSignal.timeout(10_000) })
+      .then((res) => res.status)
+      .catch(() => 0);
+    const ms = performance.now() - asked;
+    if (healthyAt === undefined && status === 200) healthyAt = Date.now();
+    if (healthyAt !== undefined) {
+      during.push(ms);
+      if (status !== 200) failed += 1;
+    }
+    reconciled = await reconciledLine(logFile);
+    await sleep(100);
+  }
+  if (!reconciled)
+    throw new Error(`the restarted API did not log 'schedules reconciled' (${logFile})`);
+  const late = await lateness(dueAt);
+  await forEachLimited(ids, 8, deps.remove);
+  const reconcileStart = reconciled.at - reconciled.durationMs;
+  const sorted = during.sort((a, b) => a - b);
+  const p99 = percentile(late, 99);
+  const baselineP99 = percentile(baseline, 99);
+  return {
+    health_after_s: round(((healthyAt ?? NaN) - spawnedAt) / 1000, 2),
+    reconcile_s: round(reconciled.durationMs / 1000),
+    reconcile_tasks: reconciled.tasks,
+    health_during: {
+      n: sorted.length,
+      p50_ms: round(percentile(sorted, 50), 1),
+      p99_ms: round(percentile(sorted, 99), 1),
+      max_ms: round(sorted.at(-1) ?? NaN, 1),
+      failed,
+    },
+    due: {
+      n,
+      due_after_reconcile_start_s: round((dueAt - reconcileStart) / 1000),
+      within_pass: dueAt >= reconcileStart && dueAt < reconciled.at,
+      received: late.length,
+      p99_ms: round(p99, 0),
+      baseline_received: baseline.length,
+      baseline_p99_ms: round(baselineP99, 0),
+      ratio: round(p99 / baselineP99, 2),
+    },
+  };
+}
+
+/** The API's 'schedules reconciled' line (pino JSON) in its log, if written yet. */
+async function reconciledLine(
+  logFile: string,
+): Promise<{ at: number; durationMs: number; tasks: number } | undefined> {
+  const text = await fs.readFile(logFile, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    if (!line.includes('schedules reconciled')) continue;
+    try {
+      const entry = JSON.parse(line) as { time: string; durationMs: number; tasks: number };
+      return { at: Date.parse(entry.time), durationMs: entry.durationMs, tasks: entry.tasks };
+    } catch {
+      // a line still being written
+    }
+  }
+  return undefined;
 }
 
 // --- processes -----------------------------------------------------------------------------------

@@ -117,9 +117,10 @@ export async function startBenchServices(options: {
  * The environment of the bench's API and worker: production mode, a fresh API key and encryption
  * key, free ports (the worker's /metrics too: 9464 may be held), the mock Discord allowed, and the
  * per-key rate limit as in production but too high to answer 429 (RATE_LIMIT_PER_MINUTE=0 in the
- * bench's own environment measures without it). Worker sizing, the delivery mode and the V8
- * settings pass through, to compare settings the same way (e.g. DELIVERY_FIRST_ATTEMPT=activity
- * npm run bench -- --only deliveries, or V8_HEAP_GROWING_PERCENT=0 npm run bench -- --only reads).
+ * bench's own environment measures without it). Worker sizing, the delivery mode, the pool size
+ * and the V8 settings pass through, to compare settings the same way (e.g.
+ * DELIVERY_FIRST_ATTEMPT=activity npm run bench -- --only deliveries, or
+ * V8_HEAP_GROWING_PERCENT=0 npm run bench -- --only reads).
  */
 export async function benchEnv(
   services: Pick<BenchServices, 'databaseUrl' | 'temporalAddress' | 'discord'>,
@@ -140,7 +141,9 @@ export async function benchEnv(
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_MINUTE: process.env.RATE_LIMIT_PER_MINUTE ?? '1000000000',
     ...Object.fromEntries(
-      Object.entries(process.env).filter(([key]) => /^(WORKER_|DELIVERY_|MALLOC_|V8_)/.test(key)),
+      Object.entries(process.env).filter(([key]) =>
+        /^(WORKER_|DELIVERY_|MALLOC_|V8_|DATABASE_POOL_MAX$)/.test(key),
+      ),
     ),
     ...options.extra,
   };

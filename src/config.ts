@@ -5,6 +5,9 @@ import { parseEncryptionKey } from './crypto/secrets';
 import { validateWebhookUrl } from './discord/webhook-url';
 import { MAX_WEBHOOK_TIMEOUT_MS } from './temporal/contracts';
 
+/** PostgreSQL connections a process's pool opens at most unless DATABASE_POOL_MAX says. */
+export const DEFAULT_POOL_MAX = 10;
+
 export type Role = 'api' | 'worker' | 'all';
 
 export interface Config {
@@ -61,6 +64,8 @@ export interface Config {
   readonly logRetentionDays: number;
   /** Rows the prune deletes per statement (one short transaction each). */
   readonly logPruneBatchSize: number;
+  /** DATABASE_POOL_MAX: PostgreSQL connections each API or worker process opens at most. */
+  readonly databasePoolMax: number;
   /**
    * V8_HEAP_GROWING_PERCENT: how far V8 lets the heap grow past what a full collection kept
    * before it collects again (`--heap-growing-percent`); 0 leaves V8's own factor (up to 4x).
@@ -230,6 +235,7 @@ const schema = Joi.object({
   RATE_LIMIT_PER_MINUTE: Joi.number().integer().min(0).default(600),
   LOG_RETENTION_DAYS: Joi.number().integer().min(0).max(36_500).default(90),
   LOG_PRUNE_BATCH_SIZE: Joi.number().integer().min(100).max(100_000).default(5_000),
+  DATABASE_POOL_MAX: Joi.number().integer().min(2).max(100).default(DEFAULT_POOL_MAX),
   V8_HEAP_GROWING_PERCENT: Joi.number().integer().min(0).max(1_000),
   PUBLIC_API_PATH: Joi.string()
     .pattern(/^(\/[\w.~-]+)+$/)
@@ -381,6 +387,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: v.REDIS_URL || undefined,
     logRetentionDays: v.LOG_RETENTION_DAYS,
     logPruneBatchSize: v.LOG_PRUNE_BATCH_SIZE,
+    databasePoolMax: v.DATABASE_POOL_MAX,
     heapGrowingPercent: v.V8_HEAP_GROWING_PERCENT ?? (v.ROLE === 'worker' ? 50 : 0),
     rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
     publicApiPath: v.PUBLIC_API_PATH || undefined,

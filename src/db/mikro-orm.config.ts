@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Knex, type Options } from '@mikro-orm/postgresql';
 import { migrationsList } from '../../migrations';
+import { DEFAULT_POOL_MAX } from '../config';
 import type { Logger } from '../logger';
 import { createConnectionRetirement } from './dead-connections';
 import { Task, TaskLog } from './entities';
@@ -18,8 +19,7 @@ export const COUNTER_TABLES = ['log_counts_hourly', 'log_counts_total'] as const
 /** Tables outside the entities that only raw SQL uses (idempotency keys, SPEC §14). */
 export const RAW_SQL_TABLES = ['idempotency_keys'] as const;
 
-/** Connections a process's pool opens at most, unless told otherwise. */
-export const DEFAULT_POOL_MAX = 10;
+export { DEFAULT_POOL_MAX };
 
 /** How long opening a database connection may take before it counts as failed. */
 export const DATABASE_CONNECT_TIMEOUT_MS = 1_000;

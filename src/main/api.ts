@@ -35,7 +35,11 @@ export async function startApi(deps: {
   temporalUiUrl?: string;
 }): Promise<RunningApi> {
   const { config, logger } = deps;
-  const orm = await initOrm({ databaseUrl: deps.databaseUrl, logger });
+  const orm = await initOrm({
+    databaseUrl: deps.databaseUrl,
+    poolMax: config.databasePoolMax,
+    logger,
+  });
   const temporal = createTemporalClient({
     address: deps.temporalAddress,
     namespace: config.temporalNamespace,

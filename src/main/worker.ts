@@ -59,7 +59,11 @@ export async function startWorker(deps: {
   if (deps.metrics && sdkMetricsUrl) {
     deps.metrics.addSource('temporal-sdk', () => scrapeText(sdkMetricsUrl));
   }
-  const orm = await initOrm({ databaseUrl: deps.databaseUrl, logger });
+  const orm = await initOrm({
+    databaseUrl: deps.databaseUrl,
+    poolMax: config.databasePoolMax,
+    logger,
+  });
   // Discord's buckets (SPEC §13): one state for the whole pool when REDIS_URL is set.
   const rateLimits: RateLimitStore = config.redisUrl
     ? createRedisRateLimitStore(config.redisUrl, logger)

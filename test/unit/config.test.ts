@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       redisUrl: undefined,
       logRetentionDays: 90,
       logPruneBatchSize: 5_000,
+      databasePoolMax: 10,
       deliveryRateLimitDeadlineMs: 3_600_000,
       discordInvalidRequestBudget: 5_000,
     });
@@ -99,6 +100,10 @@ describe('loadConfig', () => {
     );
   });
 
+  it('when DATABASE_POOL_MAX is set, then each process opens at most that many connections', () => {
+    expect(loadConfig({ DATABASE_POOL_MAX: '4' }).databasePoolMax).toBe(4);
+  });
+
   it('when LOG_RETENTION_DAYS is 0, then every log is kept (0 is allowed)', () => {
     expect(loadConfig({ LOG_RETENTION_DAYS: '0' }).logRetentionDays).toBe(0);
   });
@@ -150,6 +155,8 @@ describe('loadConfig', () => {
     [{ LOG_RETENTION_DAYS: '-1' }, /LOG_RETENTION_DAYS must be greater than or equal to 0/],
     [{ LOG_RETENTION_DAYS: '1.5' }, /LOG_RETENTION_DAYS must be an integer/],
     [{ LOG_PRUNE_BATCH_SIZE: '10' }, /LOG_PRUNE_BATCH_SIZE must be greater than or equal to 100/],
+    // One connection would leave a write waiting on the reads of its own process.
+    [{ DATABASE_POOL_MAX: '1' }, /DATABASE_POOL_MAX must be greater than or equal to 2/],
   ])('when %j is set, then a one-line error names the variable', (env, expected) => {
     const message = configError(env);
     expect(message).toMatch(expected);

@@ -298,6 +298,16 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
     let api = launched.api;
     const worker = launched.worker;
     const base = `http://127.0.0.1:${port}`;
+    /** Stops the API (SIGTERM, as a deploy does) and starts it again with `apiEnv`. */
+    const restartApi = async (apiEnv: NodeJS.ProcessEnv, logFile: string) => {
+      const old = api;
+      if (old.exitCode === null && old.signalCode === null) {
+        const exited = new Promise((resolve) => old.once('exit', resolve));
+        old.kill('SIGTERM');
+        await exited;
+      }
+      api = launchRole('api', apiEnv, { fromSources: options.fromSources, logFile, cleanups });
+    };
     const temporal = createTemporalClient({ address: temporalAddress, namespace: 'default' });
     cleanups.push(() => temporal.close());
     if (
@@ -563,24 +573,22 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
           }),
         receipts: discord.receipts,
         restart: async () => {
-          const old = api;
-          const exited = new Promise((resolve) => old.once('exit', resolve));
-          old.kill('SIGTERM');
-          await exited;
           const logFile = path.join(tmp, `api-${size}.log`);
-          api = launchRole(
-            'api',
-            { ...env, LOG_LEVEL: 'info' },
-            {
-              fromSources: options.fromSources,
-              logFile,
-              cleanups,
-            },
-          );
+          await restartApi({ ...env, LOG_LEVEL: 'info' }, logFile);
           return logFile;
         },
       });
       entries.at(-1)!.startup = restarted;
+      // Once more with the bench's log level (the phase's API logs every request at info), before
+      // the next size's creates; its own pass runs beside them.
+      await restartApi(env, path.join(tmp, 'api.log'));
+      if (
+        !(await waitUntil(
+          async () => (await fetch(`${base}/health`).catch(() => null))?.status === 200,
+          90_000,
+        ))
+      )
+        throw new Error('the API did not become healthy again');
       log(
         `  API restarted: /health 200 after ${restarted.health_after_s} s; start-up reconcile ${restarted.reconcile_s} s, /health during it p99 ${restarted.health_during.p99_ms} ms (${restarted.health_during.failed} failed of ${restarted.health_during.n}); ${restarted.due.n} due ${restarted.due.due_after_reconcile_start_s} s into it${restarted.due.within_pass ? '' : ' (after it)'}: p99 ${restarted.due.p99_ms} ms against ${restarted.due.baseline_p99_ms} ms the minute before (${restarted.due.ratio}x)`,
       );

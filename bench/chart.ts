@@ -18,8 +18,11 @@ export interface ChartPanel {
 const PANEL = { width: 340, height: 220 };
 const PLOT = { left: 52, right: 14, top: 28, bottom: 34 };
 const COLUMNS = 3;
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
-const HEADER = 46;
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
+/** The title's height, and each row of the legend's. */
+const TITLE = 30;
+const LEGEND_ROW = 14;
+const LEGEND_ITEM_WIDTH = 200;
 
 const escapeXml = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -93,12 +96,23 @@ export function costChart(title: string, panels: ChartPanel[]): string {
   const colorOf = (name: string) => COLORS[names.indexOf(name) % COLORS.length]!;
   const rows = Math.ceil(panels.length / COLUMNS);
   const width = COLUMNS * PANEL.width;
-  const height = HEADER + rows * PANEL.height;
-  const legend = names.map(
-    (name, i) =>
-      `<rect x="${12 + i * 190}" y="30" width="12" height="3" fill="${colorOf(name)}"/>` +
-      `<text x="${30 + i * 190}" y="35">${escapeXml(name)}</text>`,
-  );
+  // The legend in rows that fit the width, the note on the dashed lines on a row of its own.
+  const perRow = Math.max(1, Math.floor((width - 12) / LEGEND_ITEM_WIDTH));
+  const legendRows = Math.ceil(names.length / perRow) + 1;
+  const header = TITLE + legendRows * LEGEND_ROW + 4;
+  const height = header + rows * PANEL.height;
+  const at = (i: number) => ({
+    x: 12 + (i % perRow) * LEGEND_ITEM_WIDTH,
+    y: TITLE + Math.floor(i / perRow) * LEGEND_ROW,
+  });
+  const legend = names.map((name, i) => {
+    const { x, y } = at(i);
+    return (
+      `<rect x="${x}" y="${y}" width="12" height="3" fill="${colorOf(name)}"/>` +
+      `<text x="${x + 18}" y="${y + 5}">${escapeXml(name)}</text>`
+    );
+  });
+  const noteY = TITLE + (legendRows - 1) * LEGEND_ROW + 5;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="10">`,
     '<style>.title{font-size:12px;font-weight:bold}.grid{stroke:#e5e5e5}.axis{stroke:#444}' +
@@ -106,12 +120,12 @@ export function costChart(title: string, panels: ChartPanel[]): string {
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="12" y="18" class="title">${escapeXml(title)}</text>`,
     ...legend,
-    `<text x="${12 + names.length * 190}" y="35">dashed: growth in proportion to tasks from the smallest size</text>`,
+    `<text x="12" y="${noteY}">dashed: growth in proportion to tasks from the smallest size</text>`,
     ...panels.map((p, i) =>
       panel(
         p,
         (i % COLUMNS) * PANEL.width,
-        HEADER + Math.floor(i / COLUMNS) * PANEL.height,
+        header + Math.floor(i / COLUMNS) * PANEL.height,
         colorOf,
       ),
     ),

@@ -1069,7 +1069,13 @@ async function report(entries: FleetEntry[], options: FleetOptions, totalSeconds
   );
   log(`wrote the keys "fleet" and "fleet_growth" of bench/results/${path.basename(file)}`);
 
-  // Each cost against the tasks, one line per kind of server in the file.
+  const svg = path.join(out, options.quick ? 'fleet-quick.svg' : 'fleet.svg');
+  await fs.writeFile(svg, fleetChart(fleet, entries[0]!.machine));
+  log(`drew bench/results/${path.basename(svg)}`);
+}
+
+/** Each cost against the tasks, one line per kind of server in `fleet`, as an SVG. */
+export function fleetChart(fleet: FleetEntry[], machine: string): string {
   const kinds = [...new Set(fleet.map((e) => e.temporal))];
   const panels: ChartPanel[] = COSTS.map(({ title, get }) => ({
     title,
@@ -1099,10 +1105,5 @@ async function report(entries: FleetEntry[], options: FleetOptions, totalSeconds
       ];
     }),
   });
-  const svg = path.join(out, options.quick ? 'fleet-quick.svg' : 'fleet.svg');
-  await fs.writeFile(
-    svg,
-    costChart(`What a fleet of tasks costs while it waits (${entries[0]!.machine})`, panels),
-  );
-  log(`drew bench/results/${path.basename(svg)}`);
+  return costChart(`What a fleet of tasks costs while it waits (${machine})`, panels);
 }

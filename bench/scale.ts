@@ -134,6 +134,9 @@ export async function runScaleBench(options: {
       const perRequest = (ms: number) => round(ms / Math.max(1, result.requests.total), 2);
       const bad = result.non2xx + result.errors + result.timeouts;
       const rps = result.requests.average;
+      // Read before wrk's run, which the counters would add to autocannon's requests.
+      const apiCpuMsPerRequest = perRequest(cpuMs(api.pid!) - cpuBefore);
+      const dbCpuMsPerRequest = perRequest(postgresCpuMs(postgresPid) - dbBefore);
       // The same load by wrk: the client, whose tail the bench's must agree with.
       await sleep(2_000);
       const byWrk = await wrk({ url, headers, seconds: sizes.duration });
@@ -147,9 +150,9 @@ export async function runScaleBench(options: {
           p50_ms: result.latency.p50,
           p99_ms: result.latency.p99,
           failed_requests: bad,
-          api_cpu_ms_per_req: perRequest(cpuMs(api.pid!) - cpuBefore),
+          api_cpu_ms_per_req: apiCpuMsPerRequest,
           // PostgreSQL's CPU per request: what grows with the table when a query scans it.
-          db_cpu_ms_per_req: perRequest(postgresCpuMs(postgresPid) - dbBefore),
+          db_cpu_ms_per_req: dbCpuMsPerRequest,
           ...(byWrk
             ? {
                 wrk_req_per_s: byWrk.req_per_s,

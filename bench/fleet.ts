@@ -603,25 +603,53 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
   }
 }
 
+/** Tasks created through the API for a measurement, and the mock Discord's receipts. */
+interface DueTasks {
+  n: number;
+  create: (i: number, schedule: string) => Promise<string>;
+  remove: (id: string) => Promise<void>;
+  receipts: { webhookId: string; receivedAt: number; content: string }[];
+}
+
+/** A daily cron firing at the minute of `at` (UTC). */
+function minuteCron(at: number): string {
+  const d = new Date(at);
+  return `${d.getUTCMinutes()} ${d.getUTCHours()} * * *`;
+}
+
+/**
+ * The lateness (ms, sorted) of `n` tasks due at `fireAt`: the first receipt since index `from` of
+ * each webhook whose content is that scheduled time, against it. Waits up to `graceMs` past it.
+ */
+async function latenessAt(
+  receipts: DueTasks['receipts'],
+  options: { from: number; fireAt: number; n: number; graceMs: number },
+): Promise<number[]> {
+  const { from, fireAt, n } = options;
+  const ours = () => receipts.slice(from).filter((r) => Date.parse(r.content) === fireAt);
+  await waitUntil(async () => ours().length >= n, fireAt - Date.now() + options.graceMs);
+  const firsts = new Map<string, number>();
+  for (const r of ours()) if (!firsts.has(r.webhookId)) firsts.set(r.webhookId, r.receivedAt);
+  return [...firsts.values()].map((t) => t - fireAt).sort((a, b) => a - b);
+}
+
 /**
  * `n` tasks due on one minute (the first far enough ahead to create them all at the measured
  * create rate, with room to spare), each message carrying its scheduled time so that the mock
  * Discord's clock gives its lateness; then deleted; then `n` bare schedules due together.
  */
-async function dueBurst(deps: {
-  n: number;
-  perSecond: number;
-  create: (i: number, schedule: string) => Promise<string>;
-  remove: (id: string) => Promise<void>;
-  receipts: { webhookId: string; receivedAt: number; content: string }[];
-  settle: () => Promise<void>;
-  bare: (n: number) => Promise<number[]>;
-}): Promise<BurstFigures> {
+async function dueBurst(
+  deps: DueTasks & {
+    perSecond: number;
+    settle: () => Promise<void>;
+    bare: (n: number) => Promise<number[]>;
+  },
+): Promise<BurstFigures> {
   const { n } = deps;
   const leadMs = 15_000 + (n / Math.max(1, deps.perSecond)) * 1_500;
   const fireAt = Math.ceil((Date.now() + leadMs) / MINUTE_MS) * MINUTE_MS;
   const at = new Date(fireAt);
-  const schedule = `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
+  const schedule = minuteCron(fireAt);
   const from = deps.receipts.length;
   const ids: string[] = [];
   await forEachLimited(range(0, n), CREATE_CONCURRENCY, async (i) => {
@@ -629,12 +657,7 @@ async function dueBurst(deps: {
   });
   const lateCreate = Date.now() > fireAt;
   log(`  ${n} tasks due at ${at.toISOString()} (cron "${schedule}")`);
-  // The burst's receipts: those (since its creates) whose content is that scheduled time.
-  const ours = () => deps.receipts.slice(from).filter((r) => Date.parse(r.content) === fireAt);
-  await waitUntil(async () => ours().length >= n, fireAt - Date.now() + 120_000);
-  const firsts = new Map<string, number>();
-  for (const r of ours()) if (!firsts.has(r.webhookId)) firsts.set(r.webhookId, r.receivedAt);
-  const latencies = [...firsts.values()].map((t) => t - fireAt).sort((a, b) => a - b);
+  const latencies = await latenessAt(deps.receipts, { from, fireAt, n, graceMs: 120_000 });
   await forEachLimited(ids, 16, deps.remove);
   await deps.settle();
   const bare = await deps.bare(n);
@@ -662,34 +685,23 @@ const STARTUP_DUE = 20;
  * then the pass: 5 s at 10,000 tasks, over a minute at 100,000). /health is asked one request
  * after the other from the restart until the API logs the pass's end.
  */
-async function startupPhase(deps: {
-  base: string;
-  n: number;
-  create: (i: number, schedule: string) => Promise<string>;
-  remove: (id: string) => Promise<void>;
-  receipts: { webhookId: string; receivedAt: number; content: string }[];
-  /** Stops the API, starts it again, and returns the new process's log file. */
-  restart: () => Promise<string>;
-}): Promise<StartupFigures> {
+async function startupPhase(
+  deps: DueTasks & {
+    base: string;
+    /** Stops the API, starts it again, and returns the new process's log file. */
+    restart: () => Promise<string>;
+  },
+): Promise<StartupFigures> {
   const { n } = deps;
-  const minuteOf = (at: number) => {
-    const d = new Date(at);
-    return `${d.getUTCMinutes()} ${d.getUTCHours()} * * *`;
-  };
   const baselineAt = Math.ceil((Date.now() + 20_000) / MINUTE_MS) * MINUTE_MS;
   const dueAt = baselineAt + MINUTE_MS;
   const from = deps.receipts.length;
   const ids: string[] = [];
   await forEachLimited(range(0, 2 * n), 8, async (i) => {
-    ids.push(await deps.create(i, minuteOf(i < n ? baselineAt : dueAt)));
+    ids.push(await deps.create(i, minuteCron(i < n ? baselineAt : dueAt)));
   });
-  const lateness = async (fireAt: number) => {
-    const ours = () => deps.receipts.slice(from).filter((r) => Date.parse(r.content) === fireAt);
-    await waitUntil(async () => ours().length >= n, fireAt - Date.now() + 180_000);
-    const firsts = new Map<string, number>();
-    for (const r of ours()) if (!firsts.has(r.webhookId)) firsts.set(r.webhookId, r.receivedAt);
-    return [...firsts.values()].map((t) => t - fireAt).sort((a, b) => a - b);
-  };
+  const lateness = (fireAt: number) =>
+    latenessAt(deps.receipts, { from, fireAt, n, graceMs: 180_000 });
   const baseline = await lateness(baselineAt);
 
   await sleep(dueAt - 4_000 - Date.now());

@@ -64,16 +64,20 @@ describeOnLinux('removeStalePidFile', () => {
   });
 
   it('when the postmaster it names is a zombie nobody reaps, then the file is removed', async () => {
-    // sh starts "postgres" in the background and becomes a sleep that never reaps it.
+    // sh starts a subshell in the background and becomes a sleep that never reaps it; the
+    // subshell becomes "postgres" and exits only after that (a child that exited while sh was
+    // still a shell could be reaped by it: seen once under load, ENOENT below).
     await fakePostgres(); // creates the link
-    const parent = spawn('sh', ['-c', `${path.join(dir, 'postgres')} 0 & echo $!; exec sleep 30`], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const parent = spawn(
+      'sh',
+      ['-c', `(sleep 0.3; exec ${path.join(dir, 'postgres')} 0) & echo $!; exec sleep 30`],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     children.push(parent);
     const zombie = await new Promise<number>((resolve) =>
       parent.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
     );
-    for (let i = 0; i < 50; i++) {
+    for (let i = 0; i < 250; i++) {
       const stat = await fs.readFile(`/proc/${zombie}/stat`, 'utf8');
       if (stat.includes(') Z ')) break;
       await new Promise((r) => setTimeout(r, 20));

@@ -60,6 +60,10 @@ export async function createTestApp(
       address: overrides.temporalAddress ?? env.temporalAddress,
       namespace: 'default',
     });
+  // Connected before the first request, as the API process is by its start-up work (the search
+  // attributes, reconciliation): a lazy connection made by a test's first create could take over
+  // the circuit's 200 + 700 ms on a loaded machine, and that create answered 503 (CI, once).
+  if (!overrides.temporal) await temporal.connection.ensureConnected();
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const config = loadConfig({ ...process.env, ...overrides.env });
   const services = createServices({ config, orm, temporal, logger });

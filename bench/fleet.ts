@@ -57,7 +57,7 @@ import {
   waitUntilListed,
 } from './services';
 import { percentile, round, sleep } from './figures';
-import { cpuMs, peakRssMiB } from './proc';
+import { cpuMs, folderBytes, peakRssMiB } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
 const MINUTE_MS = 60_000;
@@ -265,7 +265,7 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
         ? NaN
         : (benchServices.temporalDatabasesBytes
             ? await benchServices.temporalDatabasesBytes()
-            : await filesBytes(path.join(tmp, 'temporal'))) /
+            : await folderBytes(path.join(tmp, 'temporal'))) /
           2 ** 20;
     /** Temporal's CPU so far, ms: the server's, and the real server's PostgreSQL's with it. */
     const temporalCpuMs =
@@ -310,13 +310,7 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
     };
     const temporal = createTemporalClient({ address: temporalAddress, namespace: 'default' });
     cleanups.push(() => temporal.close());
-    if (
-      !(await waitUntil(
-        async () => (await fetch(`${base}/health`).catch(() => null))?.status === 200,
-        90_000,
-      ))
-    )
-      throw new Error('the API did not become healthy');
+    await waitHealthy(base);
     await waitForWorkerPolling(temporal.connection, env.TEMPORAL_TASK_QUEUE!);
     const stateAtStart = await temporalStateMiB();
     // The real server (with its PostgreSQL) is never under 10 % of a core with no task at all (its
@@ -582,13 +576,7 @@ export async function runFleetBench(options: FleetOptions): Promise<void> {
       // Once more with the bench's log level (the phase's API logs every request at info), before
       // the next size's creates; its own pass runs beside them.
       await restartApi(env, path.join(tmp, 'api.log'));
-      if (
-        !(await waitUntil(
-          async () => (await fetch(`${base}/health`).catch(() => null))?.status === 200,
-          90_000,
-        ))
-      )
-        throw new Error('the API did not become healthy again');
+      await waitHealthy(base);
       log(
         `  API restarted: /health 200 after ${restarted.health_after_s} s; start-up reconcile ${restarted.reconcile_s} s, /health during it p99 ${restarted.health_during.p99_ms} ms (${restarted.health_during.failed} failed of ${restarted.health_during.n}); ${restarted.due.n} due ${restarted.due.due_after_reconcile_start_s} s into it${restarted.due.within_pass ? '' : ' (after it)'}: p99 ${restarted.due.p99_ms} ms against ${restarted.due.baseline_p99_ms} ms the minute before (${restarted.due.ratio}x)`,
       );
@@ -879,6 +867,15 @@ async function settleBelow(
   return { quietFrom: Date.now(), quiet: false };
 }
 
+/** Until the API at `base` answers 200 on /health (90 s at most). */
+async function waitHealthy(base: string): Promise<void> {
+  const healthy = await waitUntil(
+    async () => (await fetch(`${base}/health`).catch(() => null))?.status === 200,
+    90_000,
+  );
+  if (!healthy) throw new Error(`the API at ${base} did not become healthy`);
+}
+
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -895,15 +892,6 @@ async function tasksTableBytes(orm: Orm): Promise<number> {
     .getConnection()
     .execute<{ bytes: string }[]>(`select pg_total_relation_size('tasks') as bytes`);
   return Number(row?.bytes ?? NaN);
-}
-
-/** The bytes of the files in a folder: the dev server's SQLite state, its WAL and shared memory. */
-async function filesBytes(dir: string): Promise<number> {
-  const names = await fs.readdir(dir).catch(() => [] as string[]);
-  const sizes = await Promise.all(
-    names.map((name) => fs.stat(path.join(dir, name)).then((s) => (s.isFile() ? s.size : 0))),
-  );
-  return sizes.reduce((a, b) => a + b, 0);
 }
 
 // --- report ----------------------------------------------------------------------------------------

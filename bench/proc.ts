@@ -1,4 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 
 /** CPU time (user + system) in ms from a /proc `stat` line, of a process or of one thread. */
 function statCpuMs(stat: string): number {
@@ -45,4 +47,16 @@ export function machineBusyMs(): number {
   const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9);
   const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number);
   return (user! + nice! + system! + irq! + softirq! + steal!) * 10;
+}
+
+/** The bytes of the files under a folder (its subfolders too); 0 for a folder that is not there. */
+export async function folderBytes(dir: string): Promise<number> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  let total = 0;
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += await folderBytes(full);
+    else if (entry.isFile()) total += (await stat(full)).size;
+  }
+  return total;
 }

@@ -5,12 +5,12 @@
  * own (so that the app's PostgreSQL figures stay the app's), the schemas set up and the namespace
  * created by the compose files' one-shot scripts (deploy/temporal/*.sh).
  */
-import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/embedded/postgres';
 import { getFreePort } from '../src/embedded/ports';
 import { ensureTemporalCli } from '../src/embedded/temporal-cli';
 import { ensureTemporalServer } from '../src/embedded/temporal-server';
+import { folderBytes } from './proc';
 import {
   runDeployScript,
   startTemporalServer,
@@ -71,13 +71,4 @@ export async function startRealTemporal(options: {
     postgresPid: pg.pid,
     databasesBytes: () => folderBytes(path.join(dataDir, 'base')),
   };
-}
-
-async function folderBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    total += entry.isDirectory() ? await folderBytes(full) : (await stat(full)).size;
-  }
-  return total;
 }

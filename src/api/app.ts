@@ -14,6 +14,7 @@ import { createApiKeyAuth, refuseWritesOfReadOnlyKeys } from './middleware/auth'
 import { createRateLimit, type RateLimitOptions } from './middleware/rate-limit';
 import { createRequestContext } from './middleware/request-context';
 import { loadOpenApiDocument } from './openapi';
+import { memoizeValidatorRouteMatchers } from './openapi-route-matchers';
 import { openApiForPublicPath, publicApiPath } from './public-path';
 import { createHealthRouter, type HealthCheck } from './routes/health.router';
 import { createConfigRouter } from './routes/config.router';
@@ -123,6 +124,8 @@ export function createApp(deps: AppDeps): Express {
   if (rateLimit) api.use(rateLimit);
   api.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
   app.use('/api', api);
+  // The validator compiled a matcher per documented route on every request (see the module).
+  memoizeValidatorRouteMatchers();
   app.use(
     OpenApiValidator.middleware({
       apiSpec,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { routeMatcherCompilations } from '../../src/api/openapi-route-matchers';
 import { EXACT_TOTAL_LIMIT } from '../../src/services/log.service';
 import { createTestApp, TEST_API_KEY, type TestApp } from '../helpers/app';
 
@@ -520,5 +521,15 @@ describe('logs API on real PostgreSQL', () => {
     it('when the API key is missing, then 401', async () => {
       expect((await request(t.app).get('/api/logs')).status).toBe(401);
     });
+  });
+
+  it('when logs are read again, then the validator compiles no route matcher for them', async () => {
+    await getPage('/api/logs?limit=5');
+    await get('/api/dashboard/stats').expect(200);
+    const compiled = routeMatcherCompilations();
+    expect(compiled).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) await getPage('/api/logs?limit=5');
+    await get('/api/dashboard/stats').expect(200);
+    expect(routeMatcherCompilations()).toBe(compiled);
   });
 });

@@ -70,3 +70,41 @@ export function createSemaphore(limit: number): Semaphore {
     },
   };
 }
+
+/**
+ * Reads by key that callers share, round by round: a call while no read of its key runs starts
+ * one; a call while one runs waits for it to end and then shares the next, which every caller
+ * that came meanwhile joins. Each answer comes from a read that started after its call arrived,
+ * so it reflects every write committed before the call (read your writes), while any number of
+ * concurrent callers cost one read per round instead of one each. A failed read fails the calls
+ * that shared it, and the next call starts afresh.
+ */
+export function createCoalescer<T>(): (key: string, read: () => Promise<T>) => Promise<T> {
+  const rounds = new Map<string, { running: Promise<T>; next?: Promise<T> }>();
+
+  function start(key: string, read: () => Promise<T>): Promise<T> {
+    let running: Promise<T>;
+    try {
+      running = read();
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    const round: { running: Promise<T>; next?: Promise<T> } = { running };
+    rounds.set(key, round);
+    const finish = () => {
+      // Kept while a next round waits on it: that round replaces it when it starts.
+      if (rounds.get(key) === round && round.next === undefined) rounds.delete(key);
+    };
+    running.then(finish, finish);
+    return running;
+  }
+
+  return (key, read) => {
+    const round = rounds.get(key);
+    if (!round) return start(key, read);
+    return (round.next ??= round.running.then(
+      () => start(key, read),
+      () => start(key, read),
+    ));
+  };
+}

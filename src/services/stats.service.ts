@@ -1,3 +1,4 @@
+import { createCoalescer } from '../concurrency';
 import type { Orm } from '../db/orm';
 import { createQueryRows, isoTimestamp } from '../db/sql';
 
@@ -82,47 +83,14 @@ export function createStatsService(deps: { orm: Orm; now?: () => Date }) {
   const now = deps.now ?? (() => new Date());
   // Named prepared statements: each query text is planned once per connection, not per request.
   const rowsOf = createQueryRows(deps.orm);
+  // Dashboards poll these global figures, many at once: concurrent calls share one read per round
+  // (read-your-writes kept; see createCoalescer), so 32 of them cost PostgreSQL one query, not 32.
+  const sharedStats = createCoalescer<DashboardStats>();
+  const sharedHours = createCoalescer<HourlyAttempts[]>();
 
   return {
-    async get(): Promise<DashboardStats> {
-      const since = new Date(now().getTime() - DAY_MS);
-      const firstWholeHour = new Date(startOfHour(since).getTime() + HOUR_MS);
-      const [taskRows, logRows] = await Promise.all([
-        rowsOf<CountRow>(TASK_COUNTS),
-        rowsOf<CountRow>(EXECUTION_COUNTS, [
-          firstWholeHour,
-          ...[since, firstWholeHour, since, firstWholeHour, since, firstWholeHour],
-        ]),
-      ]);
-      const tasks = counter(taskRows[0]);
-      const logs = counter(logRows[0]);
-      const wholeHours = counter(logRows[0]?.whole_hours as CountRow | undefined);
-      const firstHour = counter(logRows[0]?.first_hour as CountRow | undefined);
-      const last24h = (status: string) => wholeHours(status) + firstHour(status);
-      const success = logs('success');
-      const failed = logs('failed');
-      const retrying = logs('retrying');
-      return {
-        tasks: {
-          total: tasks('total'),
-          active: tasks('active'),
-          inactive: tasks('inactive'),
-          failed: tasks('failed'),
-          completed: tasks('completed'),
-        },
-        executions: {
-          total: success + failed + retrying,
-          success,
-          failed,
-          retrying,
-          successRate: success + failed === 0 ? 0 : success / (success + failed),
-          last24h: {
-            success: last24h('success'),
-            failed: last24h('failed'),
-            retrying: last24h('retrying'),
-          },
-        },
-      };
+    get(): Promise<DashboardStats> {
+      return sharedStats('stats', readStats);
     },
 
     /**
@@ -133,20 +101,65 @@ export function createStatsService(deps: { orm: Orm; now?: () => Date }) {
       if (!Number.isInteger(hours) || hours < 1 || hours > MAX_TIMESERIES_HOURS) {
         throw new RangeError(`hours must be an integer from 1 to ${MAX_TIMESERIES_HOURS}`);
       }
-      const last = startOfHour(now());
-      const first = new Date(last.getTime() - (hours - 1) * HOUR_MS);
-      const rows = await rowsOf<CountRow>(TIMESERIES, [first, last, first, last]);
-      return rows.map((row) => {
-        const count = counter(row);
-        return {
-          hour: String(row.hour),
-          success: count('success'),
-          failed: count('failed'),
-          retrying: count('retrying'),
-        };
-      });
+      return sharedHours(String(hours), () => readTimeseries(hours));
     },
   };
+
+  async function readStats(): Promise<DashboardStats> {
+    const since = new Date(now().getTime() - DAY_MS);
+    const firstWholeHour = new Date(startOfHour(since).getTime() + HOUR_MS);
+    const [taskRows, logRows] = await Promise.all([
+      rowsOf<CountRow>(TASK_COUNTS),
+      rowsOf<CountRow>(EXECUTION_COUNTS, [
+        firstWholeHour,
+        ...[since, firstWholeHour, since, firstWholeHour, since, firstWholeHour],
+      ]),
+    ]);
+    const tasks = counter(taskRows[0]);
+    const logs = counter(logRows[0]);
+    const wholeHours = counter(logRows[0]?.whole_hours as CountRow | undefined);
+    const firstHour = counter(logRows[0]?.first_hour as CountRow | undefined);
+    const last24h = (status: string) => wholeHours(status) + firstHour(status);
+    const success = logs('success');
+    const failed = logs('failed');
+    const retrying = logs('retrying');
+    return {
+      tasks: {
+        total: tasks('total'),
+        active: tasks('active'),
+        inactive: tasks('inactive'),
+        failed: tasks('failed'),
+        completed: tasks('completed'),
+      },
+      executions: {
+        total: success + failed + retrying,
+        success,
+        failed,
+        retrying,
+        successRate: success + failed === 0 ? 0 : success / (success + failed),
+        last24h: {
+          success: last24h('success'),
+          failed: last24h('failed'),
+          retrying: last24h('retrying'),
+        },
+      },
+    };
+  }
+
+  async function readTimeseries(hours: number): Promise<HourlyAttempts[]> {
+    const last = startOfHour(now());
+    const first = new Date(last.getTime() - (hours - 1) * HOUR_MS);
+    const rows = await rowsOf<CountRow>(TIMESERIES, [first, last, first, last]);
+    return rows.map((row) => {
+      const count = counter(row);
+      return {
+        hour: String(row.hour),
+        success: count('success'),
+        failed: count('failed'),
+        retrying: count('retrying'),
+      };
+    });
+  }
 }
 
 export type StatsService = ReturnType<typeof createStatsService>;

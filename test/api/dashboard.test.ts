@@ -127,6 +127,56 @@ describe('dashboard stats on a database of its own', () => {
     expect(stats.executions.successRate).toBeCloseTo(5 / 7, 10);
   });
 
+  it('when many dashboards read at once, then their reads are shared and each still sees every write made before it asked', async () => {
+    const service = createStatsService({ orm: t.orm });
+    // Readers that never stop while the test writes: their rounds are in flight at every write.
+    let reading = true;
+    let background = 0;
+    const readers = Array.from({ length: 8 }, async () => {
+      while (reading) {
+        await service.get();
+        background += 1;
+      }
+    });
+    const reads: Promise<unknown>[] = [];
+    for (let written = 1; written <= 15; written++) {
+      const taskId = await insertTask('ACTIVE');
+      await insertLogs(taskId, 'SUCCESS', new Date());
+      // Asked after the write committed: a read that started before it would miss it.
+      const concurrent = Array.from({ length: 4 }, () => service.get());
+      for (const stats of await Promise.all(concurrent)) {
+        expect(stats.tasks.total).toBe(written);
+        expect(stats.executions.last24h.success).toBe(written);
+      }
+      reads.push(...concurrent);
+    }
+    reading = false;
+    await Promise.all(readers);
+    expect(background).toBeGreaterThan(0);
+    expect(reads).toHaveLength(60);
+  });
+
+  it('when 32 reads come together, then PostgreSQL answers at most two rounds of queries', async () => {
+    const service = createStatsService({ orm: t.orm });
+    const pg = (t.orm.em.getConnection() as unknown as { getKnex(): { client: object } }).getKnex()
+      .client as { acquireConnection(): Promise<unknown> };
+    const acquire = jest.spyOn(pg, 'acquireConnection');
+    const answers = await Promise.all(Array.from({ length: 32 }, () => service.get()));
+    // One round for the first call, one for the 31 that came while it ran; two queries each.
+    expect(acquire.mock.calls.length).toBeLessThanOrEqual(4);
+    expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
+
+    acquire.mockClear();
+    const series = await Promise.all(
+      Array.from({ length: 32 }, (_, i) => service.timeseries(i % 2 ? 24 : 168)),
+    );
+    // Per number of hours: at most two rounds of one query.
+    expect(acquire.mock.calls.length).toBeLessThanOrEqual(4);
+    expect(series.map((hours) => hours.length)).toEqual(
+      Array.from({ length: 32 }, (_, i) => (i % 2 ? 24 : 168)),
+    );
+  });
+
   it.each([
     ['only RETRYING attempts exist', 0, { RETRYING: 4 }],
     ['every finished delivery succeeded', 1, { SUCCESS: 3, RETRYING: 2 }],

@@ -8,7 +8,10 @@
  *              validation, error handling) with the task service answering from memory;
  * - `full`:    our app and our service on an embedded PostgreSQL holding 1,000 tasks.
  *
- * `BENCH_CPU_PROF=<dir>` also writes a V8 CPU profile of each server process there.
+ * `BENCH_CPU_PROF=<dir>` also writes a V8 CPU profile of each server process there. `--path
+ * /api/logs?limit=20` measures another read. `--variants '[{}, {"NODE_OPTIONS": "…"}]'
+ * --rounds 5` instead runs `full` under each environment in alternating rounds and prints each
+ * one's median CPU per request (an A/B of a flag or an `if (process.env.…)` experiment).
  *
  * The difference between two lines is what that layer costs. Tasks are INACTIVE so that no
  * Temporal server is needed (their nextRunAt is null without asking Temporal).
@@ -119,8 +122,7 @@ async function main(): Promise<void> {
     await orm.em.getConnection().execute('vacuum analyze tasks');
     await orm.close();
 
-    console.log('mode     req/s   API CPU per request');
-    for (const mode of MODES) {
+    const measure = async (mode: Mode, env: Record<string, string> = {}) => {
       const child = fork(__filename, ['--serve', mode], {
         execArgv: [
           ...process.execArgv,
@@ -128,30 +130,67 @@ async function main(): Promise<void> {
             ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
             : []),
         ],
-        env: { ...process.env, DATABASE_URL: pg.databaseUrl },
+        env: { ...process.env, ...env, DATABASE_URL: pg.databaseUrl },
       });
       const port = await new Promise<number>((resolve) =>
         child.once('message', (p) => resolve(p as number)),
       );
       const options = {
-        url: `http://127.0.0.1:${port}/api/tasks?limit=20`,
+        url: `http://127.0.0.1:${port}${option('--path') ?? '/api/tasks?limit=20'}`,
         headers: { 'X-API-Key': API_KEY },
       };
       await autocannon({ ...options, connections: 8, duration: 2 }); // warm-up
       const before = cpuMs(child.pid!);
       const result = await autocannon({ ...options, connections: 32, duration: 5 });
       const perRequest = (cpuMs(child.pid!) - before) / Math.max(1, result.requests.total);
-      const failed = result.non2xx + result.errors;
-      console.log(
-        `${mode.padEnd(8)} ${String(Math.round(result.requests.average)).padStart(5)}   ${perRequest.toFixed(2)} ms${failed ? `  (${failed} failed)` : ''}`,
-      );
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
+      return {
+        reqPerS: Math.round(result.requests.average),
+        perRequest,
+        failed: result.non2xx + result.errors,
+      };
+    };
+
+    const variants = option('--variants');
+    if (variants === undefined) {
+      console.log('mode     req/s   API CPU per request');
+      for (const mode of MODES) {
+        const { reqPerS, perRequest, failed } = await measure(mode);
+        console.log(
+          `${mode.padEnd(8)} ${String(reqPerS).padStart(5)}   ${perRequest.toFixed(2)} ms${failed ? `  (${failed} failed)` : ''}`,
+        );
+      }
+      return;
+    }
+    // An A/B of environments (e.g. a V8 flag in NODE_OPTIONS), in alternating rounds of `full`,
+    // since this machine's speed drifts within minutes: the median of each is what compares.
+    const envs = JSON.parse(variants) as Record<string, string>[];
+    const rounds = Number(option('--rounds') ?? 5);
+    const cpu = envs.map((): number[] => []);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, env] of envs.entries()) {
+        const { perRequest, failed } = await measure('full', env);
+        cpu[i]!.push(perRequest);
+        if (failed) console.log(`${JSON.stringify(env)}: ${failed} failed requests`);
+      }
+    }
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+    for (const [i, env] of envs.entries()) {
+      console.log(
+        `${JSON.stringify(env)}: API CPU per request, median ${median(cpu[i]!).toFixed(3)} ms (${cpu[i]!.map((v) => v.toFixed(3)).join(', ')})`,
+      );
     }
   } finally {
     await pg.stop();
     await fs.rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** The value after `name` on the command line. */
+function option(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
 }
 
 const serveAt = process.argv.indexOf('--serve');

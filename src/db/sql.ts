@@ -116,10 +116,11 @@ export function createPageTotals(table: string, alias: string) {
       rowsOf: QueryRows,
       total: PlannedTotal,
       carried: string | number | null | undefined,
+      plan: { customPlan?: boolean } = {},
     ): Promise<{ total: number; estimated: boolean }> {
       if (total.known !== undefined) return { total: total.known, estimated: true };
       const counted = Number(
-        carried ?? (await rowsOf<{ total: string }>(total.sql, total.params))[0]?.total ?? 0,
+        carried ?? (await rowsOf<{ total: string }>(total.sql, total.params, plan))[0]?.total ?? 0,
       );
       if (counted <= EXACT_TOTAL_LIMIT) return { total: counted, estimated: false };
       const estimated = await planned(rowsOf, total.filter, counted);
@@ -146,15 +147,14 @@ export async function readPage<T>(
     orderBy: string;
     page: number;
     limit: number;
-    /**
-     * The filter usually matches few rows (a name search): try reading them all at once. Its
-     * queries are planned for their values (see createQueryRows), as a pattern's plan depends on it.
-     */
+    /** The filter usually matches few rows (a name search): try reading them all at once. */
     fewMatches?: boolean;
+    /** Plan the page's queries for the filter's values (see createQueryRows). */
+    customPlan?: boolean;
   },
 ): Promise<{ rows: T[]; total: number; estimated: boolean }> {
   const { filter } = page;
-  const plan = { customPlan: page.fewMatches === true };
+  const plan = { customPlan: page.customPlan === true };
   const offset = (page.page - 1) * page.limit;
   // The API bounds page and limit (openapi.yaml); this keeps any other caller from sending
   // PostgreSQL a number it cannot read as a bigint (a 500), or one rounded on the way.
@@ -196,7 +196,7 @@ export async function readPage<T>(
     [...total.params, ...filter.params, page.limit, offset],
     plan,
   );
-  return { rows, ...(await page.totals.settle(rowsOf, total, rows[0]?.total)) };
+  return { rows, ...(await page.totals.settle(rowsOf, total, rows[0]?.total, plan)) };
 }
 
 /**
@@ -233,7 +233,8 @@ const genericSessions = new WeakSet<object>();
  * 2026-12-08). A connection gets the setting the first time it serves a read; it touches only
  * prepared statements (and PL/pgSQL's), which the ORM's own queries are not. Queries whose plan
  * depends on their values ask for `customPlan` and go as unnamed statements, planned for their
- * values each time: a name search (a trigram index scan or not depends on the pattern) and the
+ * values each time: a name search (a trigram index scan or not depends on the pattern), a list of
+ * tasks by status (a rare one is read by its index, a common one in creation order) and the
  * planner's row estimate for a total (which must be for these values, not an average).
  */
 export function createQueryRows(orm: Orm): QueryRows {

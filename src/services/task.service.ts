@@ -488,6 +488,9 @@ export function createTaskService(deps: TaskServiceDeps) {
               page: query.page,
               limit: query.limit,
               fewMatches: query.search !== undefined,
+              // A pattern's best plan depends on it, and so does a status's: few FAILED tasks
+              // among many ACTIVE ones are read by their index, the others by creation order.
+              customPlan: query.search !== undefined || query.status !== undefined,
             }),
           signal,
         ),

@@ -1,4 +1,4 @@
-import { createQueryRows, type QueryRows } from '../../src/db/sql';
+import { createPageTotals, createQueryRows, type QueryRows, readPage } from '../../src/db/sql';
 import { initOrm, type Orm } from '../../src/db/orm';
 import { testEnv } from '../helpers/app';
 
@@ -41,6 +41,40 @@ describe('read query plans on real PostgreSQL', () => {
         'select id from tasks where status = $1 order by created_at desc limit $2 offset $3',
       ),
     ).toEqual([{ generic: 7, custom: 0 }]);
+  });
+
+  it('when a page is read with customPlan, then none of its queries keeps a generic plan', async () => {
+    const totals = createPageTotals('tasks', 't');
+    const page = (customPlan: boolean) =>
+      readPage(rowsOf, {
+        columns: 't.id',
+        from: 'tasks t',
+        totals,
+        filter: { sql: 'where t.status = ?', params: [customPlan ? 'FAILED' : 'COMPLETED'] },
+        orderBy: 't.created_at desc, t.id desc',
+        page: 1,
+        limit: 20,
+        customPlan,
+      });
+    const before = await rowsOf<{ n: string }>(
+      'select count(*) as n from pg_prepared_statements',
+      [],
+      { customPlan: true },
+    );
+    await page(true);
+    const after = await rowsOf<{ n: string }>(
+      'select count(*) as n from pg_prepared_statements',
+      [],
+      { customPlan: true },
+    );
+    expect(after[0]?.n).toBe(before[0]?.n);
+    await page(false);
+    const generic = await rowsOf<{ n: string }>(
+      'select count(*) as n from pg_prepared_statements',
+      [],
+      { customPlan: true },
+    );
+    expect(Number(generic[0]?.n)).toBeGreaterThan(Number(before[0]?.n));
   });
 
   it('when a query asks for a custom plan, then it is planned for its values and not kept', async () => {

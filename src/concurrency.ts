@@ -80,7 +80,12 @@ export function createSemaphore(limit: number): Semaphore {
  * that shared it, and the next call starts afresh.
  */
 export function createCoalescer<T>(): (key: string, read: () => Promise<T>) => Promise<T> {
-  const rounds = new Map<string, { running: Promise<T>; next?: Promise<T> }>();
+  /** The read of a key that runs, and the one its latecomers wait for. */
+  interface Round {
+    running: Promise<T>;
+    next?: Promise<T>;
+  }
+  const rounds = new Map<string, Round>();
 
   function start(key: string, read: () => Promise<T>): Promise<T> {
     let running: Promise<T>;
@@ -89,7 +94,7 @@ export function createCoalescer<T>(): (key: string, read: () => Promise<T>) => P
     } catch (error) {
       running = Promise.reject(error);
     }
-    const round: { running: Promise<T>; next?: Promise<T> } = { running };
+    const round: Round = { running };
     rounds.set(key, round);
     const finish = () => {
       // Kept while a next round waits on it: that round replaces it when it starts.

@@ -116,7 +116,7 @@ export function createPageTotals(table: string, alias: string) {
       rowsOf: QueryRows,
       total: PlannedTotal,
       carried: string | number | null | undefined,
-      plan: { customPlan?: boolean } = {},
+      plan: PlanOptions = {},
     ): Promise<{ total: number; estimated: boolean }> {
       if (total.known !== undefined) return { total: total.known, estimated: true };
       const counted = Number(
@@ -154,7 +154,7 @@ export async function readPage<T>(
   },
 ): Promise<{ rows: T[]; total: number; estimated: boolean }> {
   const { filter } = page;
-  const plan = { customPlan: page.customPlan === true };
+  const plan: PlanOptions = { customPlan: page.customPlan };
   const offset = (page.page - 1) * page.limit;
   // The API bounds page and limit (openapi.yaml); this keeps any other caller from sending
   // PostgreSQL a number it cannot read as a bigint (a 500), or one rounded on the way.
@@ -199,14 +199,16 @@ export async function readPage<T>(
   return { rows, ...(await page.totals.settle(rowsOf, total, rows[0]?.total, plan)) };
 }
 
-/**
- * Runs one read query and returns its rows. `text` uses `?` placeholders, in order. With
- * `customPlan`, PostgreSQL plans it for its values each time (see createQueryRows).
- */
+/** With `customPlan`, PostgreSQL plans a read for its values each time (see createQueryRows). */
+export interface PlanOptions {
+  customPlan?: boolean;
+}
+
+/** Runs one read query and returns its rows. `text` uses `?` placeholders, in order. */
 export type QueryRows = <T>(
   text: string,
   values?: readonly unknown[],
-  options?: { customPlan?: boolean },
+  options?: PlanOptions,
 ) => Promise<T[]>;
 
 interface PgClient extends PooledConnection {
@@ -256,7 +258,7 @@ export function createQueryRows(orm: Orm): QueryRows {
   return async <T>(
     text: string,
     values: readonly unknown[] = [],
-    options: { customPlan?: boolean } = {},
+    options: PlanOptions = {},
   ): Promise<T[]> => {
     const { name, text: numbered } = statement(text);
     const client = (await knex.client.acquireConnection()) as PgClient;

@@ -84,7 +84,7 @@ export function createStatsService(deps: { orm: Orm; now?: () => Date }) {
   // Named prepared statements: each query text is planned once per connection, not per request.
   const rowsOf = createQueryRows(deps.orm);
   // Dashboards poll these global figures, many at once: concurrent calls share one read per round
-  // (read-your-writes kept; see createCoalescer), so 32 of them cost PostgreSQL one query, not 32.
+  // (read-your-writes kept; see createCoalescer): 32 at once cost two rounds of queries, not 32.
   const sharedStats = createCoalescer<DashboardStats>();
   const sharedHours = createCoalescer<HourlyAttempts[]>();
 
